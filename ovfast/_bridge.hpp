@@ -1,0 +1,149 @@
+// What the C API does not offer, done against OpenVINO's C++ objects behind the C handles.
+//
+// The C API's handles are structs holding one std::shared_ptr to the C++ object (src/bindings/c/src/
+// common.h). We mirror that layout for the two handles we open, and we only ever free what we made here
+// with our own functions, so nothing depends on the library deleting a struct we allocated.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "openvino/c/openvino.h"
+#include "openvino/core/model.hpp"
+#include "openvino/core/node_output.hpp"
+
+struct ov_model {
+    std::shared_ptr<ov::Model> object;
+};
+
+struct ov_output_const_port {
+    std::shared_ptr<ov::Output<const ov::Node>> object;
+};
+
+// openvino.Model._get_raw_address() is the ov::Model* that pybind11 holds in a shared_ptr; Model derives
+// from enable_shared_from_this, so we can join that ownership instead of serialising the graph.
+static inline ov_model_t* ovf_model_from_address(uintptr_t address) noexcept {
+    try {
+        auto* raw = reinterpret_cast<ov::Model*>(address);
+        return new ov_model{raw->shared_from_this()};
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+static inline void ovf_model_release(ov_model_t* model) noexcept {
+    delete model;
+}
+
+// Every tensor name of a port, sorted; the C API only gives one ("any") name.
+static inline std::vector<std::string> ovf_port_names(const ov_output_const_port_t* port) {
+    std::vector<std::string> names;
+    if (port && port->object) {
+        for (const auto& n : port->object->get_names())
+            names.push_back(n);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+static inline int64_t ovf_now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// Per-request completion state. OpenVINO keeps the pointer to `cb`, so this struct lives exactly as long
+// as the request. `settled` counts runs whose whole completion (our C callback and, if set, the Python
+// callback) is over: wait() returns only then, and the request is freed only then, because OpenVINO marks
+// a request idle before its callback has run.
+struct ovf_request_state {
+    ov_callback_t cb;
+    std::atomic<uint64_t> started{0};
+    std::atomic<uint64_t> settled{0};
+    std::atomic<bool> python_callback{false};
+    int64_t t_start_ns = 0;
+    int64_t t_end_ns = 0;
+    void* owner = nullptr;  // the Python InferRequest; only the callback pump touches it, with the GIL
+    std::mutex m;
+    std::condition_variable cv;
+
+    void settle() noexcept {
+        {
+            std::lock_guard<std::mutex> lock(m);
+            settled.fetch_add(1, std::memory_order_release);
+        }
+        cv.notify_all();
+    }
+    bool is_settled() const noexcept {
+        return settled.load(std::memory_order_acquire) == started.load(std::memory_order_acquire);
+    }
+    // Waits up to timeout_ms (negative: no limit) for every started run to settle.
+    bool wait_settled(int64_t timeout_ms) noexcept {
+        std::unique_lock<std::mutex> lock(m);
+        auto done = [this] { return is_settled(); };
+        if (timeout_ms < 0) {
+            cv.wait(lock, done);
+            return true;
+        }
+        return cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), done);
+    }
+};
+
+// Completions that still owe a Python callback, handed from OpenVINO's callback thread to the one Python
+// thread that runs them. The OpenVINO side never waits for Python.
+class ovf_callback_pump {
+public:
+    void push(ovf_request_state* s) noexcept {
+        {
+            std::lock_guard<std::mutex> lock(m_);
+            q_.push_back(s);
+        }
+        cv_.notify_one();
+    }
+    // Moves every queued completion into `out`; waits up to timeout_ms for the first one.
+    void pop_all(std::vector<ovf_request_state*>& out, int64_t timeout_ms) noexcept {
+        std::unique_lock<std::mutex> lock(m_);
+        cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return !q_.empty(); });
+        out.assign(q_.begin(), q_.end());
+        q_.clear();
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<ovf_request_state*> q_;
+};
+
+static ovf_callback_pump ovf_pump;
+
+static void ovf_on_request_done(void* args) noexcept {
+    auto* s = static_cast<ovf_request_state*>(args);
+    s->t_end_ns = ovf_now_ns();
+    if (s->python_callback.load(std::memory_order_acquire))
+        ovf_pump.push(s);
+    else
+        s->settle();
+}
+
+static inline ovf_request_state* ovf_request_state_new() {
+    auto* s = new ovf_request_state();
+    s->cb.callback_func = ovf_on_request_done;
+    s->cb.args = s;
+    return s;
+}
+
+static inline void ovf_request_state_free(ovf_request_state* s) noexcept {
+    delete s;
+}
+
+static inline void ovf_pump_pop_all(std::vector<ovf_request_state*>& out, int64_t timeout_ms) noexcept {
+    ovf_pump.pop_all(out, timeout_ms);
+}

@@ -1,0 +1,99 @@
+# ovfast's runtime classes, for other extensions to cimport (see ovfast.get_include()).
+from libc.stdint cimport int64_t
+cimport numpy as cnp
+
+from ovfast.includes.openvino_c cimport *
+from ovfast.includes.bridge cimport ovf_request_state
+
+
+cdef class Tensor:
+    cdef ov_tensor_t* ptr
+    cdef ov_element_type_e ctype
+    cdef object _owner          # what owns the memory of a shared tensor (kept while we live)
+    cdef Py_ssize_t _exports    # numpy views of our data still alive
+    cdef void* data_ptr(self) except? NULL
+    cdef size_t nbytes(self) except? 0
+    cdef object view(self)
+
+
+cdef class ConstOutput:
+    cdef readonly Py_ssize_t idx
+    cdef readonly bint is_input
+    cdef str _any_name
+    cdef tuple _names
+    cdef str _pshape_text
+    cdef ov_element_type_e ctype
+    cdef int npy                # numpy type number of its arrays, -1 if none
+    cdef bint dynamic
+    cdef Py_ssize_t rank        # -1 for a dynamic rank
+    cdef tuple dims             # static shape, () if dynamic
+    cdef Py_ssize_t size
+    cdef size_t nbytes
+
+
+cdef class OVDict:
+    cdef tuple _ports
+    cdef list _values
+    cdef dict _names
+    cdef Py_ssize_t _index(self, object key) except -1
+
+
+cdef class _InputSlots:
+    cdef ov_infer_request_t* req
+    cdef tuple ports
+    cdef Py_ssize_t n
+    cdef list held              # per input: the Tensor/array the request reads, when not our own
+    cdef ov_tensor_t** own      # per static input: the tensor we copy small inputs into
+    cdef void** own_data
+    cdef bint* own_set          # the request currently reads own[i]
+    cdef int setup(self, ov_infer_request_t* req, tuple ports) except -1
+    cdef int set_tensor(self, Py_ssize_t i, Tensor t) except -1
+    cdef int set_value(self, Py_ssize_t i, object value, bint share) except -1
+    cdef object own_view(self, Py_ssize_t i, ConstOutput port)
+    cdef int set_dynamic(self, Py_ssize_t i, ConstOutput port, cnp.ndarray arr, bint share) except -1
+    cdef cnp.ndarray convert(self, ConstOutput port, cnp.ndarray arr)
+    cdef int shape_error(self, ConstOutput port, cnp.ndarray arr) except -1
+
+
+cdef class CompiledModel:
+    cdef ov_compiled_model_t* ptr
+    cdef object core
+    cdef tuple _inputs
+    cdef tuple _outputs
+    cdef dict _in_names
+    cdef dict _out_names
+    cdef InferRequest _call_request
+    cdef int _read_ports(self) except -1
+    cpdef InferRequest create_infer_request(self)
+
+
+cdef class InferRequest:
+    cdef ov_infer_request_t* req
+    cdef ovf_request_state* state
+    cdef CompiledModel cm
+    cdef _InputSlots inputs
+    cdef list held_outputs
+    cdef bint _busy
+    cdef bint _async_ran
+    cdef int64_t _latency_ns
+    cdef object _userdata
+    cdef object _callback
+    cdef object _callback_userdata
+    cdef object _callback_error
+    cdef int _check_idle(self) except -1
+    cdef _set_tensor_at(self, bint is_input, Py_ssize_t i, object tensor)
+    cdef object _single(self, str what)
+    cdef tuple _locate(self, object key)
+    cdef Tensor _tensor_at(self, bint is_input, Py_ssize_t i)
+    cdef OVDict _results(self, bint share)
+    cpdef OVDict infer(self, inputs=*, bint share_inputs=*, bint share_outputs=*, decode_strings=*)
+    cdef bint _wait(self, int64_t timeout_ms) except -1
+    cdef _drain_after_error(self)
+    cdef _raise_callback_error(self)
+    cdef _deliver(self)
+
+
+cdef class Core:
+    cdef ov_core_t* ptr
+    cdef object _ov_core
+    cdef ov_model_t* _model_from_ir_bytes(self, bytes xml) except NULL

@@ -1,0 +1,52 @@
+# cython: language_level=3, embedsignature=True
+# distutils: language = c++
+"""ovfast's runtime: OpenVINO's C API behind openvino's Python runtime API.
+
+One extension, one fragment per concept (as uvloop does): errors, element types, tensors, ports, result
+dicts, inputs, requests and their callbacks, compiled models, cores.
+"""
+cimport cpython
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uint64_t, uintptr_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy
+from libcpp.vector cimport vector
+
+from ovfast.includes.openvino_c cimport *
+from ovfast.includes.bridge cimport *
+
+import _thread
+import collections.abc
+import io
+import os
+import tempfile
+import threading
+
+import numpy as np
+import openvino as _ov
+
+from ovfast import _properties, _records
+from ovfast import exceptions as _exc
+
+cnp.import_array()
+
+include "errors.pxi"
+include "element_types.pxi"
+include "tensor.pxi"
+include "ports.pxi"
+include "results.pxi"
+include "inputs.pxi"
+include "callbacks.pxi"
+include "infer_request.pxi"
+include "compiled_model.pxi"
+include "core.pxi"
+
+
+def openvino_c_version():
+    """The build number of the OpenVINO C library loaded in this process."""
+    cdef ov_version_t v
+    check(ov_get_openvino_version(&v), b"ov_get_openvino_version")
+    try:
+        return v.buildNumber.decode("utf-8")
+    finally:
+        ov_version_free(&v)

@@ -1,0 +1,150 @@
+# CompiledModel: an ov_compiled_model_t and its ports, read once.
+
+cdef class CompiledModel:
+    """openvino.CompiledModel's API on the C API."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("CompiledModel is made by ovfast.compile_model() or Core.compile_model()")
+
+    def __dealloc__(self):
+        if self.ptr != NULL:
+            ov_compiled_model_free(self.ptr)
+            self.ptr = NULL
+
+    cdef int _read_ports(self) except -1:
+        cdef size_t n = 0, i
+        cdef ov_output_const_port_t* p = NULL
+        ports = []
+        check(ov_compiled_model_inputs_size(self.ptr, &n), b"inputs_size")
+        for i in range(n):
+            check(ov_compiled_model_input_by_index(self.ptr, i, &p), b"input_by_index")
+            try:
+                ports.append(make_port(p, i, True))
+            finally:
+                ov_output_const_port_free(p)
+        self._inputs = tuple(ports)
+        ports = []
+        check(ov_compiled_model_outputs_size(self.ptr, &n), b"outputs_size")
+        for i in range(n):
+            check(ov_compiled_model_output_by_index(self.ptr, i, &p), b"output_by_index")
+            try:
+                ports.append(make_port(p, i, False))
+            finally:
+                ov_output_const_port_free(p)
+        self._outputs = tuple(ports)
+        self._in_names = _names_of(self._inputs)
+        self._out_names = _names_of(self._outputs)
+        return 0
+
+    @property
+    def inputs(self):
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        return list(self._outputs)
+
+    def input(self, key=None):
+        if key is None:
+            if len(self._inputs) != 1:
+                raise _exc.InputValueError(f"the model has {len(self._inputs)} inputs: name one by index or name")
+            return self._inputs[0]
+        return self._inputs[port_index(self._inputs, self._in_names, key, "input")]
+
+    def output(self, key=None):
+        if key is None:
+            if len(self._outputs) != 1:
+                raise _exc.InputValueError(f"the model has {len(self._outputs)} outputs: name one by index or "
+                                           f"name")
+            return self._outputs[0]
+        return self._outputs[port_index(self._outputs, self._out_names, key, "output")]
+
+    cpdef InferRequest create_infer_request(self):
+        return make_request(self)
+
+    def __call__(self, inputs=None, bint share_inputs=True, bint share_outputs=False, decode_strings=True):
+        """Runs one inference on a request this model keeps for these calls."""
+        if self._call_request is None:
+            self._call_request = make_request(self)
+        return self._call_request.infer(inputs, share_inputs, share_outputs)
+
+    def infer_new_request(self, inputs=None):
+        return make_request(self).infer(inputs, False, False)
+
+    def export_model(self, model_stream=None):
+        """The compiled blob in a BytesIO (as openvino), or written into model_stream (a binary file)."""
+        cdef ov_status_e st
+        fd, path = tempfile.mkstemp(prefix="ovfast-export-", suffix=".blob")
+        os.close(fd)
+        cdef bytes bpath = os.fsencode(path)
+        cdef const char* cpath = bpath
+        try:
+            with nogil:
+                st = ov_compiled_model_export_model(self.ptr, cpath)
+            check(st, b"export_model")
+            with open(path, "rb") as f:
+                blob = f.read()
+        finally:
+            os.unlink(path)
+        if model_stream is None:
+            return io.BytesIO(blob)
+        model_stream.write(blob)
+
+    def get_property(self, name):
+        cdef char* value = NULL
+        cdef bytes key = _properties.key_of(name).encode()
+        check_ctx(ov_compiled_model_get_property(self.ptr, key, &value), f"get_property({key.decode()!r})")
+        try:
+            text = value.decode("utf-8")
+        finally:
+            ov_free(value)
+        return _properties.from_text(key.decode(), text, compiled=True)
+
+    def set_property(self, properties, value=None):
+        if value is not None:
+            properties = {properties: value}
+        cdef _PropertyList props = _PropertyList(properties)
+        check_ctx(ov_compiled_model_set_properties(self.ptr, props.n, props.items), "set_property")
+
+    def get_runtime_model(self):
+        raise NotImplementedError("the runtime model is an openvino.Model, which the C API cannot hand to "
+                                  "Python; compile with openvino to inspect it")
+
+    def query_state(self):
+        raise NotImplementedError(_NO_STATE)
+
+    def __repr__(self):
+        return f"<CompiledModel:\ninputs{list(self._inputs)}\noutputs{list(self._outputs)}>"
+
+
+cdef dict _names_of(tuple ports):
+    names = {}
+    for p in ports:
+        for n in (<ConstOutput>p)._names:
+            names.setdefault(n, (<ConstOutput>p).idx)
+        if (<ConstOutput>p)._any_name:
+            names.setdefault((<ConstOutput>p)._any_name, (<ConstOutput>p).idx)
+    return names
+
+
+cdef class _PropertyList:
+    """A config dict as the C API's array of string key/value pairs (kept alive by this object)."""
+    cdef list _keep
+    cdef ov_property_t* items
+    cdef size_t n
+
+    def __cinit__(self, properties):
+        pairs = _properties.to_pairs(properties)
+        self._keep = []
+        self.n = len(pairs)
+        self.items = <ov_property_t*>calloc(max(self.n, 1), sizeof(ov_property_t))
+        if self.items == NULL:
+            raise MemoryError()
+        for i, (k, v) in enumerate(pairs):
+            bk, bv = k.encode(), v.encode()
+            self._keep += [bk, bv]
+            self.items[i].key = <const char*>bk
+            self.items[i].value = <const void*><const char*>bv
+
+    def __dealloc__(self):
+        free(self.items)

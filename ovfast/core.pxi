@@ -1,0 +1,169 @@
+# Core: reading and compiling models, devices and their properties.
+
+cdef class Core:
+    """openvino.Core's runtime API on the C API. read_model returns an openvino.Model."""
+
+    def __cinit__(self, *args, **kwargs):
+        cdef ov_core_t* p = NULL
+        cdef ov_status_e st
+        with nogil:
+            st = ov_core_create(&p)
+        check(st, b"ov_core_create")
+        self.ptr = p
+
+    def __init__(self, config_file=None):
+        if config_file:
+            raise NotImplementedError("Core(config_file) is not supported by ovfast; register plugins with "
+                                      "openvino.Core")
+
+    def __dealloc__(self):
+        if self.ptr != NULL:
+            ov_core_free(self.ptr)
+            self.ptr = NULL
+
+    # --- models ---------------------------------------------------------------------------------------
+
+    def read_model(self, model, weights=None, config=None):
+        """Reads a model with openvino (model building and graphs stay openvino's): an openvino.Model."""
+        if self._ov_core is None:
+            self._ov_core = _ov.Core()
+        kwargs = {} if config is None else {"config": config}
+        if weights is None:
+            return self._ov_core.read_model(model, **kwargs)
+        return self._ov_core.read_model(model, weights, **kwargs)
+
+    def compile_model(self, model, device_name=None, config=None):
+        """Compiles an openvino.Model, a model file path (IR, ONNX, ...) or IR XML bytes for a device
+        (None: AUTO); config is a dict of properties."""
+        cdef ov_compiled_model_t* out = NULL
+        cdef ov_model_t* m = NULL
+        cdef ov_status_e st
+        cdef bytes bdevice = (device_name if device_name is not None else "AUTO").encode()
+        cdef const char* cdevice = bdevice
+        cdef _PropertyList props = _PropertyList(config or {})
+        cdef bytes bpath
+        cdef const char* cpath
+        what = f"compile_model(device_name={bdevice.decode()!r})"
+        if isinstance(model, _ov.Model):
+            m = ovf_model_from_address(model._get_raw_address())
+            if m == NULL:
+                raise _exc.OVError(f"{what}: could not take a reference to the openvino.Model")
+            try:
+                with nogil:
+                    st = ov_core_compile_model_props(self.ptr, m, cdevice, props.n, props.items, &out)
+            finally:
+                ovf_model_release(m)
+        elif isinstance(model, (str, os.PathLike)):
+            path = os.fspath(model)
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{what}: no model file at {path!r}")
+            bpath = os.fsencode(path)
+            cpath = bpath
+            with nogil:
+                st = ov_core_compile_model_from_file_props(self.ptr, cpath, cdevice, props.n, props.items, &out)
+        elif isinstance(model, (bytes, bytearray, memoryview)):
+            m = self._model_from_ir_bytes(bytes(model))
+            try:
+                with nogil:
+                    st = ov_core_compile_model_props(self.ptr, m, cdevice, props.n, props.items, &out)
+            finally:
+                ov_model_free(m)
+        else:
+            raise TypeError(f"{what}: expected an openvino.Model, a path or IR XML bytes, got "
+                            f"{type(model).__name__}")
+        check_ctx(st, what)
+        return make_compiled_model(out, self)
+
+    cdef ov_model_t* _model_from_ir_bytes(self, bytes xml) except NULL:
+        cdef ov_model_t* m = NULL
+        cdef const char* data = xml
+        cdef size_t n = len(xml)
+        cdef ov_status_e st
+        with nogil:
+            st = ov_core_read_model_from_memory_buffer(self.ptr, data, n, NULL, &m)
+        check(st, b"read_model(IR bytes)")
+        return m
+
+    def import_model(self, model_stream, device_name, config=None):
+        """A CompiledModel from a blob made by export_model (bytes, or a binary file object).
+        config, if given, is set on the device of this Core before the import (the C API import takes none)."""
+        cdef ov_compiled_model_t* out = NULL
+        cdef ov_status_e st
+        if hasattr(model_stream, "read"):
+            model_stream = model_stream.read()
+        cdef bytes blob = bytes(model_stream)
+        cdef bytes bdevice = device_name.encode()
+        cdef const char* cdevice = bdevice
+        cdef const char* data = blob
+        cdef size_t n = len(blob)
+        if config:
+            self.set_property(device_name, config)
+        with nogil:
+            st = ov_core_import_model(self.ptr, data, n, cdevice, &out)
+        check_ctx(st, f"import_model(device_name={device_name!r})")
+        return make_compiled_model(out, self)
+
+    # --- devices --------------------------------------------------------------------------------------
+
+    @property
+    def available_devices(self):
+        cdef ov_available_devices_t devs
+        cdef ov_status_e st
+        with nogil:
+            st = ov_core_get_available_devices(self.ptr, &devs)
+        check(st, b"available_devices")
+        try:
+            return [devs.devices[i].decode("utf-8") for i in range(devs.size)]
+        finally:
+            ov_available_devices_free(&devs)
+
+    def get_versions(self, device_name):
+        cdef ov_core_version_list_t vs
+        cdef bytes bdevice = device_name.encode()
+        check_ctx(ov_core_get_versions_by_device_name(self.ptr, bdevice, &vs), f"get_versions({device_name!r})")
+        try:
+            return {vs.versions[i].device_name.decode(): _records.Version(
+                        vs.versions[i].version.buildNumber.decode(), vs.versions[i].version.description.decode())
+                    for i in range(vs.size)}
+        finally:
+            ov_core_versions_free(&vs)
+
+    def get_property(self, device_name, name):
+        cdef char* value = NULL
+        cdef bytes key = _properties.key_of(name).encode()
+        cdef bytes bdevice = device_name.encode()
+        check_ctx(ov_core_get_property(self.ptr, bdevice, key, &value),
+                  f"get_property({device_name!r}, {key.decode()!r})")
+        try:
+            text = value.decode("utf-8")
+        finally:
+            ov_free(value)
+        return _properties.from_text(key.decode(), text)
+
+    def set_property(self, device_name, properties=None):
+        """set_property(properties) for every device, or set_property(device_name, properties)."""
+        if properties is None:
+            device_name, properties = "", device_name
+        cdef _PropertyList props = _PropertyList(properties)
+        cdef bytes bdevice = device_name.encode()
+        check_ctx(ov_core_set_properties(self.ptr, bdevice, props.n, props.items),
+                  f"set_property({device_name!r})")
+
+
+cdef CompiledModel make_compiled_model(ov_compiled_model_t* ptr, Core core):
+    cdef CompiledModel cm = CompiledModel.__new__(CompiledModel)
+    cm.ptr = ptr
+    cm.core = core
+    cm._read_ports()
+    return cm
+
+
+_default_core = None
+
+
+def compile_model(model, device_name="AUTO", config=None):
+    """Compiles a model on a Core ovfast keeps for this purpose (openvino.compile_model's API)."""
+    global _default_core
+    if _default_core is None:
+        _default_core = Core()
+    return (<Core>_default_core).compile_model(model, device_name, config)

@@ -1,0 +1,28 @@
+# The one way a C status becomes a Python exception.
+#
+# ov_get_last_err_msg() is process-wide: another thread may have overwritten it by the time we read it,
+# so the status code decides the exception class and the text is only a best-effort detail.
+
+cdef object _status_error(int status, str what):
+    cdef const char* msg = ov_get_last_err_msg()
+    if msg != NULL:
+        detail = msg.decode("utf-8", "replace").strip()
+        ov_free(msg)
+    else:
+        detail = ov_get_error_info(<ov_status_e>status).decode("utf-8", "replace")
+    return _exc.from_status(status, f"{what} failed: {detail}")
+
+
+cdef int check(ov_status_e status, const char* what) except -1 nogil:
+    """Raises the matching OVError unless status is OK; takes the GIL only on failure."""
+    if status == OK:
+        return 0
+    with gil:
+        raise _status_error(<int>status, what.decode("ascii"))
+
+
+cdef int check_ctx(ov_status_e status, str what) except -1:
+    """check() for call sites that hold the GIL and want a message with run-time detail."""
+    if status == OK:
+        return 0
+    raise _status_error(<int>status, what)

@@ -1,0 +1,36 @@
+# Declarations of ovfast/_bridge.hpp: what the C API lacks, done on the C++ objects behind its handles.
+from libc.stdint cimport int64_t, uint64_t, uintptr_t
+from libcpp cimport bool as cbool
+from libcpp.string cimport string
+from libcpp.vector cimport vector
+
+from ovfast.includes.openvino_c cimport ov_callback_t, ov_model_t, ov_output_const_port_t
+
+cdef extern from "_bridge.hpp" nogil:
+    ov_model_t* ovf_model_from_address(uintptr_t address)
+    void ovf_model_release(ov_model_t* model)
+    vector[string] ovf_port_names(const ov_output_const_port_t* port) except +
+    int64_t ovf_now_ns()
+
+    cppclass atomic_u64 "std::atomic<uint64_t>":
+        uint64_t load()
+        uint64_t fetch_add(uint64_t)
+    cppclass atomic_bool "std::atomic<bool>":
+        cbool load()
+        void store(cbool)
+
+    cppclass ovf_request_state:
+        ov_callback_t cb
+        atomic_u64 started
+        atomic_u64 settled
+        atomic_bool python_callback
+        int64_t t_start_ns
+        int64_t t_end_ns
+        void* owner
+        void settle()
+        cbool is_settled()
+        cbool wait_settled(int64_t timeout_ms)
+
+    ovf_request_state* ovf_request_state_new() except +
+    void ovf_request_state_free(ovf_request_state* s)
+    void ovf_pump_pop_all(vector[ovf_request_state*]& out, int64_t timeout_ms)

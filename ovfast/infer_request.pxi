@@ -1,0 +1,382 @@
+# InferRequest: one ov_infer_request_t, its inputs, and its completion state.
+
+cdef class InferRequest:
+    """openvino.InferRequest's API on the C API; blocking calls run without the GIL."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("InferRequest is made by CompiledModel.create_infer_request()")
+
+    def __dealloc__(self):
+        if self.req != NULL:
+            # OpenVINO marks a request idle before its callback has run: wait for our callback to finish
+            # with the state before freeing either.
+            with nogil:
+                ov_infer_request_wait(self.req)
+                if self.state != NULL:
+                    self.state.wait_settled(-1)
+                ov_infer_request_free(self.req)
+            self.req = NULL
+        if self.state != NULL:
+            ovf_request_state_free(self.state)
+            self.state = NULL
+
+    # --- inputs -------------------------------------------------------------------------------------
+
+    cdef int _check_idle(self) except -1:
+        if self._busy or not self.state.is_settled():
+            raise _exc.RequestBusy("this InferRequest is running; wait() for it, or use one request per "
+                                   "thread (AsyncInferQueue for many)", -8)
+        return 0
+
+    def set_input_tensor(self, *args):
+        """set_input_tensor(tensor) for a one-input model, or set_input_tensor(index, tensor)."""
+        if len(args) == 1:
+            index, tensor = self._single("input"), args[0]
+        elif len(args) == 2:
+            index, tensor = args
+        else:
+            raise TypeError("set_input_tensor(tensor) or set_input_tensor(index, tensor)")
+        self._set_tensor_at(True, port_index(self.cm._inputs, self.cm._in_names, index, "input"), tensor)
+
+    def set_input_tensors(self, inputs):
+        items = inputs.items() if isinstance(inputs, dict) else enumerate(inputs)
+        for k, t in items:
+            self._set_tensor_at(True, port_index(self.cm._inputs, self.cm._in_names, k, "input"), t)
+
+    def set_output_tensor(self, *args):
+        if len(args) == 1:
+            index, tensor = self._single("output"), args[0]
+        elif len(args) == 2:
+            index, tensor = args
+        else:
+            raise TypeError("set_output_tensor(tensor) or set_output_tensor(index, tensor)")
+        self._set_tensor_at(False, port_index(self.cm._outputs, self.cm._out_names, index, "output"), tensor)
+
+    def set_output_tensors(self, outputs):
+        items = outputs.items() if isinstance(outputs, dict) else enumerate(outputs)
+        for k, t in items:
+            self._set_tensor_at(False, port_index(self.cm._outputs, self.cm._out_names, k, "output"), t)
+
+    def set_tensor(self, key, tensor):
+        is_input, i = self._locate(key)
+        self._set_tensor_at(is_input, i, tensor)
+
+    def set_tensors(self, tensors):
+        for k, t in tensors.items():
+            self.set_tensor(k, t)
+
+    cdef _set_tensor_at(self, bint is_input, Py_ssize_t i, object tensor):
+        cdef Tensor t
+        self._check_idle()
+        if not isinstance(tensor, Tensor):
+            raise _exc.InputTypeError(f"expected an ovfast.Tensor, got {type(tensor).__name__}; wrap arrays "
+                                      f"with ovfast.Tensor(array)")
+        t = <Tensor>tensor
+        if is_input:
+            self.inputs.set_tensor(i, t)
+            return
+        port = <ConstOutput>self.cm._outputs[i]
+        if t.ctype != port.ctype:
+            raise _exc.InputTypeError(f"output '{port._any_name}' is {type_label(port.ctype)}, got a "
+                                      f"{type_label(t.ctype)} tensor")
+        check_ctx(ov_infer_request_set_output_tensor_by_index(self.req, i, t.ptr),
+                  f"setting output '{port._any_name}'")
+        self.held_outputs[i] = t
+
+    cdef object _single(self, str what):
+        ports = self.cm._inputs if what == "input" else self.cm._outputs
+        if len(ports) != 1:
+            raise _exc.InputValueError(f"the model has {len(ports)} {what}s: name the {what} by index, name "
+                                       f"or port")
+        return 0
+
+    cdef tuple _locate(self, object key):
+        """(is_input, index) of the port named by key (a name or a port)."""
+        if isinstance(key, ConstOutput):
+            return (<ConstOutput>key).is_input, port_index(
+                self.cm._inputs if (<ConstOutput>key).is_input else self.cm._outputs,
+                self.cm._in_names if (<ConstOutput>key).is_input else self.cm._out_names, key, "port")
+        if hasattr(key, "get_any_name"):
+            key = key.get_any_name()
+        if isinstance(key, str):
+            if key in self.cm._in_names:
+                return True, self.cm._in_names[key]
+            if key in self.cm._out_names:
+                return False, self.cm._out_names[key]
+        raise _exc.InputKeyError(
+            f"{key!r} names no input or output of this model; inputs are "
+            f"{[p._any_name for p in self.cm._inputs]}, outputs {[p._any_name for p in self.cm._outputs]}")
+
+    # --- outputs ------------------------------------------------------------------------------------
+
+    cdef Tensor _tensor_at(self, bint is_input, Py_ssize_t i):
+        cdef ov_tensor_t* t = NULL
+        if is_input:
+            check(ov_infer_request_get_input_tensor_by_index(self.req, i, &t), b"get_input_tensor")
+        else:
+            check(ov_infer_request_get_output_tensor_by_index(self.req, i, &t), b"get_output_tensor")
+        return wrap_tensor(t, None)
+
+    def get_tensor(self, key):
+        is_input, i = self._locate(key)
+        return self._tensor_at(is_input, i)
+
+    def get_input_tensor(self, index=None):
+        i = self._single("input") if index is None else index
+        return self._tensor_at(True, port_index(self.cm._inputs, self.cm._in_names, i, "input"))
+
+    def get_output_tensor(self, index=None):
+        i = self._single("output") if index is None else index
+        return self._tensor_at(False, port_index(self.cm._outputs, self.cm._out_names, i, "output"))
+
+    @property
+    def input_tensors(self):
+        return [self._tensor_at(True, i) for i in range(len(self.cm._inputs))]
+
+    @property
+    def output_tensors(self):
+        return [self._tensor_at(False, i) for i in range(len(self.cm._outputs))]
+
+    cdef OVDict _results(self, bint share):
+        """The outputs as an OVDict: fresh arrays, or views of the output tensors when share."""
+        cdef Py_ssize_t j, k, n = len(self.cm._outputs)
+        cdef ov_tensor_t* t = NULL
+        cdef ov_shape_t s
+        cdef void* data = NULL
+        cdef ConstOutput port
+        cdef cnp.npy_intp dims[16]
+        cdef list values = [None] * n
+        for j in range(n):
+            port = <ConstOutput>self.cm._outputs[j]
+            check(ov_infer_request_get_output_tensor_by_index(self.req, j, &t), b"get_output_tensor")
+            if share or port.dynamic or port.npy < 0 or is_packed(port.ctype):
+                values[j] = wrap_tensor(t, None).view()
+                if not share:
+                    values[j] = values[j].copy()
+                continue
+            try:
+                check(ov_tensor_data(t, &data), b"ov_tensor_data")
+                for k in range(port.rank):
+                    dims[k] = port.dims[k]
+                arr = cnp.PyArray_EMPTY(port.rank, dims, port.npy, 0)
+                memcpy(cnp.PyArray_DATA(<cnp.ndarray>arr), data, port.nbytes)
+                values[j] = arr
+            finally:
+                ov_tensor_free(t)
+        return make_ovdict(self.cm._outputs, values, self.cm._out_names)
+
+    @property
+    def results(self):
+        return self._results(False)
+
+    # --- running ------------------------------------------------------------------------------------
+
+    cpdef OVDict infer(self, inputs=None, bint share_inputs=False, bint share_outputs=False,
+                       decode_strings=True):
+        cdef ov_status_e st
+        cdef int64_t t0, t1
+        self._check_idle()
+        set_inputs(self.inputs, inputs, self.cm._in_names, share_inputs)
+        self._busy = True
+        try:
+            with nogil:
+                t0 = ovf_now_ns()
+                st = ov_infer_request_infer(self.req)
+                t1 = ovf_now_ns()
+        finally:
+            self._busy = False
+        check(st, b"infer")
+        self._latency_ns = t1 - t0
+        self._async_ran = False
+        return self._results(share_outputs)
+
+    def start_async(self, inputs=None, userdata=None, bint share_inputs=False):
+        cdef ov_status_e st
+        self._check_idle()
+        self._raise_callback_error()
+        set_inputs(self.inputs, inputs, self.cm._in_names, share_inputs)
+        self._userdata = userdata
+        cdef bint py_cb = self._callback is not None
+        self.state.python_callback.store(py_cb)
+        if py_cb:
+            # The pump runs the Python callback later; the request must live until it has.
+            cpython.Py_INCREF(self)
+            self.state.owner = <void*>self
+        self.state.started.fetch_add(1)
+        with nogil:
+            self.state.t_start_ns = ovf_now_ns()
+            st = ov_infer_request_start_async(self.req)
+        if st != OK:
+            self.state.python_callback.store(False)
+            self.state.settle()
+            if py_cb:
+                cpython.Py_DECREF(self)
+            check(st, b"start_async")
+        self._async_ran = True
+
+    def wait(self):
+        """Waits for the running inference (and its callback); returns at once if none was started."""
+        self._wait(-1)
+        self._raise_callback_error()
+
+    def wait_for(self, timeout):
+        """Waits up to timeout milliseconds; True when the result (and its callback) is done."""
+        done = self._wait(int(timeout))
+        if done:
+            self._raise_callback_error()
+        return done
+
+    cdef bint _wait(self, int64_t timeout_ms) except -1:
+        # Short slices so that Ctrl-C reaches a thread waiting here.
+        cdef int64_t slice_ms, left = timeout_ms
+        cdef ov_status_e st
+        cdef bint settled
+        on_pump = threading.current_thread() is _pump_thread
+        while True:
+            slice_ms = 100 if left < 0 or left > 100 else left
+            with nogil:
+                st = ov_infer_request_wait_for(self.req, slice_ms)
+            if st == OK:
+                break
+            if st != RESULT_NOT_READY:
+                self._drain_after_error()
+                check(st, b"wait")
+            if left >= 0:
+                left -= slice_ms
+                if left <= 0:
+                    return False
+            cpython.PyErr_CheckSignals()
+        if on_pump:  # a callback waiting on a request whose callback queues behind it
+            return True
+        while True:
+            with nogil:
+                settled = self.state.wait_settled(100 if left < 0 or left > 100 else left)
+            if settled:
+                return True
+            if left >= 0:
+                left -= 100
+                if left <= 0:
+                    return False
+            cpython.PyErr_CheckSignals()
+
+    cdef _drain_after_error(self):
+        with nogil:
+            self.state.wait_settled(-1)
+
+    cdef _raise_callback_error(self):
+        err = self._callback_error
+        if err is not None:
+            self._callback_error = None
+            raise err
+
+    def cancel(self):
+        check(ov_infer_request_cancel(self.req), b"cancel")
+
+    def set_callback(self, callback, userdata=None):
+        """callback(userdata) runs on ovfast's callback thread, with the GIL, after each start_async."""
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        self._check_idle()
+        self._callback = callback
+        self._callback_userdata = userdata
+        if callback is not None:
+            _ensure_pump()
+
+    cdef _deliver(self):
+        """Runs on the pump thread with the GIL: the Python callback of a finished start_async."""
+        try:
+            self._callback(self._callback_userdata)
+        except BaseException as e:
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                _pump_defer(e)
+            self._callback_error = e
+
+    @property
+    def userdata(self):
+        return self._userdata
+
+    @property
+    def latency(self):
+        """Milliseconds the last inference took (sync: infer(); async: start to completion)."""
+        if self._async_ran:
+            if not self.state.is_settled() or self.state.t_end_ns < self.state.t_start_ns:
+                return 0.0
+            return (self.state.t_end_ns - self.state.t_start_ns) / 1e6
+        return self._latency_ns / 1e6
+
+    # --- introspection ------------------------------------------------------------------------------
+
+    @property
+    def model_inputs(self):
+        return list(self.cm._inputs)
+
+    @property
+    def model_outputs(self):
+        return list(self.cm._outputs)
+
+    @property
+    def inputs(self):
+        return self.input_tensors
+
+    @property
+    def outputs(self):
+        return self.output_tensors
+
+    def get_compiled_model(self):
+        return self.cm
+
+    def get_profiling_info(self):
+        cdef ov_profiling_info_list_t infos
+        cdef size_t k
+        with nogil:
+            st = ov_infer_request_get_profiling_info(self.req, &infos)
+        check(st, b"get_profiling_info")
+        try:
+            out = []
+            for k in range(infos.size):
+                p = infos.profiling_infos[k]
+                out.append(_records.ProfilingInfo(
+                    status=p.status, real_time_us=p.real_time, cpu_time_us=p.cpu_time,
+                    node_name=p.node_name.decode("utf-8") if p.node_name else "",
+                    exec_type=p.exec_type.decode("utf-8") if p.exec_type else "",
+                    node_type=p.node_type.decode("utf-8") if p.node_type else ""))
+            return out
+        finally:
+            ov_profiling_info_list_free(&infos)
+
+    @property
+    def profiling_info(self):
+        return self.get_profiling_info()
+
+    def query_state(self):
+        raise NotImplementedError(_NO_STATE)
+
+    def reset_state(self):
+        raise NotImplementedError(_NO_STATE)
+
+    def get_state(self, *args):
+        raise NotImplementedError(_NO_STATE)
+
+    def __repr__(self):
+        return f"<InferRequest: inputs {[p._any_name for p in self.cm._inputs]}>"
+
+
+_NO_STATE = ("variable state (query_state/reset_state) is not in OpenVINO's C API, which ovfast is built "
+             "on; use openvino.InferRequest for stateful models")
+
+
+cdef InferRequest make_request(CompiledModel cm):
+    cdef InferRequest r = InferRequest.__new__(InferRequest)
+    cdef ov_infer_request_t* req = NULL
+    cdef ov_status_e st
+    with nogil:
+        st = ov_compiled_model_create_infer_request(cm.ptr, &req)
+    check(st, b"create_infer_request")
+    r.req = req
+    r.cm = cm
+    r.state = ovf_request_state_new()
+    check(ov_infer_request_set_callback(req, &r.state.cb), b"set_callback")
+    r.inputs = _InputSlots.__new__(_InputSlots)
+    r.inputs.setup(req, cm._inputs)
+    r.held_outputs = [None] * len(cm._outputs)
+    return r

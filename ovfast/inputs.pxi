@@ -1,0 +1,187 @@
+# Turning user inputs into the request's input tensors.
+#
+# A static input gets one tensor of its own, allocated once; small arrays are copied into it (a memcpy is
+# cheaper than making a tensor). A zero-copy tensor over the caller's array is made when sharing was asked
+# and the array is large, C-contiguous, writable and already of the port's type. Dynamic inputs always get
+# a tensor of the array's shape.
+
+cdef enum:
+    SHARE_MIN_BYTES = 1 << 16
+
+
+cdef str _describe(object value):
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype}{list(value.shape)}"
+    return type(value).__name__
+
+
+cdef class _InputSlots:
+    """The input side of one request: its own tensors and what the request currently holds."""
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        if self.own != NULL:
+            for i in range(self.n):
+                if self.own[i] != NULL:
+                    ov_tensor_free(self.own[i])
+            free(self.own)
+            free(self.own_data)
+            free(self.own_set)
+
+    cdef int setup(self, ov_infer_request_t* req, tuple ports) except -1:
+        cdef Py_ssize_t i
+        cdef ov_tensor_t* t = NULL
+        cdef void* d = NULL
+        cdef ConstOutput port
+        self.req = req
+        self.ports = ports
+        self.n = len(ports)
+        self.held = [None] * self.n
+        self.own = <ov_tensor_t**>calloc(max(self.n, 1), sizeof(ov_tensor_t*))
+        self.own_data = <void**>calloc(max(self.n, 1), sizeof(void*))
+        self.own_set = <bint*>calloc(max(self.n, 1), sizeof(bint))
+        if self.own == NULL or self.own_data == NULL or self.own_set == NULL:
+            raise MemoryError()
+        for i in range(self.n):
+            port = <ConstOutput>ports[i]
+            if port.dynamic or port.npy < 0 or is_packed(port.ctype):
+                continue
+            # The request already allocated a tensor for a static input: adopt it as our own.
+            check(ov_infer_request_get_input_tensor_by_index(req, i, &t), b"ov_infer_request_get_input_tensor")
+            self.own[i] = t
+            check(ov_tensor_data(t, &d), b"ov_tensor_data")
+            self.own_data[i] = d
+            self.own_set[i] = True
+        return 0
+
+    cdef int set_tensor(self, Py_ssize_t i, Tensor t) except -1:
+        cdef ConstOutput port = <ConstOutput>self.ports[i]
+        if t.ctype != port.ctype:
+            raise _exc.InputTypeError(f"input '{port._any_name}' expects a {type_label(port.ctype)} tensor, "
+                                      f"got {type_label(t.ctype)}")
+        if not port.dynamic and tensor_dims(t.ptr) != port.dims:
+            raise _exc.InputValueError(f"input '{port._any_name}' expects {port._label()}, got "
+                                       f"{type_label(t.ctype)}{list(tensor_dims(t.ptr))}")
+        check_ctx(ov_infer_request_set_input_tensor_by_index(self.req, i, t.ptr),
+                  f"setting input '{port._any_name}'")
+        self.held[i] = t
+        self.own_set[i] = False
+        return 0
+
+    cdef int set_value(self, Py_ssize_t i, object value, bint share) except -1:
+        cdef ConstOutput port = <ConstOutput>self.ports[i]
+        cdef cnp.ndarray arr
+        cdef Py_ssize_t k, nd
+        cdef cnp.npy_intp* shape
+        if type(value) is Tensor:
+            return self.set_tensor(i, <Tensor>value)
+        if isinstance(value, _ov.Tensor):
+            value = value.data
+        if port.npy < 0 or is_packed(port.ctype):
+            raise _exc.InputTypeError(
+                f"input '{port._any_name}' is of type {type_label(port.ctype)}: pass an ovfast.Tensor of that "
+                f"type (for packed types, Tensor(packed_uint8, shape, type)), got {_describe(value)}")
+        if cnp.PyArray_Check(value):
+            arr = <cnp.ndarray>value
+        else:
+            try:
+                arr = np.asarray(value)
+            except Exception as e:
+                raise _exc.InputTypeError(f"input '{port._any_name}' expects {port._label()}, got "
+                                          f"{_describe(value)} which numpy cannot convert: {e}") from None
+        if cnp.PyArray_TYPE(arr) != port.npy:
+            arr = self.convert(port, arr)
+        nd = cnp.PyArray_NDIM(arr)
+        if port.dynamic:
+            return self.set_dynamic(i, port, arr, share)
+        shape = cnp.PyArray_DIMS(arr)
+        if nd != port.rank:
+            self.shape_error(port, arr)
+        for k in range(nd):
+            if shape[k] != <cnp.npy_intp>port.dims[k]:
+                self.shape_error(port, arr)
+        if share and port.nbytes >= SHARE_MIN_BYTES and cnp.PyArray_ISCARRAY(arr):
+            return self.set_tensor(i, tensor_over(arr, port.ctype, port.dims, arr))
+        if not self.own_set[i]:
+            check_ctx(ov_infer_request_set_input_tensor_by_index(self.req, i, self.own[i]),
+                      f"setting input '{port._any_name}'")
+            self.own_set[i] = True
+            self.held[i] = None
+        if cnp.PyArray_IS_C_CONTIGUOUS(arr):
+            memcpy(self.own_data[i], cnp.PyArray_DATA(arr), port.nbytes)
+        else:
+            cnp.PyArray_CopyInto(self.own_view(i, port), arr)
+        return 0
+
+    cdef object own_view(self, Py_ssize_t i, ConstOutput port):
+        cdef cnp.npy_intp dims[16]
+        cdef Py_ssize_t k
+        for k in range(port.rank):
+            dims[k] = port.dims[k]
+        view = cnp.PyArray_SimpleNewFromData(port.rank, dims, port.npy, self.own_data[i])
+        cpython.Py_INCREF(self)
+        cnp.PyArray_SetBaseObject(<cnp.ndarray>view, self)
+        return view
+
+    cdef int set_dynamic(self, Py_ssize_t i, ConstOutput port, cnp.ndarray arr, bint share) except -1:
+        if port.rank >= 0 and cnp.PyArray_NDIM(arr) != port.rank:
+            self.shape_error(port, arr)
+        if share and cnp.PyArray_ISCARRAY(arr):
+            return self.set_tensor(i, tensor_over(arr, port.ctype, (<object>arr).shape, arr))
+        return self.set_tensor(i, tensor_copy_of(arr, port.ctype))
+
+    cdef cnp.ndarray convert(self, ConstOutput port, cnp.ndarray arr):
+        if arr.dtype.kind not in "biuf":
+            raise _exc.InputTypeError(f"input '{port._any_name}' expects {port._label()}, got "
+                                      f"{_describe(arr)}: dtype {arr.dtype} cannot be converted to "
+                                      f"{type_label(port.ctype)}")
+        return arr.astype(cnp.PyArray_DescrFromType(port.npy))
+
+    cdef int shape_error(self, ConstOutput port, cnp.ndarray arr) except -1:
+        raise _exc.InputValueError(f"input '{port._any_name}' expects {port._label()}, got {_describe(arr)}")
+
+
+cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what) except -1:
+    """Index of the port named by key: its index, any of its names, or the port itself."""
+    cdef ConstOutput port
+    cdef Py_ssize_t n = len(ports)
+    if isinstance(key, int):
+        if not -n <= key < n:
+            raise _exc.InputKeyError(f"{what} index {key} out of range: the model has {n} {what}(s) "
+                                     f"{[p._any_name for p in ports]}")
+        return key % n
+    if isinstance(key, ConstOutput):
+        port = <ConstOutput>key
+        if port.idx < n and ports[port.idx] is port:
+            return port.idx
+        key = port._any_name
+    elif hasattr(key, "get_any_name"):
+        key = key.get_any_name()
+    if isinstance(key, str):
+        i = names.get(key)
+        if i is not None:
+            return i
+    raise _exc.InputKeyError(f"{key!r} is not an {what} of this model; {what}s are "
+                             f"{[p._any_name for p in ports]} (or their index 0..{n - 1})")
+
+
+cdef int set_inputs(_InputSlots slots, object inputs, dict names, bint share) except -1:
+    """Sets a request's inputs from a dict, a list/tuple, or one value for a one-input model."""
+    cdef Py_ssize_t i, n = slots.n
+    if inputs is None:
+        return 0
+    if type(inputs) is list or type(inputs) is tuple:
+        if len(inputs) != n:
+            raise _exc.InputValueError(f"the model has {n} input(s) {[p._any_name for p in slots.ports]}, "
+                                       f"got a {type(inputs).__name__} of {len(inputs)}")
+        for i in range(n):
+            slots.set_value(i, inputs[i], share)
+        return 0
+    if isinstance(inputs, dict):
+        for key, value in (<dict>inputs).items():
+            slots.set_value(port_index(slots.ports, names, key, "input"), value, share)
+        return 0
+    if n != 1:
+        raise _exc.InputValueError(f"the model has {n} inputs {[p._any_name for p in slots.ports]}: pass a "
+                                   f"dict or a list of {n} values, not one {_describe(inputs)}")
+    return slots.set_value(0, inputs, share)

@@ -1,0 +1,82 @@
+# The result of an inference: a read-only mapping from output port to numpy array that also answers to
+# the output's index and to any of its names, like openvino's OVDict.
+
+cdef class OVDict:
+
+    def __len__(self):
+        return len(self._values)
+
+    def __iter__(self):
+        return iter(self._ports)
+
+    cdef Py_ssize_t _index(self, object key) except -1:
+        cdef ConstOutput port
+        if isinstance(key, int):
+            n = len(self._values)
+            if not -n <= key < n:
+                raise IndexError(f"output index {key} out of range: the model has {n} output(s)")
+            return key % n
+        if isinstance(key, ConstOutput):
+            port = <ConstOutput>key
+            if not port.is_input and port.idx < len(self._ports) and self._ports[port.idx] is port:
+                return port.idx
+            key = port._any_name
+        elif hasattr(key, "get_any_name"):  # an openvino port of the source model
+            key = key.get_any_name()
+        if isinstance(key, str):
+            i = self._names.get(key)
+            if i is not None:
+                return i
+        raise _exc.InputKeyError(f"{key!r} is not an output of this model; outputs are "
+                                 f"{[p._any_name for p in self._ports]} (or their index 0..{len(self._ports) - 1})")
+
+    def __getitem__(self, key):
+        return self._values[self._index(key)]
+
+    def __contains__(self, key):
+        try:
+            self._index(key)
+        except (KeyError, IndexError):
+            return False
+        return True
+
+    def get(self, key, default=None):
+        try:
+            return self._values[self._index(key)]
+        except (KeyError, IndexError):
+            return default
+
+    def keys(self):
+        return list(self._ports)
+
+    def values(self):
+        return list(self._values)
+
+    def items(self):
+        return list(zip(self._ports, self._values))
+
+    def names(self):
+        return tuple(set((<ConstOutput>p)._names) for p in self._ports)
+
+    def to_tuple(self):
+        return tuple(self._values)
+
+    def to_dict(self):
+        return dict(zip(self._ports, self._values))
+
+    def __eq__(self, other):
+        return NotImplemented
+
+    def __repr__(self):
+        return "OVDict(" + repr(self.to_dict()) + ")"
+
+
+collections.abc.Mapping.register(OVDict)
+
+
+cdef inline OVDict make_ovdict(tuple ports, list values, dict names):
+    cdef OVDict d = OVDict.__new__(OVDict)
+    d._ports = ports
+    d._values = values
+    d._names = names
+    return d

@@ -1,0 +1,83 @@
+"""Build of ovfast's extensions against the C API shipped inside the installed openvino wheel.
+
+The wheel has headers under openvino/include and the library only under its versioned name
+(libopenvino_c.so.<ver>), so we link that file by name and point the rpath at the openvino package
+next to ours: no LD_LIBRARY_PATH at run time.
+"""
+import glob
+import importlib.metadata
+import importlib.util
+import os
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def openvino_dir():
+    spec = importlib.util.find_spec("openvino")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("ovfast needs the openvino package installed to build (pip install openvino)")
+    return list(spec.submodule_search_locations)[0]
+
+
+def versioned_lib(libs, stem):
+    found = sorted(glob.glob(os.path.join(libs, stem + ".so.*")))
+    if not found:
+        raise SystemExit(f"{stem}.so.<version> not found in {libs}: is this an openvino wheel?")
+    return os.path.basename(found[0])
+
+
+OV_DIR = openvino_dir()
+OV_VERSION = importlib.metadata.version("openvino")
+OV_LIBS = os.path.join(OV_DIR, "libs")
+OV_INCLUDE = os.path.join(OV_DIR, "include")
+LIB_C = versioned_lib(OV_LIBS, "libopenvino_c")
+LIB_CPP = versioned_lib(OV_LIBS, "libopenvino")
+
+# The installed import check compares against this, so a different openvino fails with a clear message
+# instead of a dlopen error about a missing libopenvino_c.so.<ver>.
+with open(os.path.join(HERE, "ovfast", "_build_info.py"), "w") as f:
+    f.write("# Written by setup.py at build time.\n")
+    f.write(f"OPENVINO_VERSION = {OV_VERSION!r}\n")
+    f.write(f"OPENVINO_C_LIBRARY = {LIB_C!r}\n")
+
+DEBUG = os.environ.get("OVFAST_DEBUG_BUILD") == "1"
+directives = {"language_level": 3, "embedsignature": True}
+macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+if DEBUG:
+    directives.update(linetrace=True, binding=True)
+    macros.append(("CYTHON_TRACE_NOGIL", "1"))
+
+# $ORIGIN/../openvino/libs finds the wheel's libraries from site-packages/ovfast/; the absolute path
+# keeps an in-place (editable) build working from the source tree.
+rpath = ["$ORIGIN/../openvino/libs", OV_LIBS]
+
+runtime = Extension(
+    "ovfast._runtime",
+    sources=["ovfast/_runtime.pyx"],
+    include_dirs=[OV_INCLUDE, numpy.get_include(), os.path.join(HERE, "ovfast")],
+    extra_compile_args=["-std=c++17", "-O2", "-Wno-unused-function", "-Wno-deprecated-declarations"],
+    extra_link_args=[f"-l:{LIB_C}", f"-l:{LIB_CPP}", f"-L{OV_LIBS}"]
+    + [f"-Wl,-rpath,{p}" for p in rpath],
+    define_macros=macros,
+    language="c++",
+)
+packing = Extension(
+    "ovfast._packing",
+    sources=["ovfast/_packing.pyx"],
+    include_dirs=[numpy.get_include()],
+    extra_compile_args=["-O3"],
+    define_macros=macros,
+)
+
+exts = [runtime]
+if os.path.exists(os.path.join(HERE, "ovfast", "_packing.pyx")):
+    exts.append(packing)
+
+setup(
+    ext_modules=cythonize(exts, compiler_directives=directives, annotate=DEBUG),
+    zip_safe=False,
+)

@@ -1,0 +1,59 @@
+"""Models the tests build with openvino's opsets."""
+
+import numpy as np
+import openvino
+import openvino.opset13 as ops
+
+
+def add_model():
+    a = ops.parameter([8], np.float32, name="a")
+    b = ops.parameter([8], np.float32, name="b")
+    model = openvino.Model(ops.add(a, b), [a, b], "add")
+    model.outputs[0].tensor.set_names({"sum", "total"})
+    return model
+
+
+def two_output_model():
+    """x: f32[2,3] -> (x * 2 as f32 'double', x > 0 as boolean 'positive')."""
+    x = ops.parameter([2, 3], np.float32, name="x")
+    double = ops.multiply(x, ops.constant(np.float32(2)))
+    positive = ops.greater(x, ops.constant(np.float32(0)))
+    model = openvino.Model([double, positive], [x], "two")
+    model.outputs[0].tensor.set_names({"double"})
+    model.outputs[1].tensor.set_names({"positive"})
+    return model
+
+
+def dynamic_model():
+    """x: f32[?,4] -> x + 1."""
+    x = ops.parameter(openvino.PartialShape([-1, 4]), np.float32, name="x")
+    model = openvino.Model(ops.add(x, ops.constant(np.float32(1))), [x], "dyn")
+    model.outputs[0].tensor.set_names({"y"})
+    return model
+
+
+def typed_model(dtype):
+    """One input of `dtype`, shape [5], returned doubled as the same type (identity for bool)."""
+    x = ops.parameter([5], dtype, name="x")
+    if dtype == np.bool_:
+        out = ops.logical_not(ops.logical_not(x))
+    else:
+        out = ops.add(x, x)
+    model = openvino.Model(out, [x], "typed")
+    model.outputs[0].tensor.set_names({"y"})
+    return model
+
+
+def heavy_model(n=384, depth=12):
+    """A chain of matmuls that takes long enough to see another thread run meanwhile."""
+    x = ops.parameter([n, n], np.float32, name="x")
+    w = ops.constant(np.random.default_rng(0).standard_normal((n, n)).astype(np.float32) / n)
+    y = x
+    for _ in range(depth):
+        y = ops.matmul(y, w, False, False)
+    model = openvino.Model(y, [x], "heavy")
+    model.outputs[0].tensor.set_names({"y"})
+    return model
+
+
+CPU_ONE_THREAD = {"INFERENCE_NUM_THREADS": 1}
