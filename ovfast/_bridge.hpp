@@ -43,15 +43,20 @@ static inline void ovf_model_release(ov_model_t* model) noexcept {
     delete model;
 }
 
-// Every tensor name of a port, sorted; the C API only gives one ("any") name.
+// Every tensor name of a port, in OpenVINO's own order (so reprs match openvino's); the C API only
+// gives one ("any") name.
 static inline std::vector<std::string> ovf_port_names(const ov_output_const_port_t* port) {
     std::vector<std::string> names;
     if (port && port->object) {
         for (const auto& n : port->object->get_names())
             names.push_back(n);
     }
-    std::sort(names.begin(), names.end());
     return names;
+}
+
+// The port's output index on its node (what openvino's ConstOutput.index means; 0 for a Parameter).
+static inline size_t ovf_port_node_index(const ov_output_const_port_t* port) noexcept {
+    return (port && port->object) ? port->object->get_index() : 0;
 }
 
 static inline int64_t ovf_now_ns() noexcept {

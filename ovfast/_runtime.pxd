@@ -17,7 +17,8 @@ cdef class Tensor:
 
 
 cdef class ConstOutput:
-    cdef readonly Py_ssize_t idx
+    cdef readonly Py_ssize_t idx    # position among the model's inputs or outputs
+    cdef Py_ssize_t node_index     # output index on its node: openvino's `index`
     cdef readonly bint is_input
     cdef str _any_name
     cdef tuple _names
@@ -78,7 +79,6 @@ cdef class InferRequest:
     cdef int64_t _latency_ns
     cdef object _userdata
     cdef object _callback
-    cdef object _callback_userdata
     cdef object _callback_error
     cdef int _check_idle(self) except -1
     cdef _set_tensor_at(self, bint is_input, Py_ssize_t i, object tensor)

@@ -105,7 +105,7 @@ cdef class InferRequest:
                 return False, self.cm._out_names[key]
         raise _exc.InputKeyError(
             f"{key!r} names no input or output of this model; inputs are "
-            f"{[p._any_name for p in self.cm._inputs]}, outputs {[p._any_name for p in self.cm._outputs]}")
+            f"{[p.any_name for p in self.cm._inputs]}, outputs {[p.any_name for p in self.cm._outputs]}")
 
     # --- outputs ------------------------------------------------------------------------------------
 
@@ -195,7 +195,8 @@ cdef class InferRequest:
         self._check_idle()
         self._raise_callback_error()
         set_inputs(self.inputs, inputs, self.cm._in_names, share_inputs)
-        self._userdata = userdata
+        if userdata is not None:  # one userdata slot, shared with set_callback, as in openvino
+            self._userdata = userdata
         cdef bint py_cb = self._callback is not None
         self.state.python_callback.store(py_cb)
         if py_cb:
@@ -231,6 +232,9 @@ cdef class InferRequest:
         cdef int64_t slice_ms, left = timeout_ms
         cdef ov_status_e st
         cdef bint settled
+        if self.state.started.load() == 0:
+            # Never started: OpenVINO's wait() returns and its wait_for() says "not ready" (forever).
+            return timeout_ms < 0
         on_pump = threading.current_thread() is _pump_thread
         while True:
             slice_ms = 100 if left < 0 or left > 100 else left
@@ -273,19 +277,20 @@ cdef class InferRequest:
         check(ov_infer_request_cancel(self.req), b"cancel")
 
     def set_callback(self, callback, userdata=None):
-        """callback(userdata) runs on ovfast's callback thread, with the GIL, after each start_async."""
+        """callback(userdata) runs on ovfast's callback thread, with the GIL, after each start_async; wait()
+        returns after it. userdata is the request's one slot, which start_async(..., userdata) replaces."""
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         self._check_idle()
         self._callback = callback
-        self._callback_userdata = userdata
+        self._userdata = userdata
         if callback is not None:
             _ensure_pump()
 
     cdef _deliver(self):
         """Runs on the pump thread with the GIL: the Python callback of a finished start_async."""
         try:
-            self._callback(self._callback_userdata)
+            self._callback(self._userdata)
         except BaseException as e:
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 _pump_defer(e)
@@ -358,7 +363,7 @@ cdef class InferRequest:
         raise NotImplementedError(_NO_STATE)
 
     def __repr__(self):
-        return f"<InferRequest: inputs {[p._any_name for p in self.cm._inputs]}>"
+        return f"<InferRequest: inputs {[p.any_name for p in self.cm._inputs]}>"
 
 
 _NO_STATE = ("variable state (query_state/reset_state) is not in OpenVINO's C API, which ovfast is built "

@@ -89,17 +89,21 @@ cdef class _InputSlots:
             except Exception as e:
                 raise _exc.InputTypeError(f"input '{port._any_name}' expects {port._label()}, got "
                                           f"{_describe(value)} which numpy cannot convert: {e}") from None
-        if cnp.PyArray_TYPE(arr) != port.npy:
-            arr = self.convert(port, arr)
         nd = cnp.PyArray_NDIM(arr)
         if port.dynamic:
-            return self.set_dynamic(i, port, arr, share)
-        shape = cnp.PyArray_DIMS(arr)
-        if nd != port.rank:
-            self.shape_error(port, arr)
-        for k in range(nd):
-            if shape[k] != <cnp.npy_intp>port.dims[k]:
+            if port.rank >= 0 and nd != port.rank:
                 self.shape_error(port, arr)
+        else:
+            shape = cnp.PyArray_DIMS(arr)
+            if nd != port.rank:
+                self.shape_error(port, arr)
+            for k in range(nd):
+                if shape[k] != <cnp.npy_intp>port.dims[k]:
+                    self.shape_error(port, arr)
+        if cnp.PyArray_TYPE(arr) != port.npy:
+            arr = self.convert(port, arr)
+        if port.dynamic:
+            return self.set_dynamic(i, port, arr, share)
         if share and port.nbytes >= SHARE_MIN_BYTES and cnp.PyArray_ISCARRAY(arr):
             return self.set_tensor(i, tensor_over(arr, port.ctype, port.dims, arr))
         if not self.own_set[i]:
@@ -124,8 +128,6 @@ cdef class _InputSlots:
         return view
 
     cdef int set_dynamic(self, Py_ssize_t i, ConstOutput port, cnp.ndarray arr, bint share) except -1:
-        if port.rank >= 0 and cnp.PyArray_NDIM(arr) != port.rank:
-            self.shape_error(port, arr)
         if share and cnp.PyArray_ISCARRAY(arr):
             return self.set_tensor(i, tensor_over(arr, port.ctype, (<object>arr).shape, arr))
         return self.set_tensor(i, tensor_copy_of(arr, port.ctype))
@@ -148,7 +150,7 @@ cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what) except
     if isinstance(key, int):
         if not -n <= key < n:
             raise _exc.InputKeyError(f"{what} index {key} out of range: the model has {n} {what}(s) "
-                                     f"{[p._any_name for p in ports]}")
+                                     f"{[p.any_name for p in ports]}")
         return key % n
     if isinstance(key, ConstOutput):
         port = <ConstOutput>key
@@ -162,7 +164,7 @@ cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what) except
         if i is not None:
             return i
     raise _exc.InputKeyError(f"{key!r} is not an {what} of this model; {what}s are "
-                             f"{[p._any_name for p in ports]} (or their index 0..{n - 1})")
+                             f"{[p.any_name for p in ports]} (or their index 0..{n - 1})")
 
 
 cdef int set_inputs(_InputSlots slots, object inputs, dict names, bint share) except -1:
@@ -172,7 +174,7 @@ cdef int set_inputs(_InputSlots slots, object inputs, dict names, bint share) ex
         return 0
     if type(inputs) is list or type(inputs) is tuple:
         if len(inputs) != n:
-            raise _exc.InputValueError(f"the model has {n} input(s) {[p._any_name for p in slots.ports]}, "
+            raise _exc.InputValueError(f"the model has {n} input(s) {[p.any_name for p in slots.ports]}, "
                                        f"got a {type(inputs).__name__} of {len(inputs)}")
         for i in range(n):
             slots.set_value(i, inputs[i], share)
@@ -182,6 +184,6 @@ cdef int set_inputs(_InputSlots slots, object inputs, dict names, bint share) ex
             slots.set_value(port_index(slots.ports, names, key, "input"), value, share)
         return 0
     if n != 1:
-        raise _exc.InputValueError(f"the model has {n} inputs {[p._any_name for p in slots.ports]}: pass a "
+        raise _exc.InputValueError(f"the model has {n} inputs {[p.any_name for p in slots.ports]}: pass a "
                                    f"dict or a list of {n} values, not one {_describe(inputs)}")
     return slots.set_value(0, inputs, share)

@@ -6,10 +6,12 @@ cdef class ConstOutput:
 
     @property
     def index(self):
-        return self.idx
+        """The output index on the port's node, as in openvino (0 for every Parameter); the position
+        among the model's inputs or outputs is `idx`."""
+        return self.node_index
 
     def get_index(self):
-        return self.idx
+        return self.node_index
 
     @property
     def any_name(self):
@@ -74,6 +76,7 @@ cdef ConstOutput make_port(ov_output_const_port_t* p, Py_ssize_t idx, bint is_in
     cdef const char* text
     cdef Py_ssize_t i
     port.idx = idx
+    port.node_index = ovf_port_node_index(p)
     port.is_input = is_input
     check(ov_port_get_element_type(p, &c), b"ov_port_get_element_type")
     port.ctype = c

@@ -28,7 +28,7 @@ cdef class OVDict:
             if i is not None:
                 return i
         raise _exc.InputKeyError(f"{key!r} is not an output of this model; outputs are "
-                                 f"{[p._any_name for p in self._ports]} (or their index 0..{len(self._ports) - 1})")
+                                 f"{[p.any_name for p in self._ports]} (or their index 0..{len(self._ports) - 1})")
 
     def __getitem__(self, key):
         return self._values[self._index(key)]

@@ -23,12 +23,20 @@ cdef shape_t_from(object shape, ov_shape_t* out):
         if dims[i] < 0:
             raise _exc.InputValueError(f"shape {tuple(dims)} has a negative dimension")
         buf[i] = dims[i]
+    if n == 0:  # ov_shape_create refuses rank 0; a scalar's shape is just that
+        out.rank = 0
+        out.dims = NULL
+        return
     check(ov_shape_create(n, buf, out), b"ov_shape_create")
 
 
 cdef tuple tensor_dims(const ov_tensor_t* t):
     cdef ov_shape_t s
-    check(ov_tensor_get_shape(t, &s), b"ov_tensor_get_shape")
+    cdef size_t n = 0
+    cdef ov_status_e st = ov_tensor_get_shape(t, &s)
+    if st == INVALID_C_PARAM and ov_tensor_get_size(t, &n) == OK and n == 1:
+        return ()  # the C API cannot describe a rank-0 shape and refuses; a one-element tensor is a scalar
+    check(st, b"ov_tensor_get_shape")
     try:
         return tuple([s.dims[i] for i in range(s.rank)])
     finally:
@@ -77,7 +85,7 @@ cdef class Tensor:
             for i in range(nd):
                 dims[i] = shape[i]
         arr = cnp.PyArray_SimpleNewFromData(nd, dims, npy, self.data_ptr())
-        export = _Export.__new__(_Export)
+        cdef _Export export = _Export.__new__(_Export)
         export.tensor = self
         self._exports += 1
         cpython.Py_INCREF(export)

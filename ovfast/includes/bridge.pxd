@@ -10,6 +10,7 @@ cdef extern from "_bridge.hpp" nogil:
     ov_model_t* ovf_model_from_address(uintptr_t address)
     void ovf_model_release(ov_model_t* model)
     vector[string] ovf_port_names(const ov_output_const_port_t* port) except +
+    size_t ovf_port_node_index(const ov_output_const_port_t* port)
     int64_t ovf_now_ns()
 
     cppclass atomic_u64 "std::atomic<uint64_t>":
