@@ -64,6 +64,7 @@ cdef class CompiledModel:
     cdef dict _in_names
     cdef dict _out_names
     cdef InferRequest _call_request
+    cdef bint cache_outputs     # output tensors of a request stay put (plain CPU): read them without lookup
     cdef int _read_ports(self) except -1
     cpdef InferRequest create_infer_request(self)
 
@@ -74,6 +75,9 @@ cdef class InferRequest:
     cdef CompiledModel cm
     cdef _InputSlots inputs
     cdef list held_outputs
+    cdef ov_tensor_t** out_cache   # per static output, when cm.cache_outputs: the request's tensor
+    cdef void** out_data
+    cdef int _cache_output(self, Py_ssize_t j) except -1
     cdef bint _busy
     cdef bint _async_ran
     cdef int64_t _latency_ns

@@ -72,7 +72,7 @@ cdef class Core:
             raise TypeError(f"{what}: expected an openvino.Model, a path or IR XML bytes, got "
                             f"{type(model).__name__}")
         check_ctx(st, what)
-        return make_compiled_model(out, self)
+        return make_compiled_model(out, self, bdevice.decode())
 
     cdef ov_model_t* _model_from_ir_bytes(self, bytes xml) except NULL:
         cdef ov_model_t* m = NULL
@@ -101,7 +101,7 @@ cdef class Core:
         with nogil:
             st = ov_core_import_model(self.ptr, data, n, cdevice, &out)
         check_ctx(st, f"import_model(device_name={device_name!r})")
-        return make_compiled_model(out, self)
+        return make_compiled_model(out, self, device_name)
 
     # --- devices --------------------------------------------------------------------------------------
 
@@ -150,11 +150,15 @@ cdef class Core:
                   f"set_property({device_name!r})")
 
 
-cdef CompiledModel make_compiled_model(ov_compiled_model_t* ptr, Core core):
+cdef CompiledModel make_compiled_model(ov_compiled_model_t* ptr, Core core, str device):
     cdef CompiledModel cm = CompiledModel.__new__(CompiledModel)
     cm.ptr = ptr
     cm.core = core
     cm._read_ports()
+    # The CPU plugin keeps a request's output tensors for static shapes in place, so requests may remember
+    # them. AUTO can move work to another device later, which swaps tensors: only when CPU is all it has.
+    device = device.upper()
+    cm.cache_outputs = device == "CPU" or (device == "AUTO" and core.available_devices == ["CPU"])
     return cm
 
 

@@ -40,6 +40,16 @@ for _alias in (np.longlong, np.ulonglong, np.intc, np.uintc):
     _C_FROM_NPY.setdefault(np.dtype(_alias).num, _C_FROM_NPY[np.dtype(np.dtype(_alias).str).num])
 
 
+# The same as a C table indexed by numpy type number, for the hot paths.
+cdef int _C_OF_NPY[64]
+for _i in range(64):
+    _C_OF_NPY[_i] = <int>_C_FROM_NPY.get(_i, -1)
+
+
+cdef inline int c_type_of_npy(int npy_num) noexcept nogil:
+    return _C_OF_NPY[npy_num] if 0 <= npy_num < 64 else -1
+
+
 cdef inline object type_from_c(int c):
     return _TYPE_FROM_C[c]
 

@@ -19,6 +19,13 @@ cdef class InferRequest:
         if self.state != NULL:
             ovf_request_state_free(self.state)
             self.state = NULL
+        if self.out_cache != NULL:
+            for j in range(len(self.held_outputs)):
+                if self.out_cache[j] != NULL:
+                    ov_tensor_free(self.out_cache[j])
+            free(self.out_cache)
+            free(self.out_data)
+            self.out_cache = NULL
 
     # --- inputs -------------------------------------------------------------------------------------
 
@@ -82,6 +89,28 @@ cdef class InferRequest:
         check_ctx(ov_infer_request_set_output_tensor_by_index(self.req, i, t.ptr),
                   f"setting output '{port._any_name}'")
         self.held_outputs[i] = t
+        self._cache_output(i)
+
+    cdef int _cache_output(self, Py_ssize_t j) except -1:
+        """Remembers output j's tensor and data pointer (static outputs on plain CPU only)."""
+        cdef ov_tensor_t* t = NULL
+        cdef void* d = NULL
+        cdef ConstOutput port = <ConstOutput>self.cm._outputs[j]
+        if self.out_cache == NULL:
+            return 0
+        if self.out_cache[j] != NULL:
+            ov_tensor_free(self.out_cache[j])
+            self.out_cache[j] = NULL
+            self.out_data[j] = NULL
+        if port.dynamic or port.npy < 0 or is_packed(port.ctype):
+            return 0
+        check(ov_infer_request_get_output_tensor_by_index(self.req, j, &t), b"get_output_tensor")
+        if tensor_dims(t) != port.dims or ov_tensor_data(t, &d) != OK:
+            ov_tensor_free(t)
+            return 0
+        self.out_cache[j] = t
+        self.out_data[j] = d
+        return 0
 
     cdef object _single(self, str what):
         ports = self.cm._inputs if what == "input" else self.cm._outputs
@@ -148,6 +177,13 @@ cdef class InferRequest:
         cdef list values = [None] * n
         for j in range(n):
             port = <ConstOutput>self.cm._outputs[j]
+            if not share and self.out_cache != NULL and self.out_data[j] != NULL:
+                for k in range(port.rank):
+                    dims[k] = port.dims[k]
+                arr = cnp.PyArray_EMPTY(port.rank, dims, port.npy, 0)
+                memcpy(cnp.PyArray_DATA(<cnp.ndarray>arr), self.out_data[j], port.nbytes)
+                values[j] = arr
+                continue
             check(ov_infer_request_get_output_tensor_by_index(self.req, j, &t), b"get_output_tensor")
             if share or port.dynamic or port.npy < 0 or is_packed(port.ctype):
                 values[j] = wrap_tensor(t, None).view()
@@ -384,4 +420,12 @@ cdef InferRequest make_request(CompiledModel cm):
     r.inputs = _InputSlots.__new__(_InputSlots)
     r.inputs.setup(req, cm._inputs)
     r.held_outputs = [None] * len(cm._outputs)
+    if cm.cache_outputs:
+        n = max(len(cm._outputs), 1)
+        r.out_cache = <ov_tensor_t**>calloc(n, sizeof(ov_tensor_t*))
+        r.out_data = <void**>calloc(n, sizeof(void*))
+        if r.out_cache == NULL or r.out_data == NULL:
+            raise MemoryError()
+        for j in range(len(cm._outputs)):
+            r._cache_output(j)
     return r

@@ -75,7 +75,7 @@ cdef class _InputSlots:
         cdef cnp.npy_intp* shape
         if type(value) is Tensor:
             return self.set_tensor(i, <Tensor>value)
-        if isinstance(value, _ov.Tensor):
+        if not cnp.PyArray_CheckExact(value) and isinstance(value, _ov.Tensor):
             value = value.data
         if port.npy < 0 or is_packed(port.ctype):
             raise _exc.InputTypeError(
@@ -105,7 +105,7 @@ cdef class _InputSlots:
         if port.dynamic:
             return self.set_dynamic(i, port, arr, share)
         if share and port.nbytes >= SHARE_MIN_BYTES and cnp.PyArray_ISCARRAY(arr):
-            return self.set_tensor(i, tensor_over(arr, port.ctype, port.dims, arr))
+            return self.set_tensor(i, tensor_over(arr, port.ctype, None))
         if not self.own_set[i]:
             check_ctx(ov_infer_request_set_input_tensor_by_index(self.req, i, self.own[i]),
                       f"setting input '{port._any_name}'")
@@ -129,7 +129,7 @@ cdef class _InputSlots:
 
     cdef int set_dynamic(self, Py_ssize_t i, ConstOutput port, cnp.ndarray arr, bint share) except -1:
         if share and cnp.PyArray_ISCARRAY(arr):
-            return self.set_tensor(i, tensor_over(arr, port.ctype, (<object>arr).shape, arr))
+            return self.set_tensor(i, tensor_over(arr, port.ctype, None))
         return self.set_tensor(i, tensor_copy_of(arr, port.ctype))
 
     cdef cnp.ndarray convert(self, ConstOutput port, cnp.ndarray arr):

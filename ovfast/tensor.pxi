@@ -13,21 +13,44 @@ cdef class _Export:
             self.tensor._exports -= 1
 
 
-cdef shape_t_from(object shape, ov_shape_t* out):
-    dims = [int(d) for d in shape]
-    cdef Py_ssize_t n = len(dims), i
-    cdef int64_t buf[16]
-    if n > 16:
-        raise _exc.InputValueError(f"shape {tuple(dims)} has rank {n}; ovfast supports rank <= 16")
+# Shapes go to the C API as ov_shape_t views of a stack buffer: the C API copies the dims, so there is
+# no ov_shape_create/ov_shape_free (two heap round trips) on the hot paths.
+cdef enum:
+    MAX_RANK = 32
+
+ctypedef struct dims_t:
+    int64_t rank
+    int64_t d[MAX_RANK]
+
+
+cdef inline ov_shape_t as_shape(dims_t* dims) noexcept nogil:
+    cdef ov_shape_t s
+    s.rank = dims.rank
+    s.dims = dims.d
+    return s
+
+
+cdef int dims_from_seq(object shape, dims_t* out) except -1:
+    cdef Py_ssize_t n = len(shape), i
+    if n > MAX_RANK:
+        raise _exc.InputValueError(f"shape {tuple(shape)} has rank {n}; ovfast supports rank <= {MAX_RANK}")
+    out.rank = n
     for i in range(n):
-        if dims[i] < 0:
-            raise _exc.InputValueError(f"shape {tuple(dims)} has a negative dimension")
-        buf[i] = dims[i]
-    if n == 0:  # ov_shape_create refuses rank 0; a scalar's shape is just that
-        out.rank = 0
-        out.dims = NULL
-        return
-    check(ov_shape_create(n, buf, out), b"ov_shape_create")
+        d = int(shape[i])
+        if d < 0:
+            raise _exc.InputValueError(f"shape {tuple(int(x) for x in shape)} has a negative dimension")
+        out.d[i] = d
+    return 0
+
+
+cdef int dims_from_array(cnp.ndarray arr, dims_t* out) except -1:
+    cdef int i, n = cnp.PyArray_NDIM(arr)
+    if n > MAX_RANK:
+        raise _exc.InputValueError(f"an array of rank {n}; ovfast supports rank <= {MAX_RANK}")
+    out.rank = n
+    for i in range(n):
+        out.d[i] = cnp.PyArray_DIMS(arr)[i]
+    return 0
 
 
 cdef tuple tensor_dims(const ov_tensor_t* t):
@@ -51,8 +74,8 @@ cdef class Tensor:
     Tensor(type, shape)                 allocates
     """
 
-    def __init__(self, *args, **kwargs):
-        _tensor_init(self, args, kwargs)
+    def __init__(self, array=None, shape=None, type=None, bint shared_memory=False):
+        _tensor_init(self, array, shape, type, shared_memory)
 
     def __dealloc__(self):
         if self.ptr != NULL:
@@ -116,8 +139,8 @@ cdef class Tensor:
         self.set_shape(value)
 
     def set_shape(self, shape):
-        cdef ov_shape_t s
-        new_dims = [int(d) for d in shape]
+        cdef dims_t d
+        new_dims = [int(x) for x in shape]
         old_dims = list(tensor_dims(self.ptr))
         if new_dims == old_dims:
             return
@@ -127,11 +150,8 @@ cdef class Tensor:
         if self._exports > 0 and int(np.prod(new_dims)) > int(np.prod(old_dims)):
             raise BufferError(f"cannot grow a Tensor from {old_dims} to {new_dims} while {self._exports} "
                               f"view(s) of its data are alive: growing may move its memory")
-        shape_t_from(new_dims, &s)
-        try:
-            check(ov_tensor_set_shape(self.ptr, s), b"ov_tensor_set_shape")
-        finally:
-            ov_shape_free(&s)
+        dims_from_seq(new_dims, &d)
+        check(ov_tensor_set_shape(self.ptr, as_shape(&d)), b"ov_tensor_set_shape")
 
     @property
     def element_type(self):
@@ -216,32 +236,36 @@ cdef Tensor wrap_tensor(ov_tensor_t* ptr, object owner):
     return t
 
 
-cdef Tensor tensor_over(cnp.ndarray arr, ov_element_type_e c, object shape, object owner):
-    """A tensor over arr's memory (C-contiguous), checked to fit in it."""
-    cdef ov_shape_t s
+cdef ov_tensor_t* host_tensor(cnp.ndarray arr, ov_element_type_e c, dims_t* dims) except NULL:
+    """An ov_tensor_t over arr's memory (C-contiguous), checked to fit in it."""
     cdef ov_tensor_t* p = NULL
-    shape_t_from(shape, &s)
-    try:
-        check(ov_tensor_create_from_host_ptr(c, s, cnp.PyArray_DATA(arr), &p), b"ov_tensor_create_from_host_ptr")
-    finally:
-        ov_shape_free(&s)
-    cdef Tensor t = wrap_tensor(p, owner)
-    cdef size_t need = t.nbytes()
+    cdef size_t need = 0
+    check(ov_tensor_create_from_host_ptr(c, as_shape(dims), cnp.PyArray_DATA(arr), &p),
+          b"ov_tensor_create_from_host_ptr")
+    ov_tensor_get_byte_size(p, &need)
     if need > <size_t>cnp.PyArray_NBYTES(arr):
+        ov_tensor_free(p)
         raise _exc.InputValueError(
-            f"a {type_label(c)} tensor of shape {list(shape)} needs {need} bytes, the array has "
-            f"{cnp.PyArray_NBYTES(arr)}")
-    return t
+            f"a {type_label(c)} tensor of shape {[dims.d[i] for i in range(dims.rank)]} needs {need} bytes, "
+            f"the array has {cnp.PyArray_NBYTES(arr)}")
+    return p
+
+
+cdef Tensor tensor_over(cnp.ndarray arr, ov_element_type_e c, object shape):
+    """A Tensor over arr's memory that keeps arr; shape None means the array's own."""
+    cdef dims_t d
+    if shape is None:
+        dims_from_array(arr, &d)
+    else:
+        dims_from_seq(shape, &d)
+    return wrap_tensor(host_tensor(arr, c, &d), arr)
 
 
 cdef Tensor tensor_copy_of(cnp.ndarray arr, ov_element_type_e c):
-    cdef ov_shape_t s
+    cdef dims_t d
     cdef ov_tensor_t* p = NULL
-    shape_t_from((<object>arr).shape, &s)
-    try:
-        check(ov_tensor_create(c, s, &p), b"ov_tensor_create")
-    finally:
-        ov_shape_free(&s)
+    dims_from_array(arr, &d)
+    check(ov_tensor_create(c, as_shape(&d), &p), b"ov_tensor_create")
     cdef Tensor t = wrap_tensor(p, None)
     if cnp.PyArray_IS_C_CONTIGUOUS(arr):
         memcpy(t.data_ptr(), cnp.PyArray_DATA(arr), cnp.PyArray_NBYTES(arr))
@@ -250,76 +274,58 @@ cdef Tensor tensor_copy_of(cnp.ndarray arr, ov_element_type_e c):
     return t
 
 
-cdef _tensor_init(Tensor self, tuple args, dict kwargs):
-    shared_memory = kwargs.pop("shared_memory", False)
-    array = kwargs.pop("array", None)
-    shape = kwargs.pop("shape", None)
-    etype = kwargs.pop("type", None)
-    if kwargs:
-        raise TypeError(f"Tensor() got unexpected keyword arguments {sorted(kwargs)}")
-    arglist = list(args)
-    if arglist and isinstance(arglist[0], (np.ndarray, _ov.Tensor)) or array is not None:
-        if array is None:
-            array = arglist.pop(0)
-        if arglist:
-            shape = arglist.pop(0)
-        if arglist:
-            etype = arglist.pop(0)
-        if arglist:
-            shared_memory = arglist.pop(0)
-        if isinstance(array, _ov.Tensor):
-            array = array.data
-        _tensor_from_array(self, array, shape, etype, bool(shared_memory))
-        return
-    # Tensor(type, shape) / Tensor(shape, type)
-    if arglist:
-        a0 = arglist.pop(0)
-        if isinstance(a0, (_ov.Type, str, type, np.dtype)):
-            etype = a0
-            if arglist:
-                shape = arglist.pop(0)
+cdef int _tensor_init(Tensor self, object array, object shape, object etype, bint shared) except -1:
+    cdef ov_element_type_e c
+    cdef cnp.ndarray arr
+    cdef dims_t d
+    cdef ov_tensor_t* p = NULL
+    cdef int c_of_npy
+    cdef Tensor t
+    if shape is not None and isinstance(shape, bool):  # Tensor(array, True): openvino's shared_memory
+        shared, shape = shape, None
+    if cnp.PyArray_CheckExact(array) or isinstance(array, np.ndarray) or isinstance(array, _ov.Tensor):
+        arr = <cnp.ndarray>(array if cnp.PyArray_Check(array) else array.data)
+        if shape is None and etype is None:
+            c_of_npy = c_type_of_npy(cnp.PyArray_TYPE(arr))
+            if c_of_npy < 0:
+                c_type_of_array(arr)  # raises the message
+            c = <ov_element_type_e>c_of_npy
+            if shared:
+                if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+                    raise _exc.InputValueError(
+                        f"shared_memory=True needs a C-contiguous array; this one has strides "
+                        f"{(<object>arr).strides} (pass np.ascontiguousarray(array), which copies)")
+                dims_from_array(arr, &d)
+                check(ov_tensor_create_from_host_ptr(c, as_shape(&d), cnp.PyArray_DATA(arr), &p),
+                      b"ov_tensor_create_from_host_ptr")
+                self.ptr, self.ctype, self._owner = p, c, arr
+                return 0
+            t = tensor_copy_of(arr, c)
         else:
-            shape = a0
-            if arglist:
-                etype = arglist.pop(0)
+            # A view of (a slice of) the array's memory, read as `etype` with `shape`.
+            if shape is None:
+                raise TypeError("Tensor(array, shape, type) needs a shape")
+            if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+                raise _exc.InputValueError("Tensor(array, shape, type) shares the array's memory, which must "
+                                           "be C-contiguous; pass np.ascontiguousarray(array)")
+            c = c_type_of(etype) if etype is not None else c_type_of_array(arr)
+            t = tensor_over(arr, c, shape)
+        self.ptr, self.ctype, self._owner = t.ptr, t.ctype, t._owner
+        t.ptr = NULL
+        return 0
+    # Tensor(type, shape) / Tensor(shape, type)
+    if array is not None and shape is not None and etype is None:
+        if isinstance(array, (_ov.Type, str, type, np.dtype)):
+            etype, shape = array, shape
+        else:
+            etype, shape = shape, array
+    elif array is not None and etype is None:
+        raise TypeError(f"Tensor() takes (array, shared_memory=False), (array, shape, type) or (type, shape); "
+                        f"got a {type(array).__name__}")
     if etype is None or shape is None:
         raise TypeError("Tensor() takes (array, shared_memory=False), (array, shape, type) or (type, shape)")
-    cdef ov_element_type_e c = c_type_of(etype)
-    cdef ov_shape_t s
-    cdef ov_tensor_t* p = NULL
-    shape_t_from(shape, &s)
-    try:
-        check(ov_tensor_create(c, s, &p), b"ov_tensor_create")
-    finally:
-        ov_shape_free(&s)
-    self.ptr = p
-    self.ctype = c
-
-
-cdef _tensor_from_array(Tensor self, object array, object shape, object etype, bint shared):
-    cdef cnp.ndarray arr = np.asarray(array)
-    cdef Tensor t
-    cdef ov_element_type_e c
-    if shape is not None or etype is not None:
-        # A view of (a slice of) the array's memory, read as `etype` with `shape`.
-        if shape is None:
-            raise TypeError("Tensor(array, shape, type) needs a shape")
-        if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-            raise _exc.InputValueError("Tensor(array, shape, type) shares the array's memory, which must be "
-                                       "C-contiguous; pass np.ascontiguousarray(array)")
-        c = c_type_of(etype) if etype is not None else c_type_of_array(arr)
-        t = tensor_over(arr, c, shape, arr)
-    elif shared:
-        c = c_type_of_array(arr)
-        if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-            raise _exc.InputValueError("shared_memory=True needs a C-contiguous array; this one has strides "
-                                       f"{(<object>arr).strides} (pass np.ascontiguousarray(array), which copies)")
-        t = tensor_over(arr, c, (<object>arr).shape, arr)
-    else:
-        c = c_type_of_array(arr)
-        t = tensor_copy_of(arr, c)
-    # move the handle into self
-    self.ptr = t.ptr
-    t.ptr = NULL
-    self.ctype = c
-    self._owner = t._owner
+    c = c_type_of(etype)
+    dims_from_seq(shape, &d)
+    check(ov_tensor_create(c, as_shape(&d), &p), b"ov_tensor_create")
+    self.ptr, self.ctype = p, c
+    return 0

@@ -1,0 +1,66 @@
+"""Benchmarks: ovfast against openvino on the same workload in one run, and against a C loop (the
+ceiling, bench/c_ceiling.c) where one exists. Every benchmark in a group does the same work, so the group's
+medians compare directly; the summary at the end prints the ratios.
+
+    pytest bench/ --benchmark-group-by=group
+"""
+
+import ctypes
+import os
+import subprocess
+
+import openvino
+import pytest
+
+from models import add_model  # tests/models.py (pyproject puts tests/ on the path)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="session")
+def ceiling(tmp_path_factory):
+    """bench/c_ceiling.c built against the installed openvino's C API, loaded with ctypes."""
+    ov_dir = os.path.dirname(openvino.__file__)
+    libs = os.path.join(ov_dir, "libs")
+    lib_c = next(f for f in os.listdir(libs) if f.startswith("libopenvino_c.so."))
+    out = str(tmp_path_factory.mktemp("ceiling") / "libceiling.so")
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", out, os.path.join(HERE, "c_ceiling.c"),
+                    "-I", os.path.join(ov_dir, "include"), "-L", libs, f"-l:{lib_c}", f"-Wl,-rpath,{libs}"],
+                   check=True)
+    lib = ctypes.CDLL(out)
+    lib.ceiling_new.restype = ctypes.c_void_p
+    lib.ceiling_new.argtypes = [ctypes.c_char_p] * 4 + [ctypes.c_int]
+    lib.ceiling_free.argtypes = [ctypes.c_void_p]
+    lib.ceiling_sync.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_size_t]
+    lib.ceiling_round_robin.argtypes = [ctypes.c_void_p, ctypes.c_int64]
+    return lib
+
+
+@pytest.fixture(scope="session")
+def add_ir(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("models") / "add.xml")
+    openvino.save_model(add_model(), path, compress_to_fp16=False)
+    return path
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or not session.benchmarks:
+        return
+    groups = {}
+    for bench in session.benchmarks:
+        if bench.stats is None:  # skipped or failed
+            continue
+        name = bench.name.split("[")[0].replace("test_", "")
+        groups.setdefault(bench.group, {})[name] = bench.stats.median
+    terminalreporter.section("ovfast ratios (medians; >1 means ovfast is faster)")
+    for group, medians in sorted(groups.items()):
+        ours = {k: v for k, v in medians.items() if k.startswith("ovfast")}
+        for oname, om in ours.items():
+            parts = [f"{oname}: {om * 1e3:.3f} ms"]
+            for other, m in medians.items():
+                if other.startswith("openvino"):
+                    parts.append(f"{m / om:.1f}x openvino ({other})")
+                elif other.startswith("c_"):
+                    parts.append(f"{m / om:.2f}x the C loop ({other})")
+            terminalreporter.write_line(f"[{group}] " + "; ".join(parts))
