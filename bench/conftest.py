@@ -47,12 +47,15 @@ def pytest_terminal_summary(terminalreporter, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or not session.benchmarks:
         return
-    groups = {}
+    groups, rates = {}, []
     for bench in session.benchmarks:
         if bench.stats is None:  # skipped or failed
             continue
         name = bench.name.split("[")[0].replace("test_", "")
         groups.setdefault(bench.group, {})[name] = bench.stats.median
+        if "bytes" in bench.extra_info:
+            rates.append(f"[{bench.group}] {name}: {bench.extra_info['bytes'] / bench.stats.median / 1e9:.2f} GB/s "
+                         f"of unpacked values")
     terminalreporter.section("ovfast ratios (medians; >1 means ovfast is faster)")
     for group, medians in sorted(groups.items()):
         ours = {k: v for k, v in medians.items() if k.startswith("ovfast")}
@@ -63,4 +66,8 @@ def pytest_terminal_summary(terminalreporter, config):
                     parts.append(f"{m / om:.1f}x openvino ({other})")
                 elif other.startswith("c_"):
                     parts.append(f"{m / om:.2f}x the C loop ({other})")
+                elif other.startswith("numpy"):
+                    parts.append(f"{m / om:.2f}x {other}")
             terminalreporter.write_line(f"[{group}] " + "; ".join(parts))
+    for line in rates:
+        terminalreporter.write_line(line)
