@@ -176,7 +176,7 @@ cdef Py_ssize_t pack_kernel(const src_t* src, Py_ssize_t n, uint8_t* dst, int la
     """Packs n values; returns -1, or the index of the first value outside [lo, hi]."""
     cdef Py_ssize_t i, k, full
     cdef int64_t v
-    cdef uint8_t b, lowbits, highbits
+    cdef uint8_t b
     cdef uint64_t word
     if layout == L_NIBBLE:
         full = n // 2
@@ -221,41 +221,36 @@ cdef Py_ssize_t pack_kernel(const src_t* src, Py_ssize_t n, uint8_t* dst, int la
             dst[i] = b
         return -1
     if layout == L_U3:
-        full = (n + 7) // 8
-        for i in range(full):
-            dst[3 * i] = 0
-            dst[3 * i + 1] = 0
-            highbits = 0
-            for k in range(8):
-                if 8 * i + k < n:
-                    v = <int64_t>src[8 * i + k]
-                    if out_of_range(v, lo, hi):
-                        return 8 * i + k
-                    dst[3 * i + k // 4] |= <uint8_t>((v & 3) << (6 - 2 * (k % 4)))
-                    highbits |= <uint8_t>(((v >> 2) & 1) << (7 - k))
-            dst[3 * i + 2] = highbits
-        return -1
-    # L_U6
-    full = (n + 3) // 4
-    for i in range(full):
+        return pack_split(src, n, dst, 2, 1, lo, hi)
+    return pack_split(src, n, dst, 4, 2, lo, hi)  # L_U6
+
+
+cdef Py_ssize_t pack_split(const src_t* src, Py_ssize_t n, uint8_t* dst, int low_bits, int high_bits, int64_t lo,
+                           int64_t hi) noexcept nogil:
+    """u3 and u6: 3-byte groups of 8 // high_bits values. The low `low_bits` of each value fill bytes 0-1,
+    element 0 in the most significant bits; the high `high_bits` fill byte 2, element 0 highest."""
+    cdef Py_ssize_t i, k, base, per_group = 8 // high_bits, per_byte = 8 // low_bits
+    cdef int64_t v
+    cdef uint8_t low_mask = (1 << low_bits) - 1, high_mask = (1 << high_bits) - 1, highbits
+    for i in range((n + per_group - 1) // per_group):
+        base = per_group * i
         dst[3 * i] = 0
         dst[3 * i + 1] = 0
         highbits = 0
-        for k in range(4):
-            if 4 * i + k < n:
-                v = <int64_t>src[4 * i + k]
+        for k in range(per_group):
+            if base + k < n:
+                v = <int64_t>src[base + k]
                 if out_of_range(v, lo, hi):
-                    return 4 * i + k
-                lowbits = <uint8_t>(v & 0x0F)
-                dst[3 * i + k // 2] |= lowbits << 4 if k % 2 == 0 else lowbits
-                highbits |= <uint8_t>(((v >> 4) & 3) << (6 - 2 * k))
+                    return base + k
+                dst[3 * i + k // per_byte] |= <uint8_t>((v & low_mask) << (8 - low_bits * (k % per_byte + 1)))
+                highbits |= <uint8_t>(((v >> low_bits) & high_mask) << (8 - high_bits * (k + 1)))
         dst[3 * i + 2] = highbits
     return -1
 
 
 cdef void unpack_kernel(const uint8_t* src, Py_ssize_t n, uint8_t* dst, int layout, bint signed4) noexcept nogil:
     cdef Py_ssize_t i, k, full
-    cdef uint8_t b, lo4, hi4
+    cdef uint8_t b
     if layout == L_NIBBLE:
         full = n // 2
         if signed4:
@@ -287,17 +282,20 @@ cdef void unpack_kernel(const uint8_t* src, Py_ssize_t n, uint8_t* dst, int layo
             dst[i] = (src[i // 4] >> (2 * (i % 4))) & 3
         return
     if layout == L_U3:
-        for i in range(n):
-            k = i % 8
-            b = src[3 * (i // 8) + k // 4]
-            dst[i] = ((b >> (6 - 2 * (k % 4))) & 3) | (((src[3 * (i // 8) + 2] >> (7 - k)) & 1) << 2)
-        return
-    for i in range(n):  # L_U6
-        k = i % 4
-        b = src[3 * (i // 4) + k // 2]
-        lo4 = (b >> 4) if k % 2 == 0 else (b & 0x0F)
-        hi4 = (src[3 * (i // 4) + 2] >> (6 - 2 * k)) & 3
-        dst[i] = lo4 | (hi4 << 4)
+        unpack_split(src, n, dst, 2, 1)
+    else:  # L_U6
+        unpack_split(src, n, dst, 4, 2)
+
+
+cdef void unpack_split(const uint8_t* src, Py_ssize_t n, uint8_t* dst, int low_bits, int high_bits) noexcept nogil:
+    """The inverse of pack_split."""
+    cdef Py_ssize_t i, k, g, per_group = 8 // high_bits, per_byte = 8 // low_bits
+    cdef uint8_t low_mask = (1 << low_bits) - 1, high_mask = (1 << high_bits) - 1
+    for i in range(n):
+        g = 3 * (i // per_group)
+        k = i % per_group
+        dst[i] = (((src[g + k // per_byte] >> (8 - low_bits * (k % per_byte + 1))) & low_mask)
+                  | (((src[g + 2] >> (8 - high_bits * (k + 1))) & high_mask) << low_bits))
 
 
 def pack(src_t[::1] src, uint8_t[::1] dst, int layout, int64_t lo, int64_t hi, bint little_endian):

@@ -75,6 +75,7 @@ cdef class InferRequest:
     cdef CompiledModel cm
     cdef _InputSlots inputs
     cdef list held_outputs
+    cdef Py_ssize_t n_outputs      # len(cm._outputs), kept in C: __dealloc__ may see Python fields cleared
     cdef ov_tensor_t** out_cache   # per static output, when cm.cache_outputs: the request's tensor
     cdef void** out_data
     cdef int _cache_output(self, Py_ssize_t j) except -1

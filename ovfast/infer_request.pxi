@@ -20,7 +20,7 @@ cdef class InferRequest:
             ovf_request_state_free(self.state)
             self.state = NULL
         if self.out_cache != NULL:
-            for j in range(len(self.held_outputs)):
+            for j in range(self.n_outputs):
                 if self.out_cache[j] != NULL:
                     ov_tensor_free(self.out_cache[j])
             free(self.out_cache)
@@ -420,6 +420,7 @@ cdef InferRequest make_request(CompiledModel cm):
     r.inputs = _InputSlots.__new__(_InputSlots)
     r.inputs.setup(req, cm._inputs)
     r.held_outputs = [None] * len(cm._outputs)
+    r.n_outputs = len(cm._outputs)
     if cm.cache_outputs:
         n = max(len(cm._outputs), 1)
         r.out_cache = <ov_tensor_t**>calloc(n, sizeof(ov_tensor_t*))
