@@ -392,3 +392,55 @@ def test_results_do_not_leak():
         ovfast.Tensor(X, shared_memory=True).data
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - start
     assert grown_kb < 20_000, f"RSS grew by {grown_kb} kB over 30k calls"
+
+
+def test_threads_with_their_own_requests_never_mix_results():
+    compiled = ovfast.compile_model(add_model(), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+    errors = []
+
+    def worker(seed):
+        rng = np.random.default_rng(seed)
+        req = compiled.create_infer_request()
+        seen = []
+        req.set_callback(lambda ud: seen.append((ud, req.get_output_tensor().data.copy())))
+        try:
+            for i in range(300):
+                a, b = rng.standard_normal(8).astype(np.float32), rng.standard_normal(8).astype(np.float32)
+                if i % 2:
+                    np.testing.assert_array_equal(req.infer([a, b])[0], a + b)
+                else:
+                    req.start_async([a, b], userdata=(seed, i))
+                    req.wait()
+                    assert seen[-1][0] == (seed, i)
+                    np.testing.assert_array_equal(seen[-1][1], a + b)
+        except BaseException as e:  # reported below, from the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_wait_can_be_interrupted():
+    import _thread
+
+    from models import heavy_model
+
+    compiled = ovfast.compile_model(heavy_model(n=512, depth=160), "CPU", {"INFERENCE_NUM_THREADS": 1})
+    req = compiled.create_infer_request()
+    x = np.ones((512, 512), np.float32)
+    t0 = time.perf_counter()
+    req.infer(x)
+    one_inference = time.perf_counter() - t0
+    assert one_inference > 0.4, "the model must run long enough to interrupt"
+    req.start_async(x)
+    timer = threading.Timer(0.05, _thread.interrupt_main)
+    timer.start()
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        req.wait()
+    assert time.perf_counter() - t0 < one_inference / 2   # raised from inside wait(), not after it
+    req.wait()
