@@ -6,13 +6,6 @@
 
 _pump_thread = None
 _pump_lock = threading.Lock()
-_pump_deferred = []
-
-
-cdef _pump_defer(BaseException e):
-    # KeyboardInterrupt/SystemExit in a callback belong to the main thread, not to this daemon.
-    _pump_deferred.append(e)
-    _thread.interrupt_main()
 
 
 def _pump_run():

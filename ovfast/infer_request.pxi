@@ -31,8 +31,8 @@ cdef class InferRequest:
 
     cdef int _check_idle(self) except -1:
         if self._busy or not self.state.is_settled():
-            raise _exc.RequestBusy("this InferRequest is running; wait() for it, or use one request per "
-                                   "thread (AsyncInferQueue for many)", -8)
+            raise _exc.RequestBusy("this InferRequest is running; wait() for it, or give each thread its own "
+                                   "request", -8)
         return 0
 
     def set_input_tensor(self, *args):
@@ -327,10 +327,10 @@ cdef class InferRequest:
         """Runs on the pump thread with the GIL: the Python callback of a finished start_async."""
         try:
             self._callback(self._userdata)
+        except (KeyboardInterrupt, SystemExit):
+            _thread.interrupt_main()  # they belong to the main thread, not to the callback thread
         except BaseException as e:
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                _pump_defer(e)
-            self._callback_error = e
+            self._callback_error = e  # raised once, by the next wait()/wait_for()/start_async()
 
     @property
     def userdata(self):

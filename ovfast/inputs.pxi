@@ -100,7 +100,7 @@ cdef class _InputSlots:
             for k in range(nd):
                 if shape[k] != <cnp.npy_intp>port.dims[k]:
                     self.shape_error(port, arr)
-        if cnp.PyArray_TYPE(arr) != port.npy:
+        if cnp.PyArray_TYPE(arr) != port.npy or not cnp.PyArray_ISNOTSWAPPED(arr):
             arr = self.convert(port, arr)
         if port.dynamic:
             return self.set_dynamic(i, port, arr, share)

@@ -285,6 +285,11 @@ cdef int _tensor_init(Tensor self, object array, object shape, object etype, bin
         shared, shape = shape, None
     if cnp.PyArray_CheckExact(array) or isinstance(array, np.ndarray) or isinstance(array, _ov.Tensor):
         arr = <cnp.ndarray>(array if cnp.PyArray_Check(array) else array.data)
+        if not cnp.PyArray_ISNOTSWAPPED(arr):
+            if shared or shape is not None:
+                raise _exc.InputValueError(f"the array's bytes are in non-native order ({arr.dtype.str}): "
+                                           f"OpenVINO cannot share them; pass array.astype(array.dtype.newbyteorder('='))")
+            arr = arr.astype(arr.dtype.newbyteorder("="))
         if shape is None and etype is None:
             c_of_npy = c_type_of_npy(cnp.PyArray_TYPE(arr))
             if c_of_npy < 0:

@@ -96,6 +96,12 @@ def test_dtype_is_converted_to_the_port_type(ov, add):
     np.testing.assert_array_equal(res, X + Y)
 
 
+def test_non_native_byte_order_is_converted():
+    add = ovfast.compile_model(add_model(), "CPU")
+    for share in (False, True):
+        np.testing.assert_array_equal(add([X.astype(">f4"), Y.astype(">f8")], share_inputs=share)[0], X + Y)
+
+
 def test_scalars_lists_and_zero_d(ov):
     x = openvino.opset13.parameter([], np.float32, name="x")
     model = openvino.Model(openvino.opset13.multiply(x, x), [x])

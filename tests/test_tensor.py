@@ -148,3 +148,10 @@ def test_array_protocol():  # openvino.Tensor has no __array__; ovfast's does
 
 def test_repr():
     assert repr(ovfast.Tensor(np.zeros((2, 3), np.float32))) == "<Tensor: shape[2, 3] type: f32>"
+
+
+def test_non_native_byte_order():
+    swapped = np.arange(4, dtype=">f4")
+    np.testing.assert_array_equal(ovfast.Tensor(swapped).data, np.arange(4, dtype=np.float32))
+    with pytest.raises(ValueError, match="non-native order"):
+        ovfast.Tensor(swapped, shared_memory=True)
