@@ -173,7 +173,7 @@ cdef class InferRequest:
         cdef ov_shape_t s
         cdef void* data = NULL
         cdef ConstOutput port
-        cdef cnp.npy_intp dims[16]
+        cdef cnp.npy_intp dims[MAX_RANK]
         cdef list values = [None] * n
         for j in range(n):
             port = <ConstOutput>self.cm._outputs[j]

@@ -118,7 +118,7 @@ cdef class _InputSlots:
         return 0
 
     cdef object own_view(self, Py_ssize_t i, ConstOutput port):
-        cdef cnp.npy_intp dims[16]
+        cdef cnp.npy_intp dims[MAX_RANK]
         cdef Py_ssize_t k
         for k in range(port.rank):
             dims[k] = port.dims[k]

@@ -96,6 +96,9 @@ cdef ConstOutput make_port(ov_output_const_port_t* p, Py_ssize_t idx, bint is_in
         port.rank = ps.rank.max if not port.dynamic or ps.rank.min == ps.rank.max else -1
         port.dims = ()
         if not port.dynamic:
+            if ps.rank.max > MAX_RANK:
+                raise _exc.InputValueError(f"port '{port._any_name}' has rank {ps.rank.max}; ovfast supports "
+                                           f"rank <= {MAX_RANK}")
             port.dims = tuple([ps.dims[i].min for i in range(ps.rank.max)])
     finally:
         ov_partial_shape_free(&ps)

@@ -95,7 +95,7 @@ cdef class Tensor:
     cdef object view(self):
         """A numpy array over the tensor's memory whose base keeps this Tensor alive."""
         cdef int npy = _NPY_OF_C[<int>self.ctype]
-        cdef cnp.npy_intp dims[16]
+        cdef cnp.npy_intp dims[MAX_RANK]
         cdef int nd, i
         if npy < 0:
             raise _exc.InputTypeError(f"a tensor of type {type_label(self.ctype)} has no numpy view in ovfast")
@@ -105,6 +105,8 @@ cdef class Tensor:
         else:
             shape = tensor_dims(self.ptr)
             nd = len(shape)
+            if nd > MAX_RANK:
+                raise _exc.InputValueError(f"a tensor of rank {nd}; ovfast supports rank <= {MAX_RANK}")
             for i in range(nd):
                 dims[i] = shape[i]
         arr = cnp.PyArray_SimpleNewFromData(nd, dims, npy, self.data_ptr())
