@@ -58,7 +58,6 @@ cdef extern from "openvino/c/openvino.h" nogil:
     ctypedef struct ov_shape_t:
         int64_t rank
         int64_t* dims
-    ov_status_e ov_shape_create(const int64_t rank, const int64_t* dims, ov_shape_t* shape)
     ov_status_e ov_shape_free(ov_shape_t* shape)
 
     ctypedef struct ov_dimension_t:
@@ -102,7 +101,6 @@ cdef extern from "openvino/c/openvino.h" nogil:
     # ports
     ctypedef struct ov_output_const_port_t:
         pass
-    ov_status_e ov_const_port_get_shape(const ov_output_const_port_t* port, ov_shape_t* tensor_shape)
     ov_status_e ov_port_get_any_name(const ov_output_const_port_t* port, char** tensor_name)
     ov_status_e ov_port_get_partial_shape(const ov_output_const_port_t* port, ov_partial_shape_t* partial_shape)
     ov_status_e ov_port_get_element_type(const ov_output_const_port_t* port, ov_element_type_e* tensor_type)
@@ -134,9 +132,6 @@ cdef extern from "openvino/c/openvino.h" nogil:
     ctypedef struct ov_profiling_info_list_t:
         ov_profiling_info_t* profiling_infos
         size_t size
-    ov_status_e ov_infer_request_set_tensor_by_const_port(ov_infer_request_t* infer_request,
-                                                          const ov_output_const_port_t* port,
-                                                          const ov_tensor_t* tensor)
     ov_status_e ov_infer_request_set_input_tensor_by_index(ov_infer_request_t* infer_request, const size_t idx,
                                                            const ov_tensor_t* tensor)
     ov_status_e ov_infer_request_set_output_tensor_by_index(ov_infer_request_t* infer_request, const size_t idx,
