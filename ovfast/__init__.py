@@ -28,6 +28,7 @@ import openvino.properties as properties  # noqa: E402
 import openvino.preprocess as preprocess  # noqa: E402
 
 from ovfast._runtime import (  # noqa: E402
+    AsyncInferQueue,
     CompiledModel,
     ConstOutput,
     Core,
@@ -51,7 +52,7 @@ def get_include():
 
 
 __all__ = [
-    "CompiledModel", "ConstOutput", "Core", "InferRequest", "OVDict", "Tensor", "compile_model",
+    "AsyncInferQueue", "CompiledModel", "ConstOutput", "Core", "InferRequest", "OVDict", "Tensor", "compile_model",
     "Dimension", "Layout", "Model", "Node", "PartialShape", "Shape", "Strides", "Type", "convert_model",
     "get_version", "save_model", "serialize", "properties", "preprocess", "exceptions", "ProfilingInfo",
     "Version", "get_include", "openvino_c_version",

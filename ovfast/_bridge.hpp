@@ -77,14 +77,15 @@ struct ovf_request_state {
     int64_t t_start_ns = 0;
     int64_t t_end_ns = 0;
     void* owner = nullptr;  // the Python InferRequest; only the callback pump touches it, with the GIL
+    void* pool = nullptr;   // the ovf_pool when the request is a job of an AsyncInferQueue
+    int job_id = -1;
     std::mutex m;
     std::condition_variable cv;
 
+    // Notifies under the lock: a waiter may free this state as soon as it sees the count.
     void settle() noexcept {
-        {
-            std::lock_guard<std::mutex> lock(m);
-            settled.fetch_add(1, std::memory_order_release);
-        }
+        std::lock_guard<std::mutex> lock(m);
+        settled.fetch_add(1, std::memory_order_release);
         cv.notify_all();
     }
     bool is_settled() const noexcept {
@@ -129,9 +130,16 @@ private:
 
 static ovf_callback_pump ovf_pump;
 
+struct ovf_pool;
+static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept;
+
 static void ovf_on_request_done(void* args) noexcept {
     auto* s = static_cast<ovf_request_state*>(args);
     s->t_end_ns = ovf_now_ns();
+    if (s->pool) {
+        ovf_pool_job_done(static_cast<ovf_pool*>(s->pool), s);
+        return;
+    }
     if (s->python_callback.load(std::memory_order_acquire))
         ovf_pump.push(s);
     else
@@ -151,4 +159,129 @@ static inline void ovf_request_state_free(ovf_request_state* s) noexcept {
 
 static inline void ovf_pump_pop_all(std::vector<ovf_request_state*>& out, int64_t timeout_ms) noexcept {
     ovf_pump.pop_all(out, timeout_ms);
+}
+
+// The job pool of an AsyncInferQueue. OpenVINO's callback thread hands a finished job back here without
+// the GIL: straight to `idle` when no Python callback is set, else to `done`, where the queue's dispatcher
+// thread picks up whole batches, runs their Python callbacks under one GIL acquisition, then releases them
+// to `idle`. The dispatcher is woken only when half the pool is done or nothing else is in flight (or a
+// submitter needs a job), so callbacks cost one wake-up per batch, not one per request.
+struct ovf_pool {
+    std::mutex m;
+    std::condition_variable idle_cv;
+    std::condition_variable done_cv;
+    std::deque<int> idle;
+    std::vector<int> done;
+    std::vector<ovf_request_state*> jobs;
+    int in_flight = 0;
+    int waiters = 0;
+    bool dispatcher_sleeping = false;
+    bool kicked = false;
+
+    bool done_is_due() const noexcept {
+        size_t d = done.size();
+        return d > 0 && (kicked || 2 * d >= jobs.size() || (int)d == in_flight);
+    }
+    void kick() noexcept {  // a caller needs jobs that wait for their Python callbacks
+        if (!done.empty()) {
+            kicked = true;
+            done_cv.notify_one();
+        }
+    }
+};
+
+static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
+    if (s->python_callback.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> lock(p->m);
+        p->done.push_back(s->job_id);
+        if (p->dispatcher_sleeping && p->done_is_due())
+            p->done_cv.notify_one();
+        return;
+    }
+    s->settle();
+    std::lock_guard<std::mutex> lock(p->m);
+    p->idle.push_back(s->job_id);
+    p->in_flight--;
+    if (p->waiters)
+        p->idle_cv.notify_all();
+}
+
+static inline ovf_pool* ovf_pool_new() { return new ovf_pool(); }
+static inline void ovf_pool_free(ovf_pool* p) noexcept { delete p; }
+
+static inline void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) {
+    s->pool = p;
+    s->job_id = (int)p->jobs.size();
+    p->jobs.push_back(s);
+    p->idle.push_back(s->job_id);
+}
+
+// Takes an idle job (a given one when want >= 0); -1 when none came within timeout_ms.
+static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms) noexcept {
+    std::unique_lock<std::mutex> lock(p->m);
+    auto pick = [p, want]() -> int {
+        if (want < 0) return p->idle.empty() ? -1 : p->idle.front();
+        for (int id : p->idle)
+            if (id == want) return id;
+        return -1;
+    };
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    int id;
+    while ((id = pick()) < 0) {
+        p->kick();
+        p->waiters++;
+        auto st = p->idle_cv.wait_until(lock, deadline);
+        p->waiters--;
+        if (st == std::cv_status::timeout && (id = pick()) < 0)
+            return -1;
+    }
+    for (auto it = p->idle.begin(); it != p->idle.end(); ++it)
+        if (*it == id) {
+            p->idle.erase(it);
+            break;
+        }
+    p->in_flight++;
+    return id;
+}
+
+// Gives back jobs: ones that never started (settle=false), or ones whose Python callbacks have run.
+static void ovf_pool_release(ovf_pool* p, const std::vector<int>& ids, bool settle) noexcept {
+    if (settle)
+        for (int id : ids) p->jobs[id]->settle();
+    std::lock_guard<std::mutex> lock(p->m);
+    for (int id : ids) p->idle.push_back(id);
+    p->in_flight -= (int)ids.size();
+    if (p->waiters)
+        p->idle_cv.notify_all();
+}
+
+// The dispatcher's wait: moves every due completion into out (empty after timeout_ms).
+static void ovf_pool_take_done(ovf_pool* p, std::vector<int>& out, int64_t timeout_ms) noexcept {
+    std::unique_lock<std::mutex> lock(p->m);
+    p->dispatcher_sleeping = true;
+    p->done_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [p] { return p->done_is_due(); });
+    p->dispatcher_sleeping = false;
+    p->kicked = false;
+    out.assign(p->done.begin(), p->done.end());
+    p->done.clear();
+}
+
+// Waits up to timeout_ms for every job to be idle.
+static bool ovf_pool_wait_all(ovf_pool* p, int64_t timeout_ms) noexcept {
+    std::unique_lock<std::mutex> lock(p->m);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (p->in_flight > 0) {
+        p->kick();
+        p->waiters++;
+        auto st = p->idle_cv.wait_until(lock, deadline);
+        p->waiters--;
+        if (st == std::cv_status::timeout)
+            return p->in_flight == 0;
+    }
+    return true;
+}
+
+static int ovf_pool_peek_idle(ovf_pool* p) noexcept {
+    std::lock_guard<std::mutex> lock(p->m);
+    return p->idle.empty() ? -1 : p->idle.front();
 }

@@ -16,11 +16,13 @@ from ovfast.includes.openvino_c cimport *
 from ovfast.includes.bridge cimport *
 
 import _thread
+import collections
 import collections.abc
 import io
 import os
 import tempfile
 import threading
+import weakref
 
 import numpy as np
 import openvino as _ov
@@ -40,6 +42,7 @@ include "callbacks.pxi"
 include "infer_request.pxi"
 include "compiled_model.pxi"
 include "core.pxi"
+include "queue.pxi"
 
 
 def openvino_c_version():

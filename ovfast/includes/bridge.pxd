@@ -28,6 +28,8 @@ cdef extern from "_bridge.hpp" nogil:
         int64_t t_start_ns
         int64_t t_end_ns
         void* owner
+        void* pool
+        int job_id
         void settle()
         cbool is_settled()
         cbool wait_settled(int64_t timeout_ms)
@@ -35,3 +37,14 @@ cdef extern from "_bridge.hpp" nogil:
     ovf_request_state* ovf_request_state_new() except +
     void ovf_request_state_free(ovf_request_state* s)
     void ovf_pump_pop_all(vector[ovf_request_state*]& out, int64_t timeout_ms)
+
+    cppclass ovf_pool:
+        pass
+    ovf_pool* ovf_pool_new() except +
+    void ovf_pool_free(ovf_pool* p)
+    void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) except +
+    int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms)
+    void ovf_pool_release(ovf_pool* p, const vector[int]& ids, cbool settle)
+    void ovf_pool_take_done(ovf_pool* p, vector[int]& out, int64_t timeout_ms)
+    cbool ovf_pool_wait_all(ovf_pool* p, int64_t timeout_ms)
+    int ovf_pool_peek_idle(ovf_pool* p)

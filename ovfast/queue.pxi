@@ -1,0 +1,500 @@
+# AsyncInferQueue: a pool of InferRequests ("jobs") whose dispatch runs on the C API without the GIL.
+#
+# A finished job goes back to idle on OpenVINO's callback thread (ovf_pool_job_done in _bridge.hpp). With
+# a Python callback it waits in `done` until the queue's dispatcher thread takes the GIL once for a batch of
+# them. map() runs its whole per-item loop without the GIL; imap() keeps every job busy and yields in order.
+
+cdef class _PoolHandle:
+    """Owns the C pool; shared by the queue and its dispatcher thread, so it outlives both."""
+    cdef ovf_pool* pool
+    cdef bint closing
+
+    def __dealloc__(self):
+        if self.pool != NULL:
+            ovf_pool_free(self.pool)
+            self.pool = NULL
+
+
+def _dispatch_run(_PoolHandle h, queue_ref):
+    cdef vector[int] batch
+    while True:
+        with nogil:
+            ovf_pool_take_done(h.pool, batch, 100)
+        if batch.size() == 0:
+            if h.closing:
+                return
+            continue
+        queue = queue_ref()
+        if queue is None:  # the queue is being dropped: finish the jobs without their callbacks
+            with nogil:
+                ovf_pool_release(h.pool, batch, True)
+        else:
+            (<AsyncInferQueue>queue)._deliver(batch)
+            queue = None
+        batch.clear()
+
+
+cdef class AsyncInferQueue:
+    """openvino.AsyncInferQueue's API, plus map() and imap()."""
+    cdef _PoolHandle h
+    cdef CompiledModel cm
+    cdef list _jobs
+    cdef list _userdata
+    cdef object _callback
+    cdef object _callback_error
+    cdef object _dispatcher
+    cdef list _checked           # per job: how many runs of it have had their status read
+    cdef object __weakref__
+
+    def __init__(self, CompiledModel model, int jobs=0):
+        if jobs < 0:
+            raise ValueError(f"jobs must be >= 0 (0: the model's optimal number), got {jobs}")
+        if jobs == 0:
+            jobs = int(model.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self.cm = model
+        self.h = _PoolHandle.__new__(_PoolHandle)
+        self.h.pool = ovf_pool_new()
+        self._jobs = []
+        for _ in range(jobs):
+            req = make_request(model)
+            ovf_pool_add_job(self.h.pool, (<InferRequest>req).state)
+            self._jobs.append(req)
+        self._userdata = [None] * jobs
+        self._checked = [0] * jobs
+
+    def __dealloc__(self):
+        if self.h is None or self.h.pool == NULL:
+            return
+        # Jobs in flight finish first; their callbacks are skipped (the queue is going away).
+        with nogil:
+            while not ovf_pool_wait_all(self.h.pool, 100):
+                pass
+        self.h.closing = True
+
+    def __len__(self):
+        return len(self._jobs)
+
+    def __getitem__(self, int i):
+        if not 0 <= i < len(self._jobs):
+            raise IndexError(f"job {i} out of range: the queue has {len(self._jobs)} jobs")
+        return self._jobs[i]
+
+    def __iter__(self):
+        return iter(self._jobs)
+
+    @property
+    def userdata(self):
+        return list(self._userdata)
+
+    # --- callbacks ------------------------------------------------------------------------------------
+
+    def set_callback(self, callback):
+        """callback(request, userdata) runs once per finished job, with the GIL, before the job is reused."""
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        self._callback = callback
+        if callback is not None and self._dispatcher is None:
+            self._dispatcher = threading.Thread(target=_dispatch_run, args=(self.h, weakref.ref(self)),
+                                                name="ovfast-queue-dispatcher", daemon=True)
+            self._dispatcher.start()
+
+    cdef _deliver(self, vector[int]& batch):
+        cdef int id
+        callback = self._callback
+        for id in batch:
+            if callback is None:
+                continue
+            try:
+                callback(self._jobs[id], self._userdata[id])
+            except (KeyboardInterrupt, SystemExit):
+                _thread.interrupt_main()
+            except BaseException as e:
+                if self._callback_error is None:
+                    self._callback_error = e
+        with nogil:
+            ovf_pool_release(self.h.pool, batch, True)
+
+    cdef _raise_pending(self):
+        err = self._callback_error
+        if err is not None:
+            self._callback_error = None
+            raise err
+
+    # --- jobs -------------------------------------------------------------------------------------------
+
+    cdef int _acquire(self, int want) except -1:
+        """Takes an idle job (job `want` if >= 0), waiting without the GIL; Ctrl-C interrupts."""
+        cdef int id
+        with nogil:
+            id = ovf_pool_acquire(self.h.pool, want, 100)
+        while id < 0:
+            cpython.PyErr_CheckSignals()
+            if threading.current_thread() is self._dispatcher:
+                raise RuntimeError("start_async from a queue callback found no idle job: it would wait for "
+                                   "callbacks that cannot run until this one returns")
+            with nogil:
+                id = ovf_pool_acquire(self.h.pool, want, 100)
+        return id
+
+    cdef _give_back(self, int id):
+        cdef vector[int] ids
+        ids.push_back(id)
+        with nogil:
+            ovf_pool_release(self.h.pool, ids, False)
+
+    cdef int _check_job(self, int id) except -1:
+        """Raises the failure of job id's last run, once."""
+        cdef InferRequest req = <InferRequest>self._jobs[id]
+        cdef uint64_t started = req.state.started.load()
+        cdef ov_status_e st
+        if started == self._checked[id]:
+            return 0
+        self._checked[id] = started
+        with nogil:
+            st = ov_infer_request_wait(req.req)
+        check_ctx(st, f"job {id}")
+        return 0
+
+    cdef int _start(self, int id, bint python_callback) except -1:
+        cdef InferRequest req = <InferRequest>self._jobs[id]
+        cdef ov_status_e st
+        req.state.python_callback.store(python_callback)
+        req.state.started.fetch_add(1)
+        with nogil:
+            req.state.t_start_ns = ovf_now_ns()
+            st = ov_infer_request_start_async(req.req)
+        req._async_ran = True
+        if st != OK:
+            req.state.python_callback.store(False)
+            req.state.settle()
+            self._checked[id] = req.state.started.load()
+            self._give_back(id)
+            check_ctx(st, f"starting job {id}")
+        return 0
+
+    def start_async(self, inputs=None, userdata=None, bint share_inputs=False):
+        """Waits (without the GIL) for an idle job, sets its inputs and starts it."""
+        self._raise_pending()
+        cdef int id = self._acquire(-1)
+        cdef InferRequest req = <InferRequest>self._jobs[id]
+        try:
+            self._check_job(id)
+            set_inputs(req.inputs, inputs, self.cm._in_names, share_inputs)
+        except BaseException:
+            self._give_back(id)
+            raise
+        self._userdata[id] = userdata
+        self._start(id, self._callback is not None)
+
+    def wait_all(self):
+        """Waits (without the GIL) until every job is idle; then raises a pending callback error, once."""
+        cdef bint done = False
+        while not done:
+            with nogil:
+                done = ovf_pool_wait_all(self.h.pool, 100)
+            if not done:
+                cpython.PyErr_CheckSignals()
+        for id in range(len(self._jobs)):
+            self._check_job(id)
+        self._raise_pending()
+
+    def is_ready(self):
+        self._raise_pending()
+        return ovf_pool_peek_idle(self.h.pool) >= 0
+
+    def get_idle_request_id(self):
+        """The id of an idle job, waiting for one if none is."""
+        self._raise_pending()
+        cdef int id = self._acquire(-1)
+        self._give_back(id)
+        return id
+
+    # --- whole batches ----------------------------------------------------------------------------------
+
+    def map(self, inputs, outputs=None):
+        """Runs every item of a batch: inputs as infer() takes them, each array with a leading item axis
+        (N, *port_shape), or (N, *port_shape[1:]) for ports whose first dim is 1. Returns an OVDict of
+        (N, *output_shape) arrays (or fills the caller's `outputs`). The per-item loop runs without the GIL;
+        item i reads slice i of the inputs and writes slice i of the outputs, with no copies."""
+        self._raise_pending()
+        plan = _MapPlan(self.cm, inputs, outputs)
+        cdef Py_ssize_t n_items = plan.n
+        cdef int n_jobs = len(self._jobs)
+        cdef int id, k, i
+        cdef Py_ssize_t item
+        cdef bint done = False
+        cdef ov_status_e st = OK
+        cdef Py_ssize_t failed_item = -1
+        cdef int failed_job = -1
+        self.wait_all()  # the batch owns every job; earlier work finishes first
+        saved = _BoundTensors(self._jobs, len(self.cm._inputs), len(self.cm._outputs))
+        cdef vector[ov_infer_request_t*] reqs
+        cdef vector[ovf_request_state*] states
+        for r in self._jobs:
+            reqs.push_back((<InferRequest>r).req)
+            states.push_back((<InferRequest>r).state)
+        try:
+            with nogil:
+                item = 0
+                while item < n_items:
+                    id = ovf_pool_acquire(self.h.pool, -1, 100)
+                    if id < 0:
+                        with gil:
+                            cpython.PyErr_CheckSignals()
+                        continue
+                    if states[id].started.load() > 0:
+                        st = ov_infer_request_wait(reqs[id])
+                        if st != OK:
+                            failed_item, failed_job = -1, id
+                            break
+                    st = plan.bind(reqs[id], item)
+                    if st != OK:
+                        failed_item, failed_job = item, id
+                        break
+                    states[id].python_callback.store(False)
+                    states[id].started.fetch_add(1)
+                    st = ov_infer_request_start_async(reqs[id])
+                    if st != OK:
+                        states[id].settle()
+                        failed_item, failed_job = item, id
+                        break
+                    item += 1
+            if failed_job >= 0 and st != OK:
+                # the job taken for `item` never started: give it back before reporting
+                self._give_back(failed_job)
+            while not done:
+                with nogil:
+                    done = ovf_pool_wait_all(self.h.pool, 100)
+                if not done:
+                    cpython.PyErr_CheckSignals()
+            for k in range(n_jobs):
+                self._checked[k] = (<InferRequest>self._jobs[k]).state.started.load()
+            if st != OK:
+                where = f"item {failed_item} (job {failed_job})" if failed_item >= 0 else f"job {failed_job}"
+                check_ctx(st, f"map: {where}")
+            for k in range(n_jobs):
+                with nogil:
+                    st = ov_infer_request_wait(reqs[k])
+                check_ctx(st, f"map: job {k}")
+        finally:
+            saved.restore()
+        return plan.result()
+
+    def imap(self, iterable, bint share_inputs=False):
+        """Yields the result of each item of `iterable` (anything infer() takes), in order, while keeping
+        every job busy. Each result is an OVDict of fresh arrays, the caller's to keep."""
+        self._raise_pending()
+        self.wait_all()
+        cdef int n_jobs = len(self._jobs)
+        cdef int id
+        cdef ov_status_e st
+        cdef InferRequest req
+        pending = collections.deque()   # (job id, item index), oldest first
+        try:
+            for index, item in enumerate(iterable):
+                id = index % n_jobs
+                req = <InferRequest>self._jobs[id]
+                self._acquire(id)
+                if pending and pending[0][0] == id:
+                    pending.popleft()
+                    self._checked[id] = req.state.started.load()
+                    with nogil:
+                        st = ov_infer_request_wait(req.req)
+                    if st != OK:
+                        self._give_back(id)
+                        check_ctx(st, f"imap: item {index - n_jobs} (job {id})")
+                    result = req._results(False)
+                else:
+                    result = None
+                try:
+                    set_inputs(req.inputs, item, self.cm._in_names, share_inputs)
+                except BaseException:
+                    self._give_back(id)
+                    raise
+                self._start(id, False)
+                pending.append((id, index))
+                if result is not None:
+                    yield result
+            while pending:
+                id, index = pending.popleft()
+                req = <InferRequest>self._jobs[id]
+                self._acquire(id)
+                self._checked[id] = req.state.started.load()
+                with nogil:
+                    st = ov_infer_request_wait(req.req)
+                self._give_back(id)
+                check_ctx(st, f"imap: item {index} (job {id})")
+                yield req._results(False)
+        finally:
+            # an abandoned generator: let the jobs it started finish and return to idle
+            while pending:
+                id, index = pending.popleft()
+                self._acquire(id)
+                self._checked[id] = (<InferRequest>self._jobs[id]).state.started.load()
+                self._give_back(id)
+
+    def __repr__(self):
+        return f"<AsyncInferQueue: {len(self._jobs)} jobs>"
+
+
+cdef class _BoundTensors:
+    """The tensors every job had before map() bound slices of its arrays; restore() puts them back, so a
+    job never keeps writing into (or reading) the caller's arrays after map() returns."""
+    cdef list jobs
+    cdef vector[ov_tensor_t*] saved
+    cdef int n_in, n_out
+
+    def __cinit__(self, list jobs, int n_in, int n_out):
+        cdef ov_tensor_t* t
+        cdef InferRequest r
+        self.jobs, self.n_in, self.n_out = jobs, n_in, n_out
+        for job in jobs:
+            r = <InferRequest>job
+            for i in range(n_in):
+                t = NULL
+                check(ov_infer_request_get_input_tensor_by_index(r.req, i, &t), b"get_input_tensor")
+                self.saved.push_back(t)
+            for j in range(n_out):
+                t = NULL
+                check(ov_infer_request_get_output_tensor_by_index(r.req, j, &t), b"get_output_tensor")
+                self.saved.push_back(t)
+
+    cdef restore(self):
+        cdef size_t k = 0
+        cdef InferRequest r
+        for job in self.jobs:
+            r = <InferRequest>job
+            for i in range(self.n_in):
+                check(ov_infer_request_set_input_tensor_by_index(r.req, i, self.saved[k]), b"set_input_tensor")
+                k += 1
+            for j in range(self.n_out):
+                check(ov_infer_request_set_output_tensor_by_index(r.req, j, self.saved[k]), b"set_output_tensor")
+                k += 1
+
+    def __dealloc__(self):
+        for t in self.saved:
+            if t != NULL:
+                ov_tensor_free(t)
+
+
+cdef class _MapPlan:
+    """map()'s arrays, checked and laid out so that item k's tensors are pointer arithmetic (no GIL)."""
+    cdef Py_ssize_t n
+    cdef list keep
+    cdef list out_arrays
+    cdef tuple out_ports
+    cdef dict out_names
+    cdef vector[char*] base
+    cdef vector[size_t] stride
+    cdef vector[int] ctype
+    cdef vector[dims_t] dims
+    cdef int n_in
+
+    def __cinit__(self, CompiledModel cm, inputs, outputs):
+        self.keep = []
+        self.out_ports, self.out_names = cm._outputs, cm._out_names
+        given = _by_port(cm._inputs, cm._in_names, inputs, "input")
+        self.n = -1
+        for port in cm._inputs:
+            arr = self._add(<ConstOutput>port, given[(<ConstOutput>port).idx], None, "input")
+        self.n_in = len(cm._inputs)
+        self.out_arrays = []
+        want = _by_port(cm._outputs, cm._out_names, outputs, "output") if outputs is not None else None
+        for port in cm._outputs:
+            arr = None if want is None else want[(<ConstOutput>port).idx]
+            self.out_arrays.append(self._add(<ConstOutput>port, arr, None, "output"))
+
+    cdef object _add(self, ConstOutput port, object value, object unused, str what):
+        cdef dims_t d
+        if port.dynamic or port.npy < 0 or is_packed(port.ctype):
+            raise _exc.InputValueError(f"map needs static, numpy-typed {what}s; {what} '{port._any_name}' is "
+                                       f"{port._label()}: use start_async or imap")
+        item_shape = tuple(port.dims)
+        squeezed = item_shape[1:] if item_shape and item_shape[0] == 1 else None
+        if value is None:  # an output we allocate
+            arr = np.empty((self.n,) + item_shape, cnp.PyArray_DescrFromType(port.npy))
+        else:
+            if what == "input":
+                arr = np.asarray(value)
+                if arr.dtype.num != port.npy or not arr.dtype.isnative:
+                    if arr.dtype.kind not in "biuf":
+                        raise _exc.InputTypeError(f"map: input '{port._any_name}' has dtype {arr.dtype}, which "
+                                                  f"cannot be converted to {type_label(port.ctype)}")
+                    arr = arr.astype(cnp.PyArray_DescrFromType(port.npy))
+                arr = np.ascontiguousarray(arr)
+            else:
+                arr = value
+                if not (isinstance(arr, np.ndarray) and arr.dtype.num == port.npy and arr.dtype.isnative
+                        and arr.flags.c_contiguous and arr.flags.writeable):
+                    raise _exc.InputValueError(
+                        f"map: outputs['{port._any_name}'] must be a writable C-contiguous "
+                        f"{np.dtype(cnp.PyArray_DescrFromType(port.npy))} array of shape (N, *{list(item_shape)})")
+            shape = arr.shape
+            if len(shape) >= 1 and shape[1:] == item_shape:
+                pass
+            elif squeezed is not None and len(shape) >= 1 and shape[1:] == squeezed:
+                arr = arr.reshape((shape[0],) + item_shape)
+            else:
+                raise _exc.InputValueError(
+                    f"map: {what} '{port._any_name}' takes items of {port._label()}: an array of shape "
+                    f"(N, {', '.join(map(str, item_shape))})" + (
+                        f" or (N, {', '.join(map(str, squeezed))})" if squeezed is not None else "") +
+                    f", got {_describe(value)}")
+            if self.n < 0:
+                self.n = shape[0]
+            elif shape[0] != self.n:
+                raise _exc.InputValueError(f"map: {what} '{port._any_name}' has {shape[0]} items, the others "
+                                           f"{self.n}")
+        dims_from_seq(item_shape, &d)
+        self.keep.append(arr)
+        self.base.push_back(<char*>cnp.PyArray_DATA(<cnp.ndarray>arr))
+        self.stride.push_back(port.nbytes)
+        self.ctype.push_back(<int>port.ctype)
+        self.dims.push_back(d)
+        return arr
+
+    cdef ov_status_e bind(self, ov_infer_request_t* req, Py_ssize_t item) noexcept nogil:
+        cdef size_t k
+        cdef ov_tensor_t* t
+        cdef ov_status_e st
+        for k in range(self.base.size()):
+            t = NULL
+            st = ov_tensor_create_from_host_ptr(<ov_element_type_e>self.ctype[k], as_shape(&self.dims[k]),
+                                                self.base[k] + item * self.stride[k], &t)
+            if st != OK:
+                return st
+            if <int>k < self.n_in:
+                st = ov_infer_request_set_input_tensor_by_index(req, k, t)
+            else:
+                st = ov_infer_request_set_output_tensor_by_index(req, k - self.n_in, t)
+            ov_tensor_free(t)  # the request holds its own reference
+            if st != OK:
+                return st
+        return OK
+
+    cdef OVDict result(self):
+        return make_ovdict(self.out_ports, list(self.out_arrays), self.out_names)
+
+
+cdef list _by_port(tuple ports, dict names, object values, str what):
+    """values (a dict by index/name/port, a list, or one array for one port) as a list in port order."""
+    cdef Py_ssize_t n = len(ports)
+    out = [None] * n
+    if isinstance(values, dict):
+        for key, v in values.items():
+            out[port_index(ports, names, key, what)] = v
+    elif type(values) is list or type(values) is tuple:
+        if len(values) != n:
+            raise _exc.InputValueError(f"the model has {n} {what}(s) {[p.any_name for p in ports]}, got a "
+                                       f"{type(values).__name__} of {len(values)}")
+        out = list(values)
+    elif n == 1:
+        out[0] = values
+    else:
+        raise _exc.InputValueError(f"the model has {n} {what}s {[p.any_name for p in ports]}: pass a dict or a "
+                                   f"list")
+    if what == "input":
+        missing = [(<ConstOutput>ports[i]).any_name for i in range(n) if out[i] is None]
+        if missing:
+            raise _exc.InputValueError(f"map needs every input; missing {missing}")
+    return out
