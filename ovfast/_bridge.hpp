@@ -182,6 +182,9 @@ struct ovf_pool {
         size_t d = done.size();
         return d > 0 && (kicked || 2 * d >= jobs.size() || (int)d == in_flight);
     }
+    // Waiters are woken once a quarter of the pool is idle (or none is in flight), not per completion:
+    // the rest keeps the device busy meanwhile, and a submitter then starts several jobs per wake-up.
+    bool idle_is_due() const noexcept { return in_flight == 0 || 4 * idle.size() >= jobs.size(); }
     void kick() noexcept {  // a caller needs jobs that wait for their Python callbacks
         if (!done.empty()) {
             kicked = true;
@@ -202,7 +205,7 @@ static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
     std::lock_guard<std::mutex> lock(p->m);
     p->idle.push_back(s->job_id);
     p->in_flight--;
-    if (p->waiters)
+    if (p->waiters && p->idle_is_due())
         p->idle_cv.notify_all();
 }
 

@@ -105,6 +105,9 @@ cdef class _InputSlots:
         if port.dynamic:
             return self.set_dynamic(i, port, arr, share)
         if share and port.nbytes >= SHARE_MIN_BYTES and cnp.PyArray_ISCARRAY(arr):
+            held = self.held[i]
+            if held is not None and (<Tensor>held)._owner is arr:
+                return 0  # already bound to this very array: rebinding would cost the plugin, not change it
             return self.set_tensor(i, tensor_over(arr, port.ctype, None))
         if not self.own_set[i]:
             check_ctx(ov_infer_request_set_input_tensor_by_index(self.req, i, self.own[i]),

@@ -57,3 +57,30 @@ def heavy_model(n=384, depth=12):
 
 
 CPU_ONE_THREAD = {"INFERENCE_NUM_THREADS": 1}
+
+
+def conv_model():
+    """A small compute-bound conv net on a 1x3x224x224 image."""
+    rng = np.random.default_rng(0)
+    x = ops.parameter([1, 3, 224, 224], np.float32, name="image")
+    y = x
+    for cin, cout in ((3, 16), (16, 32), (32, 64)):
+        w = ops.constant((rng.standard_normal((cout, cin, 3, 3)) / (3 * cin)).astype(np.float32))
+        y = ops.relu(ops.convolution(y, w, [2, 2], [1, 1], [1, 1], [1, 1]))
+    y = ops.reduce_mean(y, ops.constant(np.array([2, 3], np.int64)), True)
+    model = openvino.Model(y, [x], "conv")
+    model.outputs[0].tensor.set_names({"features"})
+    return model
+
+
+def mixed_size_model():
+    """Big and small ports together: image f32[64,128] (32 KiB) and bias f32[128] ->
+    'shifted' = image + bias (32 KiB) and 'rowsum' = sum of each row of shifted, f32[64]."""
+    image = ops.parameter([64, 128], np.float32, name="image")
+    bias = ops.parameter([128], np.float32, name="bias")
+    shifted = ops.add(image, bias)
+    rowsum = ops.reduce_sum(shifted, ops.constant(np.array([1], np.int64)), False)
+    model = openvino.Model([shifted, rowsum], [image, bias], "mixed")
+    model.outputs[0].tensor.set_names({"shifted"})
+    model.outputs[1].tensor.set_names({"rowsum"})
+    return model

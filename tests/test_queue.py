@@ -9,7 +9,7 @@ import openvino
 import pytest
 
 import ovfast
-from models import add_model, dynamic_model, heavy_model, two_output_model
+from models import add_model, dynamic_model, heavy_model, mixed_size_model, two_output_model
 
 X = np.arange(8, dtype=np.float32)
 
@@ -241,6 +241,36 @@ def test_map_noncontiguous_converted_and_caller_outputs(fast_add):
     res = queue.map([a, b], outputs={"sum": out})
     np.testing.assert_array_equal(out, (a + b).astype(np.float32))
     assert res[0] is out or np.shares_memory(res[0], out)
+
+
+def test_map_big_ports_bound_small_ports_copied_and_caller_arrays_untouched():
+    # map binds ports over 16 KiB zero-copy and copies smaller ones through tensors of its own: both
+    # kinds in one model, against sequential infer
+    compiled = ovfast.compile_model(mixed_size_model(), "CPU")
+    queue = ovfast.AsyncInferQueue(compiled, 3)
+    rng = np.random.default_rng(5)
+    # every job first shares a caller's arrays, which map must then leave alone
+    shared = [(rng.standard_normal((64, 128)).astype(np.float32), rng.standard_normal(128).astype(np.float32))
+              for _ in range(3)]
+    for img, bias in shared:
+        queue.start_async([img, bias], share_inputs=True)
+    queue.wait_all()
+    shared_before = [(img.copy(), bias.copy()) for img, bias in shared]
+    images = rng.standard_normal((20, 64, 128)).astype(np.float32)
+    biases = rng.standard_normal((20, 128)).astype(np.float32)
+    res = queue.map({"image": images, "bias": biases})
+    expected = sequential(compiled, [[images[i], biases[i]] for i in range(20)])
+    np.testing.assert_array_equal(res["shifted"], np.stack([r["shifted"] for r in expected]))
+    np.testing.assert_array_equal(res["rowsum"], np.stack([r["rowsum"] for r in expected]))
+    for (img, bias), (img0, bias0) in zip(shared, shared_before):
+        np.testing.assert_array_equal(img, img0)
+        np.testing.assert_array_equal(bias, bias0)
+    # and the jobs are back on their own tensors: new work does not touch map's inputs or results
+    kept = res["rowsum"].copy()
+    for i in range(6):
+        queue.start_async([images[0] + i, biases[0]])
+    queue.wait_all()
+    np.testing.assert_array_equal(res["rowsum"], kept)
 
 
 def test_map_accepts_items_without_their_leading_one():
