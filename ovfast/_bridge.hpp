@@ -75,7 +75,7 @@ struct ovf_request_state {
     std::atomic<uint64_t> settled{0};
     std::atomic<bool> python_callback{false};
     int64_t t_start_ns = 0;
-    int64_t t_end_ns = 0;
+    std::atomic<int64_t> t_end_ns{0};  // read by latency while a run may be completing
     void* owner = nullptr;  // the Python InferRequest; only the callback pump touches it, with the GIL
     void* pool = nullptr;   // the ovf_pool when the request is a job of an AsyncInferQueue
     int job_id = -1;

@@ -38,16 +38,18 @@ def test_jobs_len_items_iteration(ov, add):
 
 def test_results_userdata_and_callbacks_match_inputs(ov, add):
     queue = ov.AsyncInferQueue(add, 4)
-    seen = {}
+    seen, latencies = {}, []
 
     def callback(request, userdata):
         seen[userdata] = request.get_output_tensor().data.copy()
+        latencies.append(request.latency)   # the run just finished: its latency is known
 
     queue.set_callback(callback)
     for i in range(2000):
         queue.start_async({0: X + i, 1: X}, userdata=i)
     queue.wait_all()
     assert sorted(seen) == list(range(2000))
+    assert len(latencies) == 2000 and min(latencies) > 0
     for i, out in seen.items():
         np.testing.assert_array_equal(out, 2 * X + i)
     assert len(queue.userdata) == 4 and set(queue.userdata) <= set(range(2000))
