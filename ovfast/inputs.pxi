@@ -106,7 +106,8 @@ cdef class _InputSlots:
             return self.set_dynamic(i, port, arr, share)
         if share and port.nbytes >= SHARE_MIN_BYTES and cnp.PyArray_ISCARRAY(arr):
             held = self.held[i]
-            if held is not None and (<Tensor>held)._owner is arr:
+            if (held is not None and (<Tensor>held)._owner is arr
+                    and (<Tensor>held).data_ptr() == cnp.PyArray_DATA(arr)):
                 return 0  # already bound to this very array: rebinding would cost the plugin, not change it
             return self.set_tensor(i, tensor_over(arr, port.ctype, None))
         if not self.own_set[i]:

@@ -60,17 +60,10 @@ CPU_ONE_THREAD = {"INFERENCE_NUM_THREADS": 1}
 
 
 def conv_model():
-    """A small compute-bound conv net on a 1x3x224x224 image."""
-    rng = np.random.default_rng(0)
-    x = ops.parameter([1, 3, 224, 224], np.float32, name="image")
-    y = x
-    for cin, cout in ((3, 16), (16, 32), (32, 64)):
-        w = ops.constant((rng.standard_normal((cout, cin, 3, 3)) / (3 * cin)).astype(np.float32))
-        y = ops.relu(ops.convolution(y, w, [2, 2], [1, 1], [1, 1], [1, 1]))
-    y = ops.reduce_mean(y, ops.constant(np.array([2, 3], np.int64)), True)
-    model = openvino.Model(y, [x], "conv")
-    model.outputs[0].tensor.set_names({"features"})
-    return model
+    """A compute-bound conv net on a 1x3x224x224 image: the CLI's built-in model at full size."""
+    from ovfast.benchmark import builtin_model
+
+    return builtin_model(side=224, stride=2)
 
 
 def mixed_size_model():
