@@ -12,6 +12,8 @@ import subprocess
 import openvino
 import pytest
 
+import ovfast
+
 from models import add_model  # tests/models.py (pyproject puts tests/ on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +36,18 @@ def ceiling(tmp_path_factory):
     lib.ceiling_sync.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_size_t]
     lib.ceiling_round_robin.argtypes = [ctypes.c_void_p, ctypes.c_int64]
     return lib
+
+
+@pytest.fixture(scope="session")
+def ov_add():
+    """The tiny add model compiled by openvino, default CPU config."""
+    return openvino.compile_model(add_model(), "CPU")
+
+
+@pytest.fixture(scope="session")
+def fast_add():
+    """The same, compiled by ovfast."""
+    return ovfast.compile_model(add_model(), "CPU")
 
 
 @pytest.fixture(scope="session")

@@ -6,26 +6,10 @@ import openvino
 import pytest
 
 import ovfast
-from models import add_model
+
 
 N = 2000
 X = np.arange(8, dtype=np.float32)
-
-
-@pytest.fixture(scope="module", params=["openvino", "ovfast"])
-def compiled(request):
-    module = openvino if request.param == "openvino" else ovfast
-    return module.compile_model(add_model(), "CPU")
-
-
-@pytest.fixture(scope="module")
-def ov_compiled():
-    return openvino.compile_model(add_model(), "CPU")
-
-
-@pytest.fixture(scope="module")
-def fast_compiled():
-    return ovfast.compile_model(add_model(), "CPU")
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +26,16 @@ def run_calls(fn):
 
 
 @pytest.mark.benchmark(group="compiled(inputs) x2000")
-def test_openvino_call(benchmark, ov_compiled):
+def test_openvino_call(benchmark, ov_add):
     inputs = [X, X]
-    benchmark(run_calls, lambda: ov_compiled(inputs))
+    benchmark(run_calls, lambda: ov_add(inputs))
 
 
 @pytest.mark.benchmark(group="compiled(inputs) x2000")
-def test_ovfast_call(benchmark, fast_compiled):
+def test_ovfast_call(benchmark, fast_add):
     inputs = [X, X]
-    benchmark(run_calls, lambda: fast_compiled(inputs))
-    np.testing.assert_array_equal(fast_compiled(inputs)[0], X + X)
+    benchmark(run_calls, lambda: fast_add(inputs))
+    np.testing.assert_array_equal(fast_add(inputs)[0], X + X)
 
 
 @pytest.mark.benchmark(group="compiled(inputs) x2000")
@@ -60,14 +44,14 @@ def test_c_sync_loop(benchmark, ceiling, c_loop):
 
 
 @pytest.mark.benchmark(group="request.infer(inputs) x2000")
-def test_openvino_infer(benchmark, ov_compiled):
-    req, inputs = ov_compiled.create_infer_request(), [X, X]
+def test_openvino_infer(benchmark, ov_add):
+    req, inputs = ov_add.create_infer_request(), [X, X]
     benchmark(run_calls, lambda: req.infer(inputs))
 
 
 @pytest.mark.benchmark(group="request.infer(inputs) x2000")
-def test_ovfast_infer(benchmark, fast_compiled):
-    req, inputs = fast_compiled.create_infer_request(), [X, X]
+def test_ovfast_infer(benchmark, fast_add):
+    req, inputs = fast_add.create_infer_request(), [X, X]
     benchmark(run_calls, lambda: req.infer(inputs))
 
 

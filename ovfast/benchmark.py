@@ -110,7 +110,7 @@ def load_model(path, shape_args):
         try:
             model = openvino.Core().read_model(path)
         except Exception as e:
-            raise UsageError(f"openvino cannot read '{path}': {_first_line(e)}") from None
+            raise UsageError(f"openvino cannot read '{path}': {_reason(e)}") from None
     names = {name: port for port in model.inputs for name in port.get_names()}
     shapes = {}
     for text in shape_args:
@@ -123,7 +123,7 @@ def load_model(path, shape_args):
         try:
             model.reshape(shapes)
         except Exception as e:
-            raise UsageError(f"cannot reshape the model with {' '.join(shape_args)}: {_first_line(e)}") from None
+            raise UsageError(f"cannot reshape the model with {' '.join(shape_args)}: {_reason(e)}") from None
     for port in model.inputs:
         if port.get_partial_shape().is_dynamic:
             raise UsageError(f"input '{port.get_any_name()}' has a dynamic shape {port.get_partial_shape()}: "
@@ -152,7 +152,7 @@ def random_inputs(model, rng):
 _SOURCE_LOCATION = re.compile(r"(Exception from|Check '[^\n]*?' failed at) \S+:\d+:")
 
 
-def _first_line(e):
+def _reason(e):
     """An OpenVINO error in one line, without the source locations it is wrapped in."""
     text = " ".join(_SOURCE_LOCATION.sub(" ", str(e)).split())
     return text or type(e).__name__
@@ -256,7 +256,7 @@ class _Setup:
                 self.latency[lib] = core.compile_model(model, device, {"PERFORMANCE_HINT": "LATENCY"})
                 self.throughput[lib] = core.compile_model(model, device, {"PERFORMANCE_HINT": "THROUGHPUT"})
             except Exception as e:
-                raise UsageError(f"cannot compile for device '{device}': {_first_line(e)}") from None
+                raise UsageError(f"cannot compile for device '{device}': {_reason(e)}") from None
         first = self.throughput[libs[0]]
         self.jobs = jobs or int(first.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         for lib in libs:
