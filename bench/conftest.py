@@ -7,7 +7,9 @@ medians compare directly; the summary at the end prints the ratios.
 
 import ctypes
 import os
+import statistics
 import subprocess
+import time
 
 import openvino
 import pytest
@@ -57,6 +59,29 @@ def add_ir(tmp_path_factory):
     return path
 
 
+@pytest.fixture
+def paired(benchmark):
+    """benchmark.pedantic that also runs `c_loop` (untimed by pytest-benchmark) just before each round and
+    records the median of the round-by-round ratios C time / our time. A group's medians come from blocks of
+    rounds run a minute or more apart on a shared machine whose load drifts by more than the few percent
+    between ovfast and the C loop; a ratio taken round by round cancels that drift."""
+    def run(target, c_loop, rounds, args=(), warmup_rounds=1):
+        c_times = []
+
+        def c_round():
+            t = time.perf_counter()
+            c_loop()
+            c_times.append(time.perf_counter() - t)
+
+        result = benchmark.pedantic(target, args=args, setup=c_round, rounds=rounds,
+                                    warmup_rounds=warmup_rounds, iterations=1)
+        if benchmark.stats is not None:   # None under --benchmark-disable
+            pairs = zip(c_times[-rounds:], benchmark.stats.stats.data)
+            benchmark.extra_info["paired_c_ratio"] = statistics.median(c / x for c, x in pairs)
+        return result
+    return run
+
+
 def pytest_terminal_summary(terminalreporter, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or not session.benchmarks:
@@ -83,5 +108,10 @@ def pytest_terminal_summary(terminalreporter, config):
                 elif other.startswith("numpy"):
                     parts.append(f"{m / om:.2f}x {other}")
             terminalreporter.write_line(f"[{group}] " + "; ".join(parts))
+    for bench in session.benchmarks:
+        if bench.stats is not None and "paired_c_ratio" in bench.extra_info:
+            name = bench.name.replace("test_", "")
+            terminalreporter.write_line(f"[{bench.group}] {name}: {bench.extra_info['paired_c_ratio']:.3f}x the C "
+                                        f"loop, median of round-by-round ratios (C round run just before each)")
     for line in rates:
         terminalreporter.write_line(line)

@@ -1,6 +1,8 @@
 """The job pool: ovfast.AsyncInferQueue against openvino's on the same requests, and against a C loop
 over the same number of jobs (round robin: wait on the oldest, restart it; bench/c_ceiling.c)."""
 
+import functools
+
 import numpy as np
 import openvino
 import pytest
@@ -15,11 +17,17 @@ JOBS = 16
 
 
 @pytest.fixture(scope="module")
-def c_add(ceiling, add_ir):
+def c_add_loop(ceiling, add_ir):
+    """c_add_loop(n): the C round robin over JOBS requests of the add model, n inferences a call."""
     handle = ceiling.ceiling_new(add_ir.encode(), b"CPU", None, None, JOBS)
     assert handle
-    yield handle
+    yield lambda n: lambda: round_robin(ceiling, handle, n)
     ceiling.ceiling_free(handle)
+
+
+def round_robin(ceiling, handle, n):
+    status = ceiling.ceiling_round_robin(handle, n)
+    assert status == 0, f"the C loop failed with status {status}"
 
 
 def submit_all(queue, n):
@@ -36,14 +44,14 @@ def test_openvino_queue(benchmark, ov_add):
 
 
 @pytest.mark.benchmark(group="start_async x50k, 16 jobs")
-def test_ovfast_queue(benchmark, fast_add):
+def test_ovfast_queue(paired, fast_add, c_add_loop):
     queue = ovfast.AsyncInferQueue(fast_add, JOBS)
-    benchmark.pedantic(submit_all, args=(queue, N), rounds=7, iterations=1)
+    paired(submit_all, c_add_loop(N), args=(queue, N), rounds=7)
 
 
 @pytest.mark.benchmark(group="start_async x50k, 16 jobs")
-def test_c_round_robin(benchmark, ceiling, c_add):
-    benchmark.pedantic(lambda: ceiling.ceiling_round_robin(c_add, N), rounds=7, iterations=1)
+def test_c_round_robin(benchmark, c_add_loop):
+    benchmark.pedantic(c_add_loop(N), rounds=7, warmup_rounds=1, iterations=1)
 
 
 class Counter:
@@ -54,7 +62,8 @@ class Counter:
         self.n += 1
 
 
-def run_with_counter(benchmark, queue, rounds):
+def run_with_counter(run, queue, rounds):
+    """run: benchmark.pedantic, or the paired fixture's runner with the C loop bound."""
     count, runs = Counter(), []
     queue.set_callback(count)
 
@@ -62,36 +71,37 @@ def run_with_counter(benchmark, queue, rounds):
         submit_all(queue, N)
         runs.append(N)
 
-    benchmark.pedantic(once, rounds=rounds, iterations=1)
+    run(once, rounds=rounds)
     assert count.n == sum(runs)   # every completion reached the callback (--benchmark-disable runs once)
 
 
 @pytest.mark.benchmark(group="start_async + counting callback x50k, 16 jobs")
 def test_openvino_queue_callback(benchmark, ov_add):
-    run_with_counter(benchmark, openvino.AsyncInferQueue(ov_add, JOBS), rounds=3)   # ~15 s a round
+    run_with_counter(benchmark.pedantic, openvino.AsyncInferQueue(ov_add, JOBS), rounds=3)   # ~15 s a round
 
 
 @pytest.mark.benchmark(group="start_async + counting callback x50k, 16 jobs")
-def test_ovfast_queue_callback(benchmark, fast_add):
-    run_with_counter(benchmark, ovfast.AsyncInferQueue(fast_add, JOBS), rounds=7)
+def test_ovfast_queue_callback(paired, fast_add, c_add_loop):
+    run = functools.partial(paired, c_loop=c_add_loop(N))
+    run_with_counter(run, ovfast.AsyncInferQueue(fast_add, JOBS), rounds=7)
 
 
 @pytest.mark.benchmark(group="start_async + counting callback x50k, 16 jobs")
-def test_c_round_robin_callback_group(benchmark, ceiling, c_add):
-    benchmark.pedantic(lambda: ceiling.ceiling_round_robin(c_add, N), rounds=7, iterations=1)
+def test_c_round_robin_callback_group(benchmark, c_add_loop):
+    benchmark.pedantic(c_add_loop(N), rounds=7, warmup_rounds=1, iterations=1)
 
 
 @pytest.mark.benchmark(group="map x200k, 16 jobs")
-def test_ovfast_map(benchmark, fast_add):
+def test_ovfast_map(paired, fast_add, c_add_loop):
     queue = ovfast.AsyncInferQueue(fast_add, JOBS)
     a = np.random.default_rng(0).standard_normal((N_MAP, 8)).astype(np.float32)
-    res = benchmark.pedantic(queue.map, args=([a, a],), rounds=5, iterations=1)
+    res = paired(queue.map, c_add_loop(N_MAP), args=([a, a],), rounds=5)
     np.testing.assert_array_equal(res[0], a + a)
 
 
 @pytest.mark.benchmark(group="map x200k, 16 jobs")
-def test_c_round_robin_map_group(benchmark, ceiling, c_add):
-    benchmark.pedantic(lambda: ceiling.ceiling_round_robin(c_add, N_MAP), rounds=5, iterations=1)
+def test_c_round_robin_map_group(benchmark, c_add_loop):
+    benchmark.pedantic(c_add_loop(N_MAP), rounds=5, warmup_rounds=1, iterations=1)
 
 
 # --- a compute-bound conv net, THROUGHPUT hint, the optimal number of jobs -----------------------------
@@ -110,7 +120,17 @@ def conv_ir(tmp_path_factory):
     return path
 
 
-def run_conv(benchmark, module, conv_ir):
+@pytest.fixture(scope="module")
+def c_conv(ceiling, conv_ir):
+    """The C round robin over the optimal number of requests of the conv net, N_CONV inferences a call."""
+    jobs = openvino.compile_model(conv_ir, "CPU", TPUT).get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+    handle = ceiling.ceiling_new(conv_ir.encode(), b"CPU", b"PERFORMANCE_HINT", b"THROUGHPUT", jobs)
+    assert handle
+    yield lambda: round_robin(ceiling, handle, N_CONV)
+    ceiling.ceiling_free(handle)
+
+
+def run_conv(paired, module, conv_ir, c_conv):
     queue = module.AsyncInferQueue(module.compile_model(conv_ir, "CPU", TPUT))   # optimal jobs
 
     def submit():
@@ -118,23 +138,19 @@ def run_conv(benchmark, module, conv_ir):
             queue.start_async({0: IMAGE}, share_inputs=True)
         queue.wait_all()
 
-    benchmark.pedantic(submit, rounds=5, iterations=1)
+    paired(submit, c_conv, rounds=9)
 
 
 @pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs")
-def test_openvino_queue_conv(benchmark, conv_ir):
-    run_conv(benchmark, openvino, conv_ir)
+def test_openvino_queue_conv(paired, conv_ir, c_conv):
+    run_conv(paired, openvino, conv_ir, c_conv)
 
 
 @pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs")
-def test_ovfast_queue_conv(benchmark, conv_ir):
-    run_conv(benchmark, ovfast, conv_ir)
+def test_ovfast_queue_conv(paired, conv_ir, c_conv):
+    run_conv(paired, ovfast, conv_ir, c_conv)
 
 
 @pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs")
-def test_c_round_robin_conv(benchmark, ceiling, conv_ir):
-    jobs = openvino.compile_model(conv_ir, "CPU", TPUT).get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
-    handle = ceiling.ceiling_new(conv_ir.encode(), b"CPU", b"PERFORMANCE_HINT", b"THROUGHPUT", jobs)
-    assert handle
-    benchmark.pedantic(lambda: ceiling.ceiling_round_robin(handle, N_CONV), rounds=5, iterations=1)
-    ceiling.ceiling_free(handle)
+def test_c_round_robin_conv(benchmark, c_conv):
+    benchmark.pedantic(c_conv, rounds=9, warmup_rounds=1, iterations=1)

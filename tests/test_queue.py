@@ -325,6 +325,65 @@ def test_map_two_outputs_and_empty_batch():
     assert empty["double"].shape == (0, 2, 3)
 
 
+def test_map_runs_without_the_queue_callback_and_leaves_it_working(fast_add):
+    queue = ovfast.AsyncInferQueue(fast_add, 4)
+    seen = []
+    queue.set_callback(lambda request, userdata: seen.append((userdata, request.results[0].copy())))
+    a = np.random.default_rng(2).standard_normal((500, 8)).astype(np.float32)
+    np.testing.assert_array_equal(queue.map([a, a])[0], a + a)
+    assert seen == []   # map's items are not the callback's
+    for i in range(40):   # every job's completion callback is back in place: none of these is lost
+        queue.start_async([X + i, X], userdata=i)
+    queue.wait_all()
+    assert sorted(u for u, _ in seen) == list(range(40))
+    for u, out in seen:
+        np.testing.assert_array_equal(out, 2 * X + u)
+
+
+def test_start_async_from_another_thread_waits_for_map(fast_add):
+    queue = ovfast.AsyncInferQueue(fast_add, 4)
+    a = np.random.default_rng(4).standard_normal((20_000, 8)).astype(np.float32)
+    results = []
+
+    def submit():
+        for i in range(200):
+            queue.start_async([X + i, X], userdata=i)
+        queue.wait_all()
+        results.append(True)
+
+    queue.set_callback(lambda request, userdata: results.append(
+        np.array_equal(request.results[0], 2 * X + userdata)))
+    thread = threading.Thread(target=submit)
+    thread.start()
+    res = queue.map([a, a])
+    thread.join()
+    np.testing.assert_array_equal(res[0], a + a)
+    assert len(results) == 201 and all(results)
+
+
+def test_map_can_be_interrupted_and_the_queue_still_works():
+    import _thread
+
+    compiled = ovfast.compile_model(heavy_model(n=256, depth=40), "CPU", {"INFERENCE_NUM_THREADS": 1})
+    queue = ovfast.AsyncInferQueue(compiled, 2)
+    x = np.random.default_rng(6).standard_normal((1, 256, 256)).astype(np.float32) / 16
+    t0 = time.perf_counter()
+    one = queue.map(x)[0]
+    per_item = time.perf_counter() - t0
+    items = np.repeat(x, max(50, int(2.0 / per_item)), axis=0)   # about two seconds of work
+    threading.Timer(0.2, _thread.interrupt_main).start()
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        queue.map(items)
+    assert time.perf_counter() - t0 < 1.0 + 3 * per_item
+    calls = []
+    queue.set_callback(lambda request, userdata: calls.append(userdata))
+    queue.start_async(x[0], userdata="after")
+    queue.wait_all()
+    assert calls == ["after"]
+    np.testing.assert_array_equal(queue.map(np.repeat(x, 3, axis=0))[0], np.repeat(one, 3, axis=0))
+
+
 def test_imap_yields_in_order(fast_add):
     queue = ovfast.AsyncInferQueue(fast_add, 4)
     rng = np.random.default_rng(3)

@@ -4,7 +4,7 @@ from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
-from ovfast.includes.openvino_c cimport ov_callback_t, ov_model_t, ov_output_const_port_t
+from ovfast.includes.openvino_c cimport ov_callback_t, ov_infer_request_t, ov_model_t, ov_output_const_port_t
 
 cdef extern from "_bridge.hpp" nogil:
     ov_model_t* ovf_model_from_address(uintptr_t address)
@@ -12,6 +12,7 @@ cdef extern from "_bridge.hpp" nogil:
     vector[string] ovf_port_names(const ov_output_const_port_t* port) except +
     size_t ovf_port_node_index(const ov_output_const_port_t* port)
     int64_t ovf_now_ns()
+    cbool ovf_request_drop_callback(ov_infer_request_t* request)
 
     cppclass atomic_u64 "std::atomic<uint64_t>":
         uint64_t load()
@@ -44,6 +45,7 @@ cdef extern from "_bridge.hpp" nogil:
     void ovf_pool_free(ovf_pool* p)
     void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) except +
     int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms)
+    cbool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms)
     void ovf_pool_release(ovf_pool* p, const vector[int]& ids, cbool settle)
     void ovf_pool_take_done(ovf_pool* p, vector[int]& out, int64_t timeout_ms)
     cbool ovf_pool_wait_all(ovf_pool* p, int64_t timeout_ms)
