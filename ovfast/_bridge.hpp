@@ -236,30 +236,35 @@ static inline void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) {
     p->idle.push_back(s->job_id);
 }
 
-// Takes an idle job (a given one when want >= 0); -1 when none came within timeout_ms.
-static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms) noexcept {
-    std::unique_lock<std::mutex> lock(p->m);
-    auto pick = [p, want]() -> int {
-        if (want < 0) return p->idle.empty() ? -1 : p->idle.front();
-        for (int id : p->idle)
-            if (id == want) return id;
-        return -1;
-    };
+// Waits on idle_cv, up to timeout_ms in all, until ready() holds (checked under the lock); kicks the
+// dispatcher first, since the jobs waited for may be held by their Python callbacks. ready() at the end.
+template <class Ready>
+static bool ovf_pool_wait_idle(ovf_pool* p, std::unique_lock<std::mutex>& lock, int64_t timeout_ms,
+                               Ready ready) noexcept {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    int id;
-    while ((id = pick()) < 0) {
+    while (!ready()) {
         p->kick();
         p->waiters++;
         auto st = p->idle_cv.wait_until(lock, deadline);
         p->waiters--;
-        if (st == std::cv_status::timeout && (id = pick()) < 0)
-            return -1;
+        if (st == std::cv_status::timeout)
+            return ready();
     }
-    for (auto it = p->idle.begin(); it != p->idle.end(); ++it)
-        if (*it == id) {
-            p->idle.erase(it);
-            break;
-        }
+    return true;
+}
+
+// Takes an idle job (a given one when want >= 0); -1 when none came within timeout_ms.
+static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms) noexcept {
+    std::unique_lock<std::mutex> lock(p->m);
+    auto it = p->idle.end();
+    auto found = [p, want, &it] {
+        it = want < 0 ? p->idle.begin() : std::find(p->idle.begin(), p->idle.end(), want);
+        return it != p->idle.end();
+    };
+    if (!ovf_pool_wait_idle(p, lock, timeout_ms, found))
+        return -1;
+    int id = *it;
+    p->idle.erase(it);
     p->in_flight++;
     return id;
 }
@@ -268,15 +273,8 @@ static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms) noexcept 
 // none) if they did not all come. For map(), which drives every job itself.
 static bool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms) noexcept {
     std::unique_lock<std::mutex> lock(p->m);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (p->idle.size() < p->jobs.size()) {
-        p->kick();
-        p->waiters++;
-        auto st = p->idle_cv.wait_until(lock, deadline);
-        p->waiters--;
-        if (st == std::cv_status::timeout && p->idle.size() < p->jobs.size())
-            return false;
-    }
+    if (!ovf_pool_wait_idle(p, lock, timeout_ms, [p] { return p->idle.size() == p->jobs.size(); }))
+        return false;
     p->idle.clear();
     p->in_flight = (int)p->jobs.size();
     return true;
@@ -307,16 +305,7 @@ static void ovf_pool_take_done(ovf_pool* p, std::vector<int>& out, int64_t timeo
 // Waits up to timeout_ms for every job to be idle.
 static bool ovf_pool_wait_all(ovf_pool* p, int64_t timeout_ms) noexcept {
     std::unique_lock<std::mutex> lock(p->m);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (p->in_flight > 0) {
-        p->kick();
-        p->waiters++;
-        auto st = p->idle_cv.wait_until(lock, deadline);
-        p->waiters--;
-        if (st == std::cv_status::timeout)
-            return p->in_flight == 0;
-    }
-    return true;
+    return ovf_pool_wait_idle(p, lock, timeout_ms, [p] { return p->in_flight == 0; });
 }
 
 static int ovf_pool_peek_idle(ovf_pool* p) noexcept {

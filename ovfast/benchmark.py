@@ -212,8 +212,7 @@ def run_map(lib, setup, clock, lat):
     batch, items = setup.batch, setup.batch_size
     queue = setup.queues[lib]
     if lib == "ovfast":
-        queue.set_callback(None)   # map's loop never calls Python; the pool mode's callback is not needed
-        run = lambda: queue.map(batch)                         # noqa: E731
+        run = lambda: queue.map(batch)   # map leaves the queue's callback (the pool mode's) uncalled  # noqa: E731
     else:
         # openvino has no map: the loop a user writes, start_async per item, results copied into arrays
         outs = {}
