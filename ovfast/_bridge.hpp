@@ -94,8 +94,12 @@ struct ovf_request_state {
     int64_t t_start_ns = 0;
     std::atomic<int64_t> t_end_ns{0};  // read by latency while a run may be completing
     void* owner = nullptr;  // the Python InferRequest; only the callback pump touches it, with the GIL
-    void* pool = nullptr;   // the ovf_pool when the request is a job of an AsyncInferQueue
+    // The ovf_pool when the request is a job of a live AsyncInferQueue (holding a reference to it); null
+    // for a plain request and once the queue is gone. Changed only while the job is idle.
+    void* pool = nullptr;
     int job_id = -1;
+    // The job's taker keeps it when it finishes (imap: no one may start it before its result is read).
+    std::atomic<bool> held{false};
     std::mutex m;
     std::condition_variable cv;
 
@@ -170,7 +174,11 @@ static inline ovf_request_state* ovf_request_state_new() {
     return s;
 }
 
+static void ovf_pool_forget_job(ovf_pool* p, ovf_request_state* s) noexcept;
+
 static inline void ovf_request_state_free(ovf_request_state* s) noexcept {
+    if (s->pool)
+        ovf_pool_forget_job(static_cast<ovf_pool*>(s->pool), s);
     delete s;
 }
 
@@ -184,6 +192,10 @@ static inline void ovf_pump_pop_all(std::vector<ovf_request_state*>& out, int64_
 // to `idle`. The dispatcher is woken only when half the pool is done or nothing else is in flight (or a
 // submitter needs a job), so callbacks cost one wake-up per batch, not one per request.
 struct ovf_pool {
+    // Owners: the queue's handle and each job's state, so a job that outlives its queue never points at
+    // freed memory (its completion would write into it).
+    std::atomic<int> refs{1};
+    bool python_callbacks = false;  // the queue has a Python callback: finished jobs go through `done`
     std::mutex m;
     std::condition_variable idle_cv;
     std::condition_variable done_cv;
@@ -211,6 +223,10 @@ struct ovf_pool {
 };
 
 static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
+    if (s->held.load(std::memory_order_acquire)) {  // still its taker's: settle only
+        s->settle();
+        return;
+    }
     if (s->python_callback.load(std::memory_order_acquire)) {
         std::lock_guard<std::mutex> lock(p->m);
         p->done.push_back(s->job_id);
@@ -227,13 +243,45 @@ static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
 }
 
 static inline ovf_pool* ovf_pool_new() { return new ovf_pool(); }
-static inline void ovf_pool_free(ovf_pool* p) noexcept { delete p; }
+
+static inline void ovf_pool_unref(ovf_pool* p) noexcept {
+    if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        delete p;
+}
 
 static inline void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) {
-    s->pool = p;
-    s->job_id = (int)p->jobs.size();
     p->jobs.push_back(s);
+    p->refs.fetch_add(1, std::memory_order_relaxed);
+    s->pool = p;
+    s->job_id = (int)p->jobs.size() - 1;
     p->idle.push_back(s->job_id);
+}
+
+// A job's state is being freed (its request is idle and settled).
+static void ovf_pool_forget_job(ovf_pool* p, ovf_request_state* s) noexcept {
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        p->jobs[s->job_id] = nullptr;
+    }
+    s->pool = nullptr;
+    ovf_pool_unref(p);
+}
+
+// The queue is gone and every job is idle: the jobs that live on become plain requests.
+static void ovf_pool_detach(ovf_pool* p) noexcept {
+    std::vector<ovf_request_state*> jobs;
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        jobs.swap(p->jobs);
+        p->idle.clear();
+    }
+    for (auto* s : jobs) {
+        if (!s)
+            continue;
+        s->pool = nullptr;
+        s->job_id = -1;
+        ovf_pool_unref(p);
+    }
 }
 
 // Waits on idle_cv, up to timeout_ms in all, until ready() holds (checked under the lock); kicks the
@@ -253,8 +301,10 @@ static bool ovf_pool_wait_idle(ovf_pool* p, std::unique_lock<std::mutex>& lock, 
     return true;
 }
 
-// Takes an idle job (a given one when want >= 0); -1 when none came within timeout_ms.
-static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms) noexcept {
+// Takes an idle job (a given one when want >= 0); -1 when none came within timeout_ms. With take=false
+// the job stays idle: the first idle job is the one the next acquire(-1) takes, which is how
+// get_idle_request_id() names the job that the next start_async() starts.
+static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms, bool take = true) noexcept {
     std::unique_lock<std::mutex> lock(p->m);
     auto it = p->idle.end();
     auto found = [p, want, &it] {
@@ -264,8 +314,10 @@ static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms) noexcept 
     if (!ovf_pool_wait_idle(p, lock, timeout_ms, found))
         return -1;
     int id = *it;
-    p->idle.erase(it);
-    p->in_flight++;
+    if (take) {
+        p->idle.erase(it);
+        p->in_flight++;
+    }
     return id;
 }
 
@@ -284,6 +336,7 @@ static bool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms) noexcept {
 static void ovf_pool_release(ovf_pool* p, const std::vector<int>& ids, bool settle) noexcept {
     if (settle)
         for (int id : ids) p->jobs[id]->settle();
+    for (int id : ids) p->jobs[id]->held.store(false, std::memory_order_release);
     std::lock_guard<std::mutex> lock(p->m);
     for (int id : ids) p->idle.push_back(id);
     p->in_flight -= (int)ids.size();

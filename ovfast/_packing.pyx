@@ -139,19 +139,30 @@ cdef inline bint out_of_range(int64_t v, int64_t lo, int64_t hi) noexcept nogil:
     return <uint64_t>(v - lo) > <uint64_t>(hi - lo)
 
 
+cdef inline bint outside(src_t v, int64_t lo, int64_t hi) noexcept nogil:
+    """v outside [lo, hi] (lo <= 0 for every packed type), compared in the source's own signedness: a
+    uint64 value above 2**63 is not a negative number."""
+    if src_t is uint64_t:
+        return v > <uint64_t>hi
+    return out_of_range(<int64_t>v, lo, hi)
+
+
 # Byte sources, 8 at a time in one 64-bit word (little-endian hosts): check all eight values with one
 # mask, then gather the bits with shifts (nibbles) or one multiply (u1). A word holding a bad value goes
 # through the scalar loop, which finds its index.
-cdef Py_ssize_t pack_words(const uint8_t* src, Py_ssize_t n, uint8_t* dst, int layout, bint signed4) noexcept nogil:
+cdef Py_ssize_t pack_words(const uint8_t* src, Py_ssize_t n, uint8_t* dst, int layout, bint signed4,
+                           uint8_t hi) noexcept nogil:
     """Packs the whole 8-value words of src; returns how many values it packed, stopping before a word
-    with a bad value."""
+    with a bad value. signed4: the bytes are int8 values checked against -8..7; otherwise they are checked
+    against 0..hi (hi = 2**k - 1), which also refuses negative int8 values (their top bit is set)."""
     cdef Py_ssize_t i, words = n // 8
     cdef uint64_t w, x, bad
+    cdef uint64_t over = 0x0101010101010101ULL * <uint64_t>(0xFF ^ hi)  # bits no valid byte has
     cdef uint32_t four
     for i in range(words):
         memcpy(&w, src + 8 * i, 8)
         if layout == L_U1:
-            if w & 0xFEFEFEFEFEFEFEFEULL:
+            if w & over:
                 return 8 * i
             dst[i] = <uint8_t>((w * 0x8040201008040201ULL) >> 56)
             continue
@@ -160,7 +171,7 @@ cdef Py_ssize_t pack_words(const uint8_t* src, Py_ssize_t n, uint8_t* dst, int l
             x = (w & 0x7F7F7F7F7F7F7F7FULL) + 0x0808080808080808ULL
             bad = (x & 0x7070707070707070ULL) | ((x ^ w) & 0x8080808080808080ULL)
         else:
-            bad = w & 0xF0F0F0F0F0F0F0F0ULL
+            bad = w & over
         if bad:
             return 8 * i
         x = w & 0x0F0F0F0F0F0F0F0FULL
@@ -181,11 +192,11 @@ cdef Py_ssize_t pack_kernel(const src_t* src, Py_ssize_t n, uint8_t* dst, int la
     if layout == L_NIBBLE:
         full = n // 2
         for i in range(full):
-            if out_of_range(<int64_t>src[2 * i], lo, hi) or out_of_range(<int64_t>src[2 * i + 1], lo, hi):
-                return 2 * i if out_of_range(<int64_t>src[2 * i], lo, hi) else 2 * i + 1
+            if outside(src[2 * i], lo, hi) or outside(src[2 * i + 1], lo, hi):
+                return 2 * i if outside(src[2 * i], lo, hi) else 2 * i + 1
             dst[i] = (<uint8_t>src[2 * i] & 0x0F) | ((<uint8_t>src[2 * i + 1] & 0x0F) << 4)
         if n % 2:
-            if out_of_range(<int64_t>src[n - 1], lo, hi):
+            if outside(src[n - 1], lo, hi):
                 return n - 1
             dst[full] = <uint8_t>src[n - 1] & 0x0F
         return -1
@@ -195,7 +206,7 @@ cdef Py_ssize_t pack_kernel(const src_t* src, Py_ssize_t n, uint8_t* dst, int la
             b = 0
             for k in range(8):
                 v = <int64_t>src[8 * i + k]
-                if out_of_range(v, lo, hi):
+                if outside(src[8 * i + k], lo, hi):
                     return 8 * i + k
                 b |= <uint8_t>(v << (7 - k))
             dst[i] = b
@@ -203,7 +214,7 @@ cdef Py_ssize_t pack_kernel(const src_t* src, Py_ssize_t n, uint8_t* dst, int la
             b = 0
             for k in range(n % 8):
                 v = <int64_t>src[8 * full + k]
-                if out_of_range(v, lo, hi):
+                if outside(src[8 * full + k], lo, hi):
                     return 8 * full + k
                 b |= <uint8_t>(v << (7 - k))
             dst[full] = b
@@ -215,7 +226,7 @@ cdef Py_ssize_t pack_kernel(const src_t* src, Py_ssize_t n, uint8_t* dst, int la
             for k in range(4):
                 if 4 * i + k < n:
                     v = <int64_t>src[4 * i + k]
-                    if out_of_range(v, lo, hi):
+                    if outside(src[4 * i + k], lo, hi):
                         return 4 * i + k
                     b |= <uint8_t>(v << (2 * k))
             dst[i] = b
@@ -240,7 +251,7 @@ cdef Py_ssize_t pack_split(const src_t* src, Py_ssize_t n, uint8_t* dst, int low
         for k in range(per_group):
             if base + k < n:
                 v = <int64_t>src[base + k]
-                if out_of_range(v, lo, hi):
+                if outside(src[base + k], lo, hi):
                     return base + k
                 dst[3 * i + k // per_byte] |= <uint8_t>((v & low_mask) << (8 - low_bits * (k % per_byte + 1)))
                 highbits |= <uint8_t>(((v >> low_bits) & high_mask) << (8 - high_bits * (k + 1)))
@@ -308,8 +319,9 @@ def pack(src_t[::1] src, uint8_t[::1] dst, int layout, int64_t lo, int64_t hi, b
         if (src_t is uint8_t or src_t is int8_t) and layout == L_U1:
             done = ovf_pack_u1_blocks(<const uint8_t*>&src[0], n, &dst[0])
         if (src_t is uint8_t or src_t is int8_t) and little_endian and (layout == L_U1 or layout == L_NIBBLE):
+            # A uint8 source for i4 holds 0..7 only: 248-255 are not -8..-1 there.
             done += pack_words(<const uint8_t*>&src[done], n - done, &dst[(done // 8) * per_word_bytes], layout,
-                               lo < 0)
+                               src_t is int8_t and lo < 0, <uint8_t>hi)
         bad = pack_kernel(&src[done], n - done, &dst[(done // 8) * per_word_bytes], layout, lo, hi)
     return bad + done if bad >= 0 else -1
 

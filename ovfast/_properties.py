@@ -1,6 +1,8 @@
 """Properties cross the C API as strings: this turns openvino-style values into those strings and the
 strings back into the values openvino's Python API returns."""
 
+import numbers
+
 import openvino as _ov
 import openvino.properties as _props
 import openvino.properties.hint as _hint
@@ -33,23 +35,111 @@ def key_of(name):
     return name
 
 
-def to_text(value):
+# Keys whose value the C API takes as a C struct or a native handle, not as text (ov_property.h): a
+# Python value cannot be handed to it faithfully. The encryption callbacks are two C function pointers
+# with no context argument, so there is no way to route them to Python callables.
+_NOT_TEXT = {
+    "CACHE_ENCRYPTION_CALLBACKS": "takes two C function pointers (ov_encryption_callbacks) with no context "
+                                  "argument, which cannot call Python functions; compile with openvino to "
+                                  "encrypt the cache, or leave the cache unencrypted",
+    "OCL_CONTEXT": "takes a native OpenCL handle", "OCL_QUEUE": "takes a native OpenCL handle",
+    "VA_DEVICE": "takes a native VA display handle", "MEM_HANDLE": "takes a native memory handle",
+    "DEV_OBJECT_HANDLE": "takes a native object handle",
+}
+
+
+def to_text(value, key="?"):
+    """The text the C API parses for a property value; TypeError for values that have none."""
     if isinstance(value, bool):
         return "YES" if value else "NO"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
     if isinstance(value, _ov.Type):
         return value.get_type_name()
-    if isinstance(value, (list, tuple, set)):
-        return ",".join(to_text(v) for v in value)
+    if isinstance(value, dict):  # a nested map (DEVICE_PROPERTIES): OpenVINO's AnyMap text
+        return "{" + ",".join(f"{key_of(k)}:{to_text(v, k)}" for k, v in _non_empty(value)) + "}"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ",".join(to_text(v, key) for v in value)
     name = getattr(value, "name", None)
     if isinstance(name, str) and type(value).__module__.startswith("openvino"):
-        return name
-    return str(value)
+        return name  # an openvino enum (hint.PerformanceMode.LATENCY, ...)
+    raise TypeError(f"property {key!r}: a value of type {type(value).__name__} ({value!r:.60}) cannot be passed "
+                    f"to OpenVINO's C API; expected a str, bool, int, float, openvino.Type, an openvino "
+                    f"enum, a list of those, or a dict (for DEVICE_PROPERTIES)")
+
+
+def _non_empty(mapping):
+    """The items of a property map, leaving out empty nested maps: they set nothing, and the C API's
+    parser never returns on the text "{}" (OpenVINO 2026.4.1 hangs in compile_model)."""
+    for k, v in mapping.items():
+        if isinstance(v, dict) and not any(True for _ in _non_empty(v)):
+            continue
+        yield k, v
+
+
+# Keys whose value is a map (AnyMap). A map given as text is parsed here and written again: the C API's
+# own parser never returns on some malformed or empty texts ("{", "{}": OpenVINO 2026.4.1 hangs).
+_MAPS = {"DEVICE_PROPERTIES"}
+
+
+def _parse_map(text, key):
+    """'{CPU:{NUM_STREAMS:1},GPU:{}}' -> {'CPU': {'NUM_STREAMS': '1'}, 'GPU': {}}; ValueError if malformed."""
+    pos = 0
+
+    def fail(what):
+        raise ValueError(f"property {key!r}: {text!r} is not a map such as '{{CPU:{{NUM_STREAMS:1}}}}' "
+                         f"({what} at character {pos})")
+
+    def parse_map():
+        nonlocal pos
+        if text[pos:pos + 1] != "{":
+            fail("expected '{'")
+        pos += 1
+        out = {}
+        while text[pos:pos + 1] != "}":
+            end = min((i for i in (text.find(":", pos), text.find("}", pos), text.find(",", pos)) if i >= 0),
+                      default=-1)
+            if end < 0 or text[end] != ":" or end == pos:
+                fail("expected KEY:")
+            name, pos = text[pos:end].strip(), end + 1
+            if text[pos:pos + 1] == "{":
+                out[name] = parse_map()
+            else:
+                end = min((i for i in (text.find(",", pos), text.find("}", pos)) if i >= 0), default=-1)
+                if end < 0:
+                    fail("unterminated value")
+                out[name], pos = text[pos:end].strip(), end
+            if text[pos:pos + 1] == ",":
+                pos += 1
+            elif text[pos:pos + 1] != "}":
+                fail("expected ',' or '}'")
+        pos += 1
+        return out
+
+    result = parse_map()
+    if text[pos:].strip():
+        fail("text after the map")
+    return result
 
 
 def to_pairs(properties):
     if not isinstance(properties, dict):
         raise TypeError(f"properties are a dict of key: value, got {type(properties).__name__}")
-    return [(key_of(k), to_text(v)) for k, v in properties.items()]
+    pairs = []
+    for k, v in _non_empty(properties):
+        key = key_of(k)
+        if key in _NOT_TEXT:
+            raise NotImplementedError(f"property {key!r} {_NOT_TEXT[key]}")
+        if key in _MAPS and isinstance(v, str):
+            v = _parse_map(v.strip(), key)
+            if not any(True for _ in _non_empty(v)):
+                continue
+        pairs.append((key, to_text(v, key)))
+    return pairs
 
 
 def from_text(key, text, compiled=False):

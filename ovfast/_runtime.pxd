@@ -63,10 +63,11 @@ cdef class CompiledModel:
     cdef tuple _outputs
     cdef dict _in_names
     cdef dict _out_names
-    cdef InferRequest _call_request
+    cdef list _idle_requests     # requests of __call__/infer_new_request not in use by any thread
     cdef bint cache_outputs     # output tensors of a request stay put (plain CPU): read them without lookup
     cdef int _read_ports(self) except -1
     cpdef InferRequest create_infer_request(self)
+    cdef OVDict _infer_pooled(self, inputs, bint share_inputs, bint share_outputs)
 
 
 cdef class InferRequest:
@@ -86,6 +87,8 @@ cdef class InferRequest:
     cdef object _callback
     cdef object _callback_error
     cdef int _check_idle(self) except -1
+    cdef int _take(self) except -1
+    cdef _give_back(self, bint to_pool)
     cdef _set_tensor_at(self, bint is_input, Py_ssize_t i, object tensor)
     cdef object _single(self, str what)
     cdef tuple _locate(self, object key)

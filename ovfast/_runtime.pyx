@@ -6,6 +6,7 @@ One extension, one fragment per concept (as uvloop does): errors, element types,
 dicts, inputs, requests and their callbacks, compiled models, cores.
 """
 cimport cpython
+cimport cython
 cimport numpy as cnp
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free
@@ -19,6 +20,8 @@ import _thread
 import collections
 import collections.abc
 import io
+import math
+import operator
 import os
 import tempfile
 import threading

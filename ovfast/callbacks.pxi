@@ -12,6 +12,7 @@ def _pump_run():
     cdef vector[ovf_request_state*] batch
     cdef ovf_request_state* s
     cdef InferRequest req
+    _callback_thread.active = True
     while True:
         with nogil:
             ovf_pump_pop_all(batch, 200)

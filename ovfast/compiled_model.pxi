@@ -63,13 +63,28 @@ cdef class CompiledModel:
         return make_request(self)
 
     def __call__(self, inputs=None, bint share_inputs=True, bint share_outputs=False, decode_strings=True):
-        """Runs one inference on a request this model keeps for these calls."""
-        if self._call_request is None:
-            self._call_request = make_request(self)
-        return self._call_request.infer(inputs, share_inputs, share_outputs)
+        """Runs one inference on a request this model keeps for these calls; safe from any number of
+        threads at once, each call on a request of its own."""
+        return self._infer_pooled(inputs, share_inputs, share_outputs)
 
     def infer_new_request(self, inputs=None):
-        return make_request(self).infer(inputs, False, False)
+        """One inference whose inputs are copied and whose results are fresh arrays (openvino makes a new
+        request each time; ovfast reuses an idle one, which gives the same results)."""
+        return self._infer_pooled(inputs, False, False)
+
+    cdef OVDict _infer_pooled(self, inputs, bint share_inputs, bint share_outputs):
+        # An idle request of the pool, or a new one when every one is busy in another thread: the pool grows
+        # to the number of threads that call at once. list.pop/append are atomic under the GIL.
+        if self._idle_requests is None:
+            self._idle_requests = []
+        try:
+            req = self._idle_requests.pop()
+        except IndexError:
+            req = make_request(self)
+        try:
+            return (<InferRequest>req).infer(inputs, share_inputs, share_outputs)
+        finally:
+            self._idle_requests.append(req)
 
     def export_model(self, model_stream=None):
         """The compiled blob in a BytesIO (as openvino), or written into model_stream (a binary file)."""

@@ -20,6 +20,7 @@ __all__ = [
     "InputKeyError",
     "InputValueError",
     "InputTypeError",
+    "UnsupportedDtype",
     "VersionMismatch",
 ]
 
@@ -91,6 +92,11 @@ class InputValueError(ValueError):
 
 class InputTypeError(TypeError):
     """An input is of a kind ovfast cannot turn into a tensor of the port's type."""
+
+
+class UnsupportedDtype(InputTypeError, RuntimeError):
+    """A numpy dtype with no OpenVINO element type (object, str, complex, ...). A TypeError, and a
+    RuntimeError as openvino raises for the same array."""
 
 
 class VersionMismatch(ImportError):

@@ -12,6 +12,8 @@ nf4 and f4e2m1 take and give their 4-bit codes (0..15), as openvino's helpers do
 The kernels run without the GIL.
 """
 
+import math
+import operator
 import sys
 
 import numpy as np
@@ -44,6 +46,21 @@ def _type_name(type):
     if name not in _LAYOUTS:
         raise ValueError(f"{type!r} is not a packed sub-byte type; expected one of {', '.join(PACKED_TYPES)}")
     return name
+
+
+def _shape_of(shape):
+    """A user's shape as a tuple of ints: integers only (not 2.5 or "12"), none negative, and small enough
+    that its byte counts cannot wrap around."""
+    if isinstance(shape, (str, bytes)):
+        raise TypeError(f"unpack_data: a shape is a sequence of integers, got {shape!r}")
+    try:
+        dims = tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"unpack_data: a shape is a sequence of integers, got {shape!r}") from None
+    if any(d < 0 for d in dims) or math.prod(dims) > sys.maxsize:
+        raise ValueError(f"unpack_data: shape {list(dims)} has a negative dimension or more elements than "
+                         f"fit in memory")
+    return dims
 
 
 def packed_byte_size(type, n):
@@ -116,8 +133,8 @@ def unpack_data(array, type=None, shape=None, out=None):
         raise TypeError("unpack_data(array, type, shape) needs the type and shape (or pass an ovfast.Tensor)")
     name = _type_name(type)
     layout = _LAYOUTS[name][0]
-    shape = tuple(int(d) for d in shape)
-    n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    shape = _shape_of(shape)
+    n = math.prod(shape)
     packed = np.asarray(array)
     if packed.dtype.itemsize != 1 or packed.dtype.kind not in "uib":
         raise ValueError(f"unpack_data: the packed buffer must be bytes (uint8/int8), got {packed.dtype}")

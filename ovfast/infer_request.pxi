@@ -35,6 +35,27 @@ cdef class InferRequest:
                                    "request", -8)
         return 0
 
+    cdef int _take(self) except -1:
+        """Claims the request for a run before anything of the run touches it; release with _give_back().
+
+        The check and the claim happen without releasing the GIL, so of two threads one gets RequestBusy
+        before it has written an input (numpy's conversions release the GIL). A job of a live
+        AsyncInferQueue is taken from its pool, so the queue cannot start it meanwhile."""
+        self._check_idle()
+        if self.state.pool != NULL and ovf_pool_acquire(<ovf_pool*>self.state.pool, self.state.job_id, 0,
+                                                        True) < 0:
+            raise _exc.RequestBusy("this InferRequest is a job of an AsyncInferQueue, which is running it; "
+                                   "wait for the queue, or use a request of your own", -8)
+        self._busy = True
+        return 0
+
+    cdef _give_back(self, bint to_pool):
+        cdef vector[int] ids
+        self._busy = False
+        if to_pool and self.state.pool != NULL:
+            ids.push_back(self.state.job_id)
+            ovf_pool_release(<ovf_pool*>self.state.pool, ids, False)
+
     def set_input_tensor(self, *args):
         """set_input_tensor(tensor) for a one-input model, or set_input_tensor(index, tensor)."""
         if len(args) == 1:
@@ -211,16 +232,15 @@ cdef class InferRequest:
                        decode_strings=True):
         cdef ov_status_e st
         cdef int64_t t0, t1
-        self._check_idle()
-        set_inputs(self.inputs, inputs, self.cm._in_names, share_inputs)
-        self._busy = True
+        self._take()
         try:
+            set_inputs(self.inputs, inputs, self.cm._in_names, share_inputs)
             with nogil:
                 t0 = ovf_now_ns()
                 st = ov_infer_request_infer(self.req)
                 t1 = ovf_now_ns()
         finally:
-            self._busy = False
+            self._give_back(True)
         check(st, b"infer")
         self._latency_ns = t1 - t0
         self._async_ran = False
@@ -228,25 +248,38 @@ cdef class InferRequest:
 
     def start_async(self, inputs=None, userdata=None, bint share_inputs=False):
         cdef ov_status_e st
-        self._check_idle()
+        cdef bint py_cb
         self._raise_callback_error()
-        set_inputs(self.inputs, inputs, self.cm._in_names, share_inputs)
+        self._take()
+        try:
+            set_inputs(self.inputs, inputs, self.cm._in_names, share_inputs)
+        except BaseException:
+            self._give_back(True)
+            raise
         if userdata is not None:  # one userdata slot, shared with set_callback, as in openvino
             self._userdata = userdata
-        cdef bint py_cb = self._callback is not None
+        if self.state.pool != NULL:
+            # a job of a live queue: its completion goes through the pool, and its Python callback is the
+            # queue's (with the job's queue userdata), as in openvino
+            py_cb = (<ovf_pool*>self.state.pool).python_callbacks
+        else:
+            py_cb = self._callback is not None
         self.state.python_callback.store(py_cb)
-        if py_cb:
+        if py_cb and self.state.pool == NULL:
             # The pump runs the Python callback later; the request must live until it has.
             cpython.Py_INCREF(self)
             self.state.owner = <void*>self
         self.state.started.fetch_add(1)
+        self._busy = False  # from here on `started` says it runs
         with nogil:
             self.state.t_start_ns = ovf_now_ns()
             st = ov_infer_request_start_async(self.req)
         if st != OK:
             self.state.python_callback.store(False)
             self.state.settle()
-            if py_cb:
+            self._give_back(True)
+            if py_cb and self.state.pool == NULL:
+                self.state.owner = NULL
                 cpython.Py_DECREF(self)
             check(st, b"start_async")
         self._async_ran = True
@@ -271,7 +304,7 @@ cdef class InferRequest:
         if self.state.started.load() == 0:
             # Never started: OpenVINO's wait() returns and its wait_for() says "not ready" (forever).
             return timeout_ms < 0
-        on_pump = threading.current_thread() is _pump_thread
+        on_callback_thread = _in_callback_thread()
         while True:
             slice_ms = 100 if left < 0 or left > 100 else left
             with nogil:
@@ -286,7 +319,9 @@ cdef class InferRequest:
                 if left <= 0:
                     return False
             cpython.PyErr_CheckSignals()
-        if on_pump:  # a callback waiting on a request whose callback queues behind it
+        if on_callback_thread:
+            # A callback waits for the inference only: the waited request's own callback may queue behind
+            # this one, on this very thread.
             return True
         while True:
             with nogil:
@@ -318,6 +353,9 @@ cdef class InferRequest:
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         self._check_idle()
+        if self.state.pool != NULL:
+            raise RuntimeError("this InferRequest is a job of an AsyncInferQueue, whose callback runs for it: "
+                               "set the callback on the queue")
         self._callback = callback
         self._userdata = userdata
         if callback is not None:

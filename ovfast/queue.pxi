@@ -5,18 +5,29 @@
 # them. map() runs its whole per-item loop without the GIL; imap() keeps every job busy and yields in order.
 
 cdef class _PoolHandle:
-    """Owns the C pool; shared by the queue and its dispatcher thread, so it outlives both."""
+    """The queue's reference to the C pool; shared with its dispatcher thread. Each job holds a reference
+    of its own in C, so the pool outlives the last of them."""
     cdef ovf_pool* pool
     cdef bint closing
 
     def __dealloc__(self):
         if self.pool != NULL:
-            ovf_pool_free(self.pool)
+            ovf_pool_unref(self.pool)
             self.pool = NULL
+
+
+# Threads that run Python callbacks (the request pump, queue dispatchers) mark themselves here: a wait
+# there for more completions would wait for callbacks that only that thread can run.
+_callback_thread = threading.local()
+
+
+cdef bint _in_callback_thread():
+    return getattr(_callback_thread, "active", False)
 
 
 def _dispatch_run(_PoolHandle h, queue_ref):
     cdef vector[int] batch
+    _callback_thread.active = True
     while True:
         with nogil:
             ovf_pool_take_done(h.pool, batch, 100)
@@ -34,6 +45,7 @@ def _dispatch_run(_PoolHandle h, queue_ref):
         batch.clear()
 
 
+@cython.no_gc_clear  # __dealloc__ needs `h` to hand the jobs back as plain requests
 cdef class AsyncInferQueue:
     """openvino.AsyncInferQueue's API, plus map() and imap()."""
     cdef _PoolHandle h
@@ -44,6 +56,7 @@ cdef class AsyncInferQueue:
     cdef object _callback_error
     cdef object _dispatcher
     cdef list _checked           # per job: how many runs of it have had their status read
+    cdef dict _imap_held         # thread ident -> jobs its running imap()s hold
     cdef object __weakref__
 
     def __init__(self, CompiledModel model, int jobs=0):
@@ -61,6 +74,7 @@ cdef class AsyncInferQueue:
             self._jobs.append(req)
         self._userdata = [None] * jobs
         self._checked = [0] * jobs
+        self._imap_held = {}
 
     def __dealloc__(self):
         if self.h is None or self.h.pool == NULL:
@@ -69,6 +83,7 @@ cdef class AsyncInferQueue:
         with nogil:
             while not ovf_pool_wait_all(self.h.pool, 100):
                 pass
+            ovf_pool_detach(self.h.pool)  # jobs still referenced elsewhere live on as plain requests
         self.h.closing = True
 
     def __len__(self):
@@ -93,6 +108,7 @@ cdef class AsyncInferQueue:
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         self._callback = callback
+        self.h.pool.python_callbacks = callback is not None  # for a job started directly (queue[i].start_async)
         if callback is not None and self._dispatcher is None:
             self._dispatcher = threading.Thread(target=_dispatch_run, args=(self.h, weakref.ref(self)),
                                                 name="ovfast-queue-dispatcher", daemon=True)
@@ -122,19 +138,35 @@ cdef class AsyncInferQueue:
 
     # --- jobs -------------------------------------------------------------------------------------------
 
-    cdef int _acquire(self, int want) except -1:
-        """Takes an idle job (job `want` if >= 0), waiting without the GIL; Ctrl-C interrupts."""
+    cdef int _acquire(self, int want, bint take=True) except -1:
+        """Takes an idle job (job `want` if >= 0; with take=False only names it), waiting without the GIL;
+        Ctrl-C interrupts."""
         cdef int id
+        if self._imap_held and self._imap_held.get(_thread.get_ident(), 0) == len(self._jobs):
+            raise RuntimeError("this thread's imap() holds every job of the queue until its loop ends: "
+                               "waiting for an idle job inside that loop would wait forever; use another "
+                               "queue, or collect the items and submit them after the loop")
         with nogil:
-            id = ovf_pool_acquire(self.h.pool, want, 100)
+            id = ovf_pool_acquire(self.h.pool, want, 100, take)
         while id < 0:
             cpython.PyErr_CheckSignals()
             if threading.current_thread() is self._dispatcher:
                 raise RuntimeError("start_async from a queue callback found no idle job: it would wait for "
                                    "callbacks that cannot run until this one returns")
             with nogil:
-                id = ovf_pool_acquire(self.h.pool, want, 100)
+                id = ovf_pool_acquire(self.h.pool, want, 100, take)
         return id
+
+    cdef int _refuse_waiting_for_all(self, str what) except -1:
+        """wait_all, map and imap wait until every job is idle; from a callback, or inside this thread's
+        own imap() loop, that wait would never end."""
+        if _in_callback_thread():
+            raise RuntimeError(f"{what} from a callback would wait for completions whose callbacks cannot run "
+                               f"until this one returns; call it outside the callback")
+        if self._imap_held and self._imap_held.get(_thread.get_ident(), 0) > 0:
+            raise RuntimeError(f"{what} inside this thread's imap() loop would wait for the jobs imap holds "
+                               f"until the loop ends")
+        return 0
 
     cdef _give_back(self, int id):
         cdef vector[int] ids
@@ -155,7 +187,7 @@ cdef class AsyncInferQueue:
         check_ctx(st, f"job {id}")
         return 0
 
-    cdef int _start(self, int id, bint python_callback) except -1:
+    cdef int _start(self, int id, bint python_callback, bint held=False) except -1:
         cdef InferRequest req = <InferRequest>self._jobs[id]
         cdef ov_status_e st
         req.state.python_callback.store(python_callback)
@@ -168,7 +200,8 @@ cdef class AsyncInferQueue:
             req.state.python_callback.store(False)
             req.state.settle()
             self._checked[id] = req.state.started.load()
-            self._give_back(id)
+            if not held:  # a held job goes back when its holder lets go of it
+                self._give_back(id)
             check_ctx(st, f"starting job {id}")
         return 0
 
@@ -189,6 +222,7 @@ cdef class AsyncInferQueue:
     def wait_all(self):
         """Waits (without the GIL) until every job is idle; then raises a pending callback error, once."""
         cdef bint done = False
+        self._refuse_waiting_for_all("wait_all()")
         while not done:
             with nogil:
                 done = ovf_pool_wait_all(self.h.pool, 100)
@@ -203,11 +237,10 @@ cdef class AsyncInferQueue:
         return ovf_pool_peek_idle(self.h.pool) >= 0
 
     def get_idle_request_id(self):
-        """The id of an idle job, waiting for one if none is."""
+        """The id of an idle job, waiting for one if none is: the job the next start_async() starts (when
+        no other thread takes it first), so inputs set on queue[id] meanwhile are that run's."""
         self._raise_pending()
-        cdef int id = self._acquire(-1)
-        self._give_back(id)
-        return id
+        return self._acquire(-1, False)
 
     # --- whole batches ----------------------------------------------------------------------------------
 
@@ -218,6 +251,7 @@ cdef class AsyncInferQueue:
         item i reads slice i of the inputs and writes slice i of the outputs. The queue's callback is not
         called for map's items; other threads' start_async waits until map returns."""
         self._raise_pending()
+        self._refuse_waiting_for_all("map()")
         plan = _MapPlan(self.cm, inputs, outputs)
         cdef Py_ssize_t n_items = plan.n
         cdef int n_jobs = len(self._jobs)
@@ -308,56 +342,65 @@ cdef class AsyncInferQueue:
 
     def imap(self, iterable, bint share_inputs=False):
         """Yields the result of each item of `iterable` (anything infer() takes), in order, while keeping
-        every job busy. Each result is an OVDict of fresh arrays, the caller's to keep."""
+        every job busy. Each result is an OVDict of fresh arrays, the caller's to keep.
+
+        imap holds the jobs it runs from start to result (a finished job is not idle until imap has read
+        it), so work submitted to the queue meanwhile never lands on, or reads, an imap job."""
         self._raise_pending()
+        self._refuse_waiting_for_all("imap()")
         self.wait_all()
         cdef int n_jobs = len(self._jobs)
         cdef int id
-        cdef ov_status_e st
         cdef InferRequest req
+        me = _thread.get_ident()
         pending = collections.deque()   # (job id, item index), oldest first
+        held = []                       # the jobs this imap holds
         try:
             for index, item in enumerate(iterable):
-                id = index % n_jobs
-                req = <InferRequest>self._jobs[id]
-                self._acquire(id)
-                if pending and pending[0][0] == id:
-                    pending.popleft()
-                    self._checked[id] = req.state.started.load()
-                    with nogil:
-                        st = ov_infer_request_wait(req.req)
-                    if st != OK:
-                        self._give_back(id)
-                        check_ctx(st, f"imap: item {index - n_jobs} (job {id})")
-                    result = req._results(False)
-                else:
+                if len(held) < n_jobs:
+                    id = self._acquire(-1)
+                    (<InferRequest>self._jobs[id]).state.held.store(True)
+                    held.append(id)
+                    self._imap_held[me] = self._imap_held.get(me, 0) + 1
                     result = None
-                try:
-                    set_inputs(req.inputs, item, self.cm._in_names, share_inputs)
-                except BaseException:
-                    self._give_back(id)
-                    raise
-                self._start(id, False)
+                else:
+                    id, done_index = pending.popleft()
+                    result = self._held_result(id, done_index)
+                req = <InferRequest>self._jobs[id]
+                set_inputs(req.inputs, item, self.cm._in_names, share_inputs)
+                self._start(id, False, True)
                 pending.append((id, index))
                 if result is not None:
                     yield result
             while pending:
                 id, index = pending.popleft()
-                req = <InferRequest>self._jobs[id]
-                self._acquire(id)
-                self._checked[id] = req.state.started.load()
-                with nogil:
-                    st = ov_infer_request_wait(req.req)
-                self._give_back(id)
-                check_ctx(st, f"imap: item {index} (job {id})")
-                yield req._results(False)
+                yield self._held_result(id, index)
         finally:
-            # an abandoned generator: let the jobs it started finish and return to idle
-            while pending:
-                id, index = pending.popleft()
-                self._acquire(id)
-                self._checked[id] = (<InferRequest>self._jobs[id]).state.started.load()
+            # done, failed or abandoned: the jobs finish what they run, then go back to the queue
+            for id in held:
+                req = <InferRequest>self._jobs[id]
+                with nogil:
+                    ov_infer_request_wait(req.req)
+                    req.state.wait_settled(-1)
+                self._checked[id] = req.state.started.load()
                 self._give_back(id)
+            if held:
+                left = self._imap_held[me] - len(held)
+                if left:
+                    self._imap_held[me] = left
+                else:
+                    del self._imap_held[me]
+
+    cdef OVDict _held_result(self, int id, Py_ssize_t index):
+        """The result of item `index`, which job `id` (held by imap) ran."""
+        cdef InferRequest req = <InferRequest>self._jobs[id]
+        cdef ov_status_e st
+        with nogil:
+            st = ov_infer_request_wait(req.req)
+            req.state.wait_settled(-1)
+        self._checked[id] = req.state.started.load()
+        check_ctx(st, f"imap: item {index} (job {id})")
+        return req._results(False)
 
     def __repr__(self):
         return f"<AsyncInferQueue: {len(self._jobs)} jobs>"
@@ -463,6 +506,8 @@ cdef class _MapPlan:
                                                   f"cannot be converted to {type_label(port.ctype)}")
                     arr = arr.astype(cnp.PyArray_DescrFromType(port.npy))
                 arr = np.ascontiguousarray(arr)
+                if not arr.flags.writeable and port.nbytes > MAP_COPY_MAX_BYTES:
+                    arr = arr.copy()  # bound zero-copy otherwise, and ovfast never binds memory it may not write
             else:
                 arr = value
                 if not (isinstance(arr, np.ndarray) and arr.dtype.num == port.npy and arr.dtype.isnative

@@ -30,17 +30,49 @@ cdef inline ov_shape_t as_shape(dims_t* dims) noexcept nogil:
     return s
 
 
+# The largest element count whose byte size fits in a signed 64-bit count for every element type (a
+# string element is a 32-byte std::string): past it OpenVINO's byte counts wrap around, and a tensor of
+# [2**32, 2**32] u8 would claim 0 bytes.
+cdef object MAX_ELEMENTS = (2 ** 63 - 1) // 32
+
+
 cdef int dims_from_seq(object shape, dims_t* out) except -1:
-    cdef Py_ssize_t n = len(shape), i
+    """A user's shape (a sequence of ints, an openvino.Shape) into dims, checked for type, sign and size."""
+    cdef Py_ssize_t n, i
+    if not isinstance(shape, (str, bytes, bytearray)):
+        try:
+            items = list(shape)
+        except TypeError:
+            items = None
+    if isinstance(shape, (str, bytes, bytearray)) or items is None:
+        raise _exc.InputTypeError(f"a shape is a sequence of integers such as [1, 3, 224, 224], got "
+                                  f"{type(shape).__name__} {shape!r}")
+    n = len(items)
     if n > MAX_RANK:
-        raise _exc.InputValueError(f"shape {tuple(shape)} has rank {n}; ovfast supports rank <= {MAX_RANK}")
+        raise _exc.InputValueError(f"shape {items} has rank {n}; ovfast supports rank <= {MAX_RANK}")
+    dims = [_dim_of(d, shape) for d in items]
+    if any(d < 0 for d in dims):
+        raise _exc.InputValueError(f"shape {dims} has a negative dimension")
+    if math.prod(dims) > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in dims):
+        raise _exc.InputValueError(f"shape {dims} is too large: a tensor holds at most {MAX_ELEMENTS} elements "
+                                   f"in all and per dimension (beyond that its byte size would not fit in 64 "
+                                   f"bits)")
     out.rank = n
     for i in range(n):
-        d = int(shape[i])
-        if d < 0:
-            raise _exc.InputValueError(f"shape {tuple(int(x) for x in shape)} has a negative dimension")
-        out.d[i] = d
+        out.d[i] = dims[i]
     return 0
+
+
+cdef object _dim_of(object d, object shape):
+    if isinstance(d, _ov.Dimension):
+        if d.is_static:
+            return d.get_length()
+        raise _exc.InputValueError(f"shape {shape} has a dynamic dimension; a tensor needs a static shape")
+    try:
+        return operator.index(d)  # an int or numpy integer; 2.5 or "1" are refused, as openvino does
+    except TypeError:
+        raise _exc.InputTypeError(f"shape {shape!r}: dimension {d!r} is a {type(d).__name__}, not an "
+                                  f"integer") from None
 
 
 cdef int dims_from_array(cnp.ndarray arr, dims_t* out) except -1:
@@ -142,7 +174,8 @@ cdef class Tensor:
 
     def set_shape(self, shape):
         cdef dims_t d
-        new_dims = [int(x) for x in shape]
+        dims_from_seq(shape, &d)
+        new_dims = [d.d[i] for i in range(d.rank)]
         old_dims = list(tensor_dims(self.ptr))
         if new_dims == old_dims:
             return
@@ -152,7 +185,6 @@ cdef class Tensor:
         if self._exports > 0 and int(np.prod(new_dims)) > int(np.prod(old_dims)):
             raise BufferError(f"cannot grow a Tensor from {old_dims} to {new_dims} while {self._exports} "
                               f"view(s) of its data are alive: growing may move its memory")
-        dims_from_seq(new_dims, &d)
         check(ov_tensor_set_shape(self.ptr, as_shape(&d)), b"ov_tensor_set_shape")
 
     @property
@@ -276,6 +308,23 @@ cdef Tensor tensor_copy_of(cnp.ndarray arr, ov_element_type_e c):
     return t
 
 
+cdef int _check_shareable(cnp.ndarray arr) except -1:
+    """The one rule for wrapping a user's memory: numbers only, and never memory we may not write.
+
+    A Tensor's `data` is writable and a request may write into the tensors it is given, so sharing a
+    read-only array would let either change an immutable `bytes` object or crash on a read-only mapping.
+    Object and other non-numeric arrays hold pointers, not numbers, whatever type they are read as."""
+    if arr.dtype.kind not in "biuf" or arr.dtype.hasobject:
+        raise _exc.UnsupportedDtype(f"numpy dtype {arr.dtype} has no OpenVINO element type and cannot be "
+                                    f"shared as one; expected bool, float16/32/64, int8/16/32/64 or "
+                                    f"uint8/16/32/64 values")
+    if not cnp.PyArray_ISWRITEABLE(arr):
+        raise _exc.InputValueError("the array is not writeable: ovfast shares only memory it may write (a "
+                                   "Tensor's data and a request's inputs are writable); pass array.copy(), or "
+                                   "Tensor(array) without shared_memory, which copies")
+    return 0
+
+
 cdef int _tensor_init(Tensor self, object array, object shape, object etype, bint shared) except -1:
     cdef ov_element_type_e c
     cdef cnp.ndarray arr
@@ -287,6 +336,8 @@ cdef int _tensor_init(Tensor self, object array, object shape, object etype, bin
         shared, shape = shape, None
     if cnp.PyArray_CheckExact(array) or isinstance(array, np.ndarray) or isinstance(array, _ov.Tensor):
         arr = <cnp.ndarray>(array if cnp.PyArray_Check(array) else array.data)
+        if shared or shape is not None:
+            _check_shareable(arr)
         if not cnp.PyArray_ISNOTSWAPPED(arr):
             if shared or shape is not None:
                 raise _exc.InputValueError(f"the array's bytes are in non-native order ({arr.dtype.str}): "

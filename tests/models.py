@@ -77,3 +77,28 @@ def mixed_size_model():
     model.outputs[0].tensor.set_names({"shifted"})
     model.outputs[1].tensor.set_names({"rowsum"})
     return model
+
+
+def slow_compiled(ov, seconds, n=128):
+    """A heavy_model compiled for one CPU thread and an input for it, grown until one inference takes at
+    least `seconds` on this machine: tests that need a slow inference measure, never assume a speed.
+    Returns (compiled, x, seconds one inference took)."""
+    import math
+    import time
+
+    depth = 8
+    while True:
+        x = np.ones((n, n), np.float32)
+        compiled = ov.compile_model(heavy_model(n=n, depth=depth), "CPU", CPU_ONE_THREAD)
+        request = compiled.create_infer_request()
+        request.infer(x)  # the first run pays for allocations
+        t0 = time.perf_counter()
+        request.infer(x)
+        took = time.perf_counter() - t0
+        if took >= seconds:
+            return compiled, x, took
+        grow = 1.3 * seconds / max(took, 1e-6)
+        if depth * grow <= 32:
+            depth = max(depth + 1, math.ceil(depth * grow))
+        else:  # a matmul costs n**3: grow n, which keeps the graph small to build and compile
+            n = max(n + 32, 32 * math.ceil(n * grow ** (1 / 3) / 32))

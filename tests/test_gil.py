@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ovfast
-from models import heavy_model
+from models import heavy_model, slow_compiled
 
 
 class Counter:
@@ -64,11 +64,19 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def compiled(model):
-    return ovfast.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": 1})
+def slow():
+    # one inference of at least 20 ms on this machine, whatever its speed: long enough to tell
+    return slow_compiled(ovfast, 0.02)
 
 
-X = np.random.default_rng(0).standard_normal((384, 384)).astype(np.float32)
+@pytest.fixture(scope="module")
+def compiled(slow):
+    return slow[0]
+
+
+@pytest.fixture(scope="module")
+def X(slow):
+    return np.random.default_rng(0).standard_normal(slow[1].shape).astype(np.float32)
 
 
 def test_compile_releases_gil(model):
@@ -76,14 +84,14 @@ def test_compile_releases_gil(model):
         assert_released(c, ovfast.Core().compile_model, model, "CPU")
 
 
-def test_infer_and_call_release_gil(compiled):
+def test_infer_and_call_release_gil(compiled, X):
     with Counter() as c:
         assert_released(c, compiled.create_infer_request().infer, X)
         assert_released(c, compiled, X)
         assert_released(c, compiled.infer_new_request, X)
 
 
-def test_wait_releases_gil(compiled):
+def test_wait_releases_gil(compiled, X):
     req = compiled.create_infer_request()
 
     def run(wait):

@@ -9,7 +9,7 @@ import openvino
 import pytest
 
 import ovfast
-from models import add_model, dynamic_model, heavy_model, mixed_size_model, two_output_model
+from models import add_model, dynamic_model, heavy_model, mixed_size_model, slow_compiled, two_output_model
 
 X = np.arange(8, dtype=np.float32)
 
@@ -196,13 +196,8 @@ def test_threads_submitting_at_once(fast_add):
 def test_wait_all_can_be_interrupted():
     import _thread
 
-    compiled = ovfast.compile_model(heavy_model(n=512, depth=160), "CPU", {"INFERENCE_NUM_THREADS": 1})
+    compiled, x, one = slow_compiled(ovfast, 0.5)
     queue = ovfast.AsyncInferQueue(compiled, 1)
-    x = np.ones((512, 512), np.float32)
-    t0 = time.perf_counter()
-    queue.start_async(x)
-    queue.wait_all()
-    one = time.perf_counter() - t0
     queue.start_async(x)
     threading.Timer(0.05, _thread.interrupt_main).start()
     t0 = time.perf_counter()

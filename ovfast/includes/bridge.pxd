@@ -31,6 +31,7 @@ cdef extern from "_bridge.hpp" nogil:
         void* owner
         void* pool
         int job_id
+        atomic_bool held
         void settle()
         cbool is_settled()
         cbool wait_settled(int64_t timeout_ms)
@@ -40,11 +41,12 @@ cdef extern from "_bridge.hpp" nogil:
     void ovf_pump_pop_all(vector[ovf_request_state*]& out, int64_t timeout_ms)
 
     cppclass ovf_pool:
-        pass
+        cbool python_callbacks
     ovf_pool* ovf_pool_new() except +
-    void ovf_pool_free(ovf_pool* p)
+    void ovf_pool_unref(ovf_pool* p)
+    void ovf_pool_detach(ovf_pool* p)
     void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) except +
-    int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms)
+    int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms, cbool take)
     cbool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms)
     void ovf_pool_release(ovf_pool* p, const vector[int]& ids, cbool settle)
     void ovf_pool_take_done(ovf_pool* p, vector[int]& out, int64_t timeout_ms)
