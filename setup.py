@@ -51,6 +51,19 @@ if DEBUG:
     directives.update(linetrace=True, binding=True)
     macros.append(("CYTHON_TRACE_NOGIL", "1"))
 
+# Every extension exports its PyInit_ function and nothing else. A compiler that links parts of libstdc++
+# statically (some GCC wrappers do) otherwise exports thousands of std:: symbols (locale facets such as
+# num_put<...>::id) that take the place of libstdc++'s own in the process, and OpenVINO then crashes in its
+# first string formatting (seen on Ubuntu 24.04: 4,176 std:: symbols exported, a segfault in compile_model).
+# Hidden visibility alone leaves out the template instances of namespace std (libstdc++ declares std
+# with default visibility), so a version script makes every symbol but PyInit_* local.
+EXPORTS_MAP = os.path.join(HERE, "build", "ovfast-exports.map")
+os.makedirs(os.path.dirname(EXPORTS_MAP), exist_ok=True)
+with open(EXPORTS_MAP, "w") as f:
+    f.write("{\n  global: PyInit_*;\n  local: *;\n};\n")
+HIDDEN_COMPILE = ["-fvisibility=hidden"]
+HIDDEN_LINK = ["-Wl,--exclude-libs,ALL", f"-Wl,--version-script={EXPORTS_MAP}"]
+
 # $ORIGIN/../openvino/libs finds the wheel's libraries from site-packages/ovfast/; the absolute path
 # keeps an in-place (editable) build working from the source tree.
 rpath = ["$ORIGIN/../openvino/libs", OV_LIBS]
@@ -59,9 +72,10 @@ runtime = Extension(
     "ovfast._runtime",
     sources=["ovfast/_runtime.pyx"],
     include_dirs=[OV_INCLUDE, numpy.get_include(), os.path.join(HERE, "ovfast")],
-    extra_compile_args=["-std=c++17", "-O2", "-Wno-unused-function", "-Wno-deprecated-declarations"],
+    extra_compile_args=["-std=c++17", "-O2", "-Wno-unused-function", "-Wno-deprecated-declarations",
+                        "-fvisibility-inlines-hidden"] + HIDDEN_COMPILE,
     extra_link_args=[f"-l:{LIB_C}", f"-l:{LIB_CPP}", f"-L{OV_LIBS}"]
-    + [f"-Wl,-rpath,{p}" for p in rpath],
+    + [f"-Wl,-rpath,{p}" for p in rpath] + HIDDEN_LINK,
     define_macros=macros,
     language="c++",
 )
@@ -69,7 +83,8 @@ packing = Extension(
     "ovfast._packing",
     sources=["ovfast/_packing.pyx"],
     include_dirs=[numpy.get_include()],
-    extra_compile_args=["-O3"],
+    extra_compile_args=["-O3"] + HIDDEN_COMPILE,
+    extra_link_args=HIDDEN_LINK,
     define_macros=macros,
 )
 

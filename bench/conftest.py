@@ -113,5 +113,10 @@ def pytest_terminal_summary(terminalreporter, config):
             name = bench.name.replace("test_", "")
             terminalreporter.write_line(f"[{bench.group}] {name}: {bench.extra_info['paired_c_ratio']:.3f}x the C "
                                         f"loop, median of round-by-round ratios (C round run just before each)")
+    for bench in session.benchmarks:
+        if bench.stats is not None and (bench.extra_info.get("errors") or bench.extra_info.get("wrong")):
+            terminalreporter.write_line(f"[{bench.group}] {bench.name.replace('test_', '')}: "
+                                        f"{bench.extra_info['errors']} calls raised, {bench.extra_info['wrong']} "
+                                        f"returned a wrong answer (all rounds)")
     for line in rates:
         terminalreporter.write_line(line)
