@@ -144,7 +144,8 @@ cdef inline bint outside(src_t v, int64_t lo, int64_t hi) noexcept nogil:
     uint64 value above 2**63 is not a negative number."""
     if src_t is uint64_t:
         return v > <uint64_t>hi
-    return out_of_range(<int64_t>v, lo, hi)
+    else:
+        return out_of_range(<int64_t>v, lo, hi)
 
 
 # Byte sources, 8 at a time in one 64-bit word (little-endian hosts): check all eight values with one
