@@ -69,8 +69,8 @@ cdef class Core:
             finally:
                 ov_model_free(m)
         else:
-            raise TypeError(f"{what}: expected an openvino.Model, a path or IR XML bytes, got "
-                            f"{type(model).__name__}")
+            raise _exc.InputTypeError(f"{what}: expected an openvino.Model, a path or IR XML bytes, got "
+                                      f"{type(model).__name__}")
         check_ctx(st, what)
         return make_compiled_model(out, self, bdevice.decode())
 

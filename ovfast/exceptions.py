@@ -20,6 +20,8 @@ __all__ = [
     "InputKeyError",
     "InputValueError",
     "InputTypeError",
+    "PortIndexError",
+    "InputValueTypeError",
     "UnsupportedDtype",
     "VersionMismatch",
 ]
@@ -79,24 +81,36 @@ class InvalidParameter(OVError, ValueError):
     status = -14
 
 
-class InputKeyError(KeyError):
+# The input errors are also RuntimeErrors: openvino raises RuntimeError for the same mistakes, and code
+# written for openvino catches that.
+
+class InputKeyError(KeyError, RuntimeError):
     """An input or output was named by a key the model does not have."""
 
     def __str__(self):
         return str(self.args[0]) if self.args else ""
 
 
-class InputValueError(ValueError):
+class PortIndexError(InputKeyError, IndexError):
+    """An output index past the model's outputs (a KeyError on a result dict, as in openvino)."""
+
+
+class InputValueError(ValueError, RuntimeError):
     """An input has the wrong shape or a value that cannot be used."""
 
 
-class InputTypeError(TypeError):
+class InputTypeError(TypeError, RuntimeError):
     """An input is of a kind ovfast cannot turn into a tensor of the port's type."""
 
 
-class UnsupportedDtype(InputTypeError, RuntimeError):
-    """A numpy dtype with no OpenVINO element type (object, str, complex, ...). A TypeError, and a
-    RuntimeError as openvino raises for the same array."""
+class InputValueTypeError(InputValueError, InputTypeError):
+    """A value of the wrong kind where ovfast said ValueError and openvino says TypeError (a negative
+    dimension, one array for a model of several inputs): both, so code written for either catches it."""
+
+
+class UnsupportedDtype(InputTypeError, ValueError):
+    """A numpy dtype with no OpenVINO element type (object, str, complex, ...): a TypeError, and the
+    RuntimeError (Tensor) or ValueError (inputs) openvino raises for the same array."""
 
 
 class VersionMismatch(ImportError):

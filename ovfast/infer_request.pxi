@@ -271,6 +271,7 @@ cdef class InferRequest:
             self.state.owner = <void*>self
         self.state.started.fetch_add(1)
         self._busy = False  # from here on `started` says it runs
+        self._async_ran = True  # before the start: the callback may read latency before we return
         with nogil:
             self.state.t_start_ns = ovf_now_ns()
             st = ov_infer_request_start_async(self.req)
@@ -282,7 +283,6 @@ cdef class InferRequest:
                 self.state.owner = NULL
                 cpython.Py_DECREF(self)
             check(st, b"start_async")
-        self._async_ran = True
 
     def wait(self):
         """Waits for the running inference (and its callback); returns at once if none was started."""

@@ -138,7 +138,7 @@ cdef class _InputSlots:
 
     cdef cnp.ndarray convert(self, ConstOutput port, cnp.ndarray arr):
         if arr.dtype.kind not in "biuf":
-            raise _exc.InputTypeError(f"input '{port._any_name}' expects {port._label()}, got "
+            raise _exc.UnsupportedDtype(f"input '{port._any_name}' expects {port._label()}, got "
                                       f"{_describe(arr)}: dtype {arr.dtype} cannot be converted to "
                                       f"{type_label(port.ctype)}")
         return arr.astype(cnp.PyArray_DescrFromType(port.npy))
@@ -188,6 +188,6 @@ cdef int set_inputs(_InputSlots slots, object inputs, dict names, bint share) ex
             slots.set_value(port_index(slots.ports, names, key, "input"), value, share)
         return 0
     if n != 1:
-        raise _exc.InputValueError(f"the model has {n} inputs {[p.any_name for p in slots.ports]}: pass a "
-                                   f"dict or a list of {n} values, not one {_describe(inputs)}")
+        raise _exc.InputValueTypeError(f"the model has {n} inputs {[p.any_name for p in slots.ports]}: pass "
+                                       f"a dict or a list of {n} values, not one {_describe(inputs)}")
     return slots.set_value(0, inputs, share)

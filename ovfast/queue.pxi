@@ -192,10 +192,10 @@ cdef class AsyncInferQueue:
         cdef ov_status_e st
         req.state.python_callback.store(python_callback)
         req.state.started.fetch_add(1)
+        req._async_ran = True  # before the start: the callback may run (and read latency) before we return
         with nogil:
             req.state.t_start_ns = ovf_now_ns()
             st = ov_infer_request_start_async(req.req)
-        req._async_ran = True
         if st != OK:
             req.state.python_callback.store(False)
             req.state.settle()
@@ -502,7 +502,7 @@ cdef class _MapPlan:
                 arr = np.asarray(value)
                 if arr.dtype.num != port.npy or not arr.dtype.isnative:
                     if arr.dtype.kind not in "biuf":
-                        raise _exc.InputTypeError(f"map: input '{port._any_name}' has dtype {arr.dtype}, which "
+                        raise _exc.UnsupportedDtype(f"map: input '{port._any_name}' has dtype {arr.dtype}, which "
                                                   f"cannot be converted to {type_label(port.ctype)}")
                     arr = arr.astype(cnp.PyArray_DescrFromType(port.npy))
                 arr = np.ascontiguousarray(arr)

@@ -14,7 +14,7 @@ cdef class OVDict:
         if isinstance(key, int):
             n = len(self._values)
             if not -n <= key < n:
-                raise IndexError(f"output index {key} out of range: the model has {n} output(s)")
+                raise _exc.PortIndexError(f"output index {key} out of range: the model has {n} output(s)")
             return key % n
         if isinstance(key, ConstOutput):
             port = <ConstOutput>key
@@ -27,6 +27,9 @@ cdef class OVDict:
             i = self._names.get(key)
             if i is not None:
                 return i
+        else:
+            raise _exc.InputTypeError(f"a result is looked up by output index, name or port, not by a "
+                                      f"{type(key).__name__} ({key!r})")
         raise _exc.InputKeyError(f"{key!r} is not an output of this model; outputs are "
                                  f"{[p.any_name for p in self._ports]} (or their index 0..{len(self._ports) - 1})")
 
@@ -36,14 +39,14 @@ cdef class OVDict:
     def __contains__(self, key):
         try:
             self._index(key)
-        except (KeyError, IndexError):
+        except (KeyError, IndexError, TypeError):
             return False
         return True
 
     def get(self, key, default=None):
         try:
             return self._values[self._index(key)]
-        except (KeyError, IndexError):
+        except (KeyError, IndexError, TypeError):
             return default
 
     def keys(self):

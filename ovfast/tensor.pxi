@@ -52,7 +52,7 @@ cdef int dims_from_seq(object shape, dims_t* out) except -1:
         raise _exc.InputValueError(f"shape {items} has rank {n}; ovfast supports rank <= {MAX_RANK}")
     dims = [_dim_of(d, shape) for d in items]
     if any(d < 0 for d in dims):
-        raise _exc.InputValueError(f"shape {dims} has a negative dimension")
+        raise _exc.InputValueTypeError(f"shape {dims} has a negative dimension")
     if math.prod(dims) > MAX_ELEMENTS or any(d > MAX_ELEMENTS for d in dims):
         raise _exc.InputValueError(f"shape {dims} is too large: a tensor holds at most {MAX_ELEMENTS} elements "
                                    f"in all and per dimension (beyond that its byte size would not fit in 64 "

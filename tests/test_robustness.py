@@ -353,12 +353,18 @@ def benchmark_app_loop(ov, compiled, n_jobs, n_runs):
         queue[i].set_input_tensors({0: ov.Tensor(np.full(8, k, np.float32)), 1: ov.Tensor(np.ones(8, np.float32))})
         queue.start_async(userdata=k)
     queue.wait_all()
-    # openvino's wait_all can return before the last callback has run, and dropping its CompiledModel then
-    # deadlocks (the callback thread waits for the GIL that the destructor holds): wait for every callback
+    # openvino's wait_all can return while its callback thread is still in the last callback, and dropping
+    # its CompiledModel then deadlocks (the destructor holds the GIL and joins that thread, which waits for
+    # the GIL): openvino's objects are kept until the end of the session, long after that thread is idle
     deadline = time.monotonic() + 60
     while len(seen) < n_runs and time.monotonic() < deadline:
         time.sleep(0.001)
+    if ov is openvino:
+        _OPENVINO_KEEPALIVE.append((compiled, queue))
     return named, seen
+
+
+_OPENVINO_KEEPALIVE = []
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2, 4])
