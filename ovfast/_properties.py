@@ -23,6 +23,8 @@ _TYPES = {"INFERENCE_PRECISION_HINT", "KV_CACHE_PRECISION"}
 # name -> "RO"/"RW" (iteration and `in` behave the same).
 _LISTS = {"EXECUTION_DEVICES", "SUPPORTED_PROPERTIES", "AVAILABLE_DEVICES", "OPTIMIZATION_CAPABILITIES",
           "CACHING_PROPERTIES", "SUPPORTED_METRICS", "SUPPORTED_CONFIG_KEYS"}
+# ranges openvino gives as tuples of ints: (min, max) streams, (min, max, step) requests
+_INT_TUPLES = {"RANGE_FOR_STREAMS", "RANGE_FOR_ASYNC_INFER_REQUESTS"}
 _STRINGS = {"FULL_DEVICE_NAME", "DEVICE_ID", "NETWORK_NAME", "MODEL_PRIORITY", "CACHE_DIR", "DEVICE_ARCHITECTURE"}
 
 
@@ -155,6 +157,11 @@ def from_text(key, text, compiled=False):
     if key in _TYPES:
         t = getattr(_ov.Type, text, None)
         return t if isinstance(t, _ov.Type) else text
+    if key in _INT_TUPLES:
+        try:
+            return tuple(int(t) for t in text.replace(",", " ").split())
+        except ValueError:
+            return text
     if key in _LISTS:
         return [t for t in text.replace(",", " ").split() if t]
     if key in _STRINGS:

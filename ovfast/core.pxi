@@ -89,7 +89,10 @@ cdef class Core:
         config, if given, is set on the device of this Core before the import (the C API import takes none)."""
         cdef ov_compiled_model_t* out = NULL
         cdef ov_status_e st
-        if hasattr(model_stream, "read"):
+        if hasattr(model_stream, "getvalue"):
+            # the whole buffer, as openvino reads it: right after export_model(stream) its position is at the end
+            model_stream = model_stream.getvalue()
+        elif hasattr(model_stream, "read"):
             model_stream = model_stream.read()
         cdef bytes blob = bytes(model_stream)
         cdef bytes bdevice = device_name.encode()
@@ -128,8 +131,14 @@ cdef class Core:
         finally:
             ov_core_versions_free(&vs)
 
-    def get_property(self, device_name, name):
+    def get_available_devices(self):
+        return self.available_devices
+
+    def get_property(self, device_name, name=None):
+        """get_property(device_name, name), or get_property(name) for the Core's own properties."""
         cdef char* value = NULL
+        if name is None:
+            device_name, name = "", device_name
         cdef bytes key = _properties.key_of(name).encode()
         cdef bytes bdevice = device_name.encode()
         check_ctx(ov_core_get_property(self.ptr, bdevice, key, &value),

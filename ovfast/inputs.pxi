@@ -176,6 +176,8 @@ cdef int set_inputs(_InputSlots slots, object inputs, dict names, bint share) ex
     cdef Py_ssize_t i, n = slots.n
     if inputs is None:
         return 0
+    if type(inputs) is OVDict:  # another model's results feed this one by position, as in openvino
+        inputs = (<OVDict>inputs)._values
     if type(inputs) is list or type(inputs) is tuple:
         if len(inputs) != n:
             raise _exc.InputValueError(f"the model has {n} input(s) {[p.any_name for p in slots.ports]}, "

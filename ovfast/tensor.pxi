@@ -244,6 +244,25 @@ cdef class Tensor:
             raise _exc.InputValueError(f"copy_from: tensor holds {dst.size} values, source has {src.size}")
         np.copyto(dst, src.reshape(dst.shape), casting="same_kind")
 
+    def __copy__(self):
+        """A Tensor over the same memory (as openvino's copy.copy), keeping this one alive."""
+        cdef dims_t d
+        cdef ov_tensor_t* p = NULL
+        dims_from_seq(tensor_dims(self.ptr), &d)
+        check(ov_tensor_create_from_host_ptr(self.ctype, as_shape(&d), self.data_ptr(), &p),
+              b"ov_tensor_create_from_host_ptr")
+        return wrap_tensor(p, self)
+
+    def __deepcopy__(self, memo):
+        """A Tensor with its own copy of the data."""
+        cdef dims_t d
+        cdef ov_tensor_t* p = NULL
+        dims_from_seq(tensor_dims(self.ptr), &d)
+        check(ov_tensor_create(self.ctype, as_shape(&d), &p), b"ov_tensor_create")
+        cdef Tensor t = wrap_tensor(p, None)
+        memcpy(t.data_ptr(), self.data_ptr(), self.nbytes())
+        return t
+
     def __repr__(self):
         return f"<Tensor: shape{list(tensor_dims(self.ptr))} type: {type_label(self.ctype)}>"
 

@@ -1,0 +1,69 @@
+"""openvino programs that run unchanged on ovfast: the same code on both, openvino as the oracle."""
+
+import copy
+import io
+
+import numpy as np
+import openvino
+import openvino.opset13 as ops
+import pytest
+
+from models import add_model
+
+X = np.ones(8, np.float32)
+
+
+def test_copy_shares_and_deepcopy_copies(ov):
+    for data in (np.arange(6, dtype=np.float32).reshape(2, 3), np.arange(4, dtype=np.uint8)):
+        t = ov.Tensor(data.copy())
+        shallow, deep = copy.copy(t), copy.deepcopy(t)
+        for c in (shallow, deep):
+            assert type(c) is type(t) and list(c.shape) == list(t.shape) and c.element_type == t.element_type
+            np.testing.assert_array_equal(c.data, data)
+        t.data[0] = 99
+        assert shallow.data.reshape(-1)[0] == 99        # copy.copy shares the memory
+        assert deep.data.reshape(-1)[0] == data.reshape(-1)[0]   # deepcopy has its own
+    packed = ov.Tensor(np.array([0x21, 0x43], np.uint8), [4], ov.Type.u4)
+    np.testing.assert_array_equal(copy.deepcopy(packed).data, packed.data)
+
+
+def test_a_shallow_copy_outlives_its_original(ov):
+    t = ov.Tensor(np.arange(4, dtype=np.int32))
+    c = copy.copy(t)
+    del t
+    import gc
+
+    gc.collect()
+    np.testing.assert_array_equal(c.data, np.arange(4, dtype=np.int32))
+
+
+@pytest.mark.parametrize("key", ["CACHE_DIR", "ENABLE_MMAP"])
+def test_core_property_without_a_device(ov, key):
+    assert ov.Core().get_property(key) == openvino.Core().get_property(key)
+
+
+def test_available_devices_method(ov):
+    assert ov.Core().get_available_devices() == openvino.Core().get_available_devices()
+
+
+@pytest.mark.parametrize("key", ["RANGE_FOR_STREAMS", "RANGE_FOR_ASYNC_INFER_REQUESTS"])
+def test_range_properties_are_tuples_of_ints(ov, key):
+    got = ov.Core().get_property("CPU", key)
+    assert got == openvino.Core().get_property("CPU", key)
+    assert type(got) is tuple and all(type(v) is int for v in got)
+
+
+def test_import_from_the_stream_export_wrote(ov):
+    core = ov.Core()
+    compiled = core.compile_model(add_model(), "CPU")
+    stream = io.BytesIO()
+    compiled.export_model(stream)           # the stream's position is now at its end
+    imported = core.import_model(stream, "CPU")
+    np.testing.assert_array_equal(imported([X, X])[0], 2 * X)
+
+
+def test_a_result_dict_feeds_the_next_model(ov):
+    first = ov.compile_model(add_model(), "CPU")
+    p = ops.parameter([8], np.float32, name="p")
+    second = ov.compile_model(openvino.Model(ops.multiply(p, ops.constant(np.float32(3))), [p]), "CPU")
+    np.testing.assert_array_equal(second(first([X, 2 * X]))[0], 9 * X)
