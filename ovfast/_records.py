@@ -2,6 +2,8 @@
 
 import datetime
 
+import openvino as _ov
+
 
 class Version:
     """A plugin's version, as openvino.Version (build_number, description, major/minor/patch)."""
@@ -25,13 +27,13 @@ class Version:
 
 
 class ProfilingInfo:
-    """One layer's profiling record, as openvino.ProfilingInfo (times are timedelta)."""
+    """One layer's profiling record, as openvino.ProfilingInfo (times are timedelta, status its enum)."""
 
-    STATUS = ("NOT_RUN", "OPTIMIZED_OUT", "EXECUTED")
+    Status = _ov.ProfilingInfo.Status  # openvino's own enum, so comparisons with it hold
     __slots__ = ("status", "real_time", "cpu_time", "node_name", "exec_type", "node_type")
 
     def __init__(self, status, real_time_us, cpu_time_us, node_name, exec_type, node_type):
-        self.status = self.STATUS[status] if 0 <= status < len(self.STATUS) else str(status)
+        self.status = self.Status(status)
         self.real_time = datetime.timedelta(microseconds=real_time_us)
         self.cpu_time = datetime.timedelta(microseconds=cpu_time_us)
         self.node_name = node_name

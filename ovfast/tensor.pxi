@@ -179,10 +179,9 @@ cdef class Tensor:
         old_dims = list(tensor_dims(self.ptr))
         if new_dims == old_dims:
             return
-        if self._owner is not None:
-            raise _exc.InputValueError(
-                "cannot reshape a Tensor that shares memory with a numpy array; make a new Tensor instead")
-        if self._exports > 0 and int(np.prod(new_dims)) > int(np.prod(old_dims)):
+        # A Tensor over shared memory takes any shape that fits in that memory (OpenVINO refuses a larger
+        # one, as openvino does); an allocated one may move its memory when it grows, so not under views.
+        if self._owner is None and self._exports > 0 and int(np.prod(new_dims)) > int(np.prod(old_dims)):
             raise BufferError(f"cannot grow a Tensor from {old_dims} to {new_dims} while {self._exports} "
                               f"view(s) of its data are alive: growing may move its memory")
         check(ov_tensor_set_shape(self.ptr, as_shape(&d)), b"ov_tensor_set_shape")

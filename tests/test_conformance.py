@@ -67,3 +67,16 @@ def test_a_result_dict_feeds_the_next_model(ov):
     p = ops.parameter([8], np.float32, name="p")
     second = ov.compile_model(openvino.Model(ops.multiply(p, ops.constant(np.float32(3))), [p]), "CPU")
     np.testing.assert_array_equal(second(first([X, 2 * X]))[0], 9 * X)
+
+
+def test_a_shared_tensor_takes_any_shape_that_fits(ov):
+    a = np.arange(3 * 32 * 32, dtype=np.float32).reshape(1, 3, 32, 32)
+    t = ov.Tensor(a, shared_memory=True)
+    t.shape = [1, 3, 24, 24]
+    assert list(t.shape) == [1, 3, 24, 24] and t.data.shape == (1, 3, 24, 24)
+    assert np.shares_memory(t.data, a)
+    np.testing.assert_array_equal(t.data.reshape(-1), a.reshape(-1)[:3 * 24 * 24])
+    with pytest.raises(RuntimeError):
+        t.shape = [1, 3, 40, 40]
+    t.shape = [1, 3, 32, 32]
+    np.testing.assert_array_equal(t.data, a)
