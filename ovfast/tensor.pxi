@@ -352,6 +352,29 @@ cdef int _tensor_init(Tensor self, object array, object shape, object etype, bin
     cdef Tensor t
     if shape is not None and isinstance(shape, bool):  # Tensor(array, True): openvino's shared_memory
         shared, shape = shape, None
+    if not cnp.PyArray_Check(array) and hasattr(array, "get_partial_shape") and hasattr(array, "get_element_type"):
+        # Tensor(port) allocates the port's type and shape; Tensor(port, array) shares array's memory as that
+        pshape = array.get_partial_shape()
+        if pshape.is_dynamic:
+            raise _exc.InputValueError(f"Tensor(port): the port's shape {pshape} is dynamic; a tensor needs a "
+                                       f"static shape (Tensor(type, shape))")
+        if shape is None:
+            array, shape, etype = array.get_element_type(), list(pshape.to_shape()), None
+        elif cnp.PyArray_Check(shape):
+            array, shape, etype = shape, list(pshape.to_shape()), array.get_element_type()
+        else:
+            raise _exc.InputTypeError(f"Tensor(port, array) takes a numpy array, got {type(shape).__name__}")
+    elif (shape is None and etype is None and array is not None and not cnp.PyArray_Check(array)
+          and not isinstance(array, (_ov.Tensor, _ov.Type, str, bytes, type, np.dtype))):
+        # a list, a PIL image, anything numpy converts: as openvino, through numpy (a copy)
+        try:
+            converted = np.asarray(array)
+        except Exception as e:
+            raise _exc.InputTypeError(f"Tensor() cannot turn a {type(array).__name__} into an array: {e}") from None
+        if converted.dtype.hasobject:
+            raise _exc.UnsupportedDtype(f"Tensor() of a {type(array).__name__}: numpy makes an object array of "
+                                        f"it, which has no OpenVINO element type")
+        return _tensor_init(self, converted, None, None, False)
     if cnp.PyArray_CheckExact(array) or isinstance(array, np.ndarray) or isinstance(array, _ov.Tensor):
         arr = <cnp.ndarray>(array if cnp.PyArray_Check(array) else array.data)
         if shared or shape is not None:

@@ -80,3 +80,33 @@ def test_a_shared_tensor_takes_any_shape_that_fits(ov):
         t.shape = [1, 3, 40, 40]
     t.shape = [1, 3, 32, 32]
     np.testing.assert_array_equal(t.data, a)
+
+
+@pytest.mark.parametrize("value", [[1, 2, 3], [[1.5, 2], [3, 4]], [True, False], [np.float32(1), 2]], ids=repr)
+def test_tensor_from_anything_numpy_converts(ov, value):
+    want = openvino.Tensor(value)
+    t = ov.Tensor(value)
+    assert list(t.shape) == list(want.shape) and t.element_type == want.element_type
+    np.testing.assert_array_equal(t.data, want.data)
+
+
+def test_tensor_from_a_ragged_list_is_refused(ov):
+    with pytest.raises((ValueError, RuntimeError, TypeError)):
+        ov.Tensor([[1, 2], [3]])
+
+
+def test_tensor_from_ports(ov):
+    from models import two_output_model
+
+    model = two_output_model()
+    compiled = ov.compile_model(model, "CPU")
+    for port, want in ((compiled.input(0), ("f32", (2, 3))), (model.input(0), ("f32", (2, 3))),
+                       (compiled.output(1), ("boolean", (2, 3)))):
+        t = ov.Tensor(port)
+        assert t.element_type.get_type_name() == want[0] and tuple(t.shape) == want[1]
+    a = np.ones((2, 3), np.float32)
+    t = ov.Tensor(compiled.input(0), a)
+    t.data[0, 0] = 5
+    assert a[0, 0] == 5                      # shares the array's memory
+    with pytest.raises(RuntimeError):        # too small for the port's shape
+        ov.Tensor(compiled.input(0), np.ones((2, 2), np.float32))
