@@ -104,4 +104,4 @@ cdef class InferRequest:
 cdef class Core:
     cdef ov_core_t* ptr
     cdef object _ov_core
-    cdef ov_model_t* _model_from_ir_bytes(self, bytes xml) except NULL
+    cdef ov_model_t* _model_from_ir_bytes(self, bytes xml, object weights=*) except NULL

@@ -32,9 +32,10 @@ cdef class Core:
             return self._ov_core.read_model(model, **kwargs)
         return self._ov_core.read_model(model, weights, **kwargs)
 
-    def compile_model(self, model, device_name=None, config=None):
+    def compile_model(self, model, device_name=None, config=None, *, weights=None):
         """Compiles an openvino.Model, a model file path (IR, ONNX, ...) or IR XML bytes for a device
-        (None: AUTO); config is a dict of properties."""
+        (None: AUTO); config is a dict of properties. With weights (bytes of the IR's .bin), model is the
+        IR's XML text (str or bytes), as in openvino."""
         cdef ov_compiled_model_t* out = NULL
         cdef ov_model_t* m = NULL
         cdef ov_status_e st
@@ -44,7 +45,18 @@ cdef class Core:
         cdef bytes bpath
         cdef const char* cpath
         what = f"compile_model(device_name={bdevice.decode()!r})"
-        if isinstance(model, _ov.Model):
+        if weights is not None:
+            if not isinstance(model, (str, bytes, bytearray)):
+                raise _exc.InputTypeError(f"{what}: with weights=, model is the IR's XML text (str or bytes), got "
+                                          f"{type(model).__name__}")
+            model = model.encode() if isinstance(model, str) else bytes(model)
+            m = self._model_from_ir_bytes(model, weights)
+            try:
+                with nogil:
+                    st = ov_core_compile_model_props(self.ptr, m, cdevice, props.n, props.items, &out)
+            finally:
+                ov_model_free(m)
+        elif isinstance(model, _ov.Model):
             m = ovf_model_from_address(model._get_raw_address())
             if m == NULL:
                 raise _exc.OVError(f"{what}: could not take a reference to the openvino.Model")
@@ -74,13 +86,32 @@ cdef class Core:
         check_ctx(st, what)
         return make_compiled_model(out, self, bdevice.decode())
 
-    cdef ov_model_t* _model_from_ir_bytes(self, bytes xml) except NULL:
+    cdef ov_model_t* _model_from_ir_bytes(self, bytes xml, object weights=None) except NULL:
         cdef ov_model_t* m = NULL
         cdef const char* data = xml
         cdef size_t n = len(xml)
         cdef ov_status_e st
-        with nogil:
-            st = ov_core_read_model_from_memory_buffer(self.ptr, data, n, NULL, &m)
+        cdef ov_tensor_t* w = NULL
+        cdef void* wdata = NULL
+        cdef dims_t d
+        cdef const unsigned char[::1] blob
+        if weights is not None:
+            # copied into a tensor OpenVINO owns: the model's constants may go on pointing into it
+            blob = memoryview(weights).cast("B")
+            d.rank, d.d[0] = 1, blob.shape[0]
+            check(ov_tensor_create(U8, as_shape(&d), &w), b"ov_tensor_create")
+            if blob.shape[0]:
+                st = ov_tensor_data(w, &wdata)
+                if st != OK:
+                    ov_tensor_free(w)
+                    check(st, b"ov_tensor_data")
+                memcpy(wdata, &blob[0], blob.shape[0])
+        try:
+            with nogil:
+                st = ov_core_read_model_from_memory_buffer(self.ptr, data, n, w, &m)
+        finally:
+            if w != NULL:
+                ov_tensor_free(w)
         check(st, b"read_model(IR bytes)")
         return m
 

@@ -110,3 +110,18 @@ def test_tensor_from_ports(ov):
     assert a[0, 0] == 5                      # shares the array's memory
     with pytest.raises(RuntimeError):        # too small for the port's shape
         ov.Tensor(compiled.input(0), np.ones((2, 2), np.float32))
+
+
+def test_compile_ir_text_with_weights_in_memory(ov, tmp_path):
+    from models import two_output_model
+
+    xml, bin_ = tmp_path / "m.xml", tmp_path / "m.bin"
+    openvino.save_model(two_output_model(), str(xml), compress_to_fp16=False)
+    text, weights = xml.read_text(), bin_.read_bytes()
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) - 2
+    for model in (text, text.encode()):
+        compiled = ov.Core().compile_model(model=model, weights=weights, device_name="CPU")
+        del weights  # the compiled model must not need the caller's bytes
+        weights = bin_.read_bytes()
+        np.testing.assert_array_equal(compiled(x)[0], 2 * x)
+        np.testing.assert_array_equal(compiled(x)[1], x > 0)
