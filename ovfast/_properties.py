@@ -78,9 +78,12 @@ def _non_empty(mapping):
     """The items of a property map, leaving out empty nested maps: they set nothing, and the C API's
     parser never returns on the text "{}" (OpenVINO 2026.4.1 hangs in compile_model)."""
     for k, v in mapping.items():
-        if isinstance(v, dict) and not any(True for _ in _non_empty(v)):
-            continue
-        yield k, v
+        if not _is_empty_map(v):
+            yield k, v
+
+
+def _is_empty_map(value):
+    return isinstance(value, dict) and not any(True for _ in _non_empty(value))
 
 
 # Keys whose value is a map (AnyMap). A map given as text is parsed here and written again: the C API's
@@ -138,7 +141,7 @@ def to_pairs(properties):
             raise NotImplementedError(f"property {key!r} {_NOT_TEXT[key]}")
         if key in _MAPS and isinstance(v, str):
             v = _parse_map(v.strip(), key)
-            if not any(True for _ in _non_empty(v)):
+            if _is_empty_map(v):
                 continue
         pairs.append((key, to_text(v, key)))
     return pairs

@@ -45,12 +45,11 @@ cdef class Core:
         cdef bytes bpath
         cdef const char* cpath
         what = f"compile_model(device_name={bdevice.decode()!r})"
-        if weights is not None:
-            if not isinstance(model, (str, bytes, bytearray)):
-                raise _exc.InputTypeError(f"{what}: with weights=, model is the IR's XML text (str or bytes), got "
-                                          f"{type(model).__name__}")
-            model = model.encode() if isinstance(model, str) else bytes(model)
-            m = self._model_from_ir_bytes(model, weights)
+        if weights is not None and not isinstance(model, (str, bytes, bytearray, memoryview)):
+            raise _exc.InputTypeError(f"{what}: with weights=, model is the IR's XML text (str or bytes), got "
+                                      f"{type(model).__name__}")
+        if weights is not None or isinstance(model, (bytes, bytearray, memoryview)):  # an IR in memory
+            m = self._model_from_ir_bytes(model.encode() if isinstance(model, str) else bytes(model), weights)
             try:
                 with nogil:
                     st = ov_core_compile_model_props(self.ptr, m, cdevice, props.n, props.items, &out)
@@ -73,13 +72,6 @@ cdef class Core:
             cpath = bpath
             with nogil:
                 st = ov_core_compile_model_from_file_props(self.ptr, cpath, cdevice, props.n, props.items, &out)
-        elif isinstance(model, (bytes, bytearray, memoryview)):
-            m = self._model_from_ir_bytes(bytes(model))
-            try:
-                with nogil:
-                    st = ov_core_compile_model_props(self.ptr, m, cdevice, props.n, props.items, &out)
-            finally:
-                ov_model_free(m)
         else:
             raise _exc.InputTypeError(f"{what}: expected an openvino.Model, a path or IR XML bytes, got "
                                       f"{type(model).__name__}")

@@ -13,14 +13,13 @@ The kernels run without the GIL.
 """
 
 import math
-import operator
 import sys
 
 import numpy as np
 import openvino as _ov
 
 from ovfast import _packing
-from ovfast._runtime import Tensor
+from ovfast._runtime import Tensor, user_dims
 
 __all__ = ["pack_data", "unpack_data", "packed_byte_size", "PACKED_TYPES"]
 
@@ -46,21 +45,6 @@ def _type_name(type):
     if name not in _LAYOUTS:
         raise ValueError(f"{type!r} is not a packed sub-byte type; expected one of {', '.join(PACKED_TYPES)}")
     return name
-
-
-def _shape_of(shape):
-    """A user's shape as a tuple of ints: integers only (not 2.5 or "12"), none negative, and small enough
-    that its byte counts cannot wrap around."""
-    if isinstance(shape, (str, bytes)):
-        raise TypeError(f"unpack_data: a shape is a sequence of integers, got {shape!r}")
-    try:
-        dims = tuple(operator.index(d) for d in shape)
-    except TypeError:
-        raise TypeError(f"unpack_data: a shape is a sequence of integers, got {shape!r}") from None
-    if any(d < 0 for d in dims) or math.prod(dims) > sys.maxsize:
-        raise ValueError(f"unpack_data: shape {list(dims)} has a negative dimension or more elements than "
-                         f"fit in memory")
-    return dims
 
 
 def packed_byte_size(type, n):
@@ -133,7 +117,7 @@ def unpack_data(array, type=None, shape=None, out=None):
         raise TypeError("unpack_data(array, type, shape) needs the type and shape (or pass an ovfast.Tensor)")
     name = _type_name(type)
     layout = _LAYOUTS[name][0]
-    shape = _shape_of(shape)
+    shape = tuple(user_dims(shape))
     n = math.prod(shape)
     packed = np.asarray(array)
     if packed.dtype.itemsize != 1 or packed.dtype.kind not in "uib":

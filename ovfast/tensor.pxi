@@ -39,6 +39,20 @@ cdef object MAX_ELEMENTS = (2 ** 63 - 1) // 32
 cdef int dims_from_seq(object shape, dims_t* out) except -1:
     """A user's shape (a sequence of ints, an openvino.Shape) into dims, checked for type, sign and size."""
     cdef Py_ssize_t n, i
+    dims = user_dims(shape)
+    n = len(dims)
+    if n > MAX_RANK:
+        raise _exc.InputValueError(f"shape {dims} has rank {n}; ovfast supports rank <= {MAX_RANK}")
+    out.rank = n
+    for i in range(n):
+        out.d[i] = dims[i]
+    return 0
+
+
+def user_dims(shape):
+    """A user's shape as a list of ints: integers only (2.5 or "12" are TypeErrors, as in openvino), none
+    negative, and small enough that no byte count of it wraps around. Every shape a user gives goes
+    through here (tensors, set_shape, helpers.unpack_data)."""
     if not isinstance(shape, (str, bytes, bytearray)):
         try:
             items = list(shape)
@@ -47,9 +61,6 @@ cdef int dims_from_seq(object shape, dims_t* out) except -1:
     if isinstance(shape, (str, bytes, bytearray)) or items is None:
         raise _exc.InputTypeError(f"a shape is a sequence of integers such as [1, 3, 224, 224], got "
                                   f"{type(shape).__name__} {shape!r}")
-    n = len(items)
-    if n > MAX_RANK:
-        raise _exc.InputValueError(f"shape {items} has rank {n}; ovfast supports rank <= {MAX_RANK}")
     dims = [_dim_of(d, shape) for d in items]
     if any(d < 0 for d in dims):
         raise _exc.InputValueTypeError(f"shape {dims} has a negative dimension")
@@ -57,10 +68,7 @@ cdef int dims_from_seq(object shape, dims_t* out) except -1:
         raise _exc.InputValueError(f"shape {dims} is too large: a tensor holds at most {MAX_ELEMENTS} elements "
                                    f"in all and per dimension (beyond that its byte size would not fit in 64 "
                                    f"bits)")
-    out.rank = n
-    for i in range(n):
-        out.d[i] = dims[i]
-    return 0
+    return dims
 
 
 cdef object _dim_of(object d, object shape):
