@@ -68,17 +68,26 @@ HIDDEN_LINK = ["-Wl,--exclude-libs,ALL", f"-Wl,--version-script={EXPORTS_MAP}"]
 # keeps an in-place (editable) build working from the source tree.
 rpath = ["$ORIGIN/../openvino/libs", OV_LIBS]
 
-runtime = Extension(
-    "ovfast._runtime",
-    sources=["ovfast/_runtime.pyx"],
-    include_dirs=[OV_INCLUDE, numpy.get_include(), os.path.join(HERE, "ovfast")],
-    extra_compile_args=["-std=c++17", "-O2", "-Wno-unused-function", "-Wno-deprecated-declarations",
-                        "-fvisibility-inlines-hidden"] + HIDDEN_COMPILE,
-    extra_link_args=[f"-l:{LIB_C}", f"-l:{LIB_CPP}", f"-L{OV_LIBS}"]
-    + [f"-Wl,-rpath,{p}" for p in rpath] + HIDDEN_LINK,
-    define_macros=macros,
-    language="c++",
-)
+
+
+def openvino_extension(name, libs):
+    """A C++ extension on OpenVINO's libraries (the C API; the C++ one where _bridge.hpp reaches it)."""
+    return Extension(
+        name,
+        sources=[name.replace(".", "/") + ".pyx"],
+        include_dirs=[OV_INCLUDE, numpy.get_include(), os.path.join(HERE, "ovfast")],
+        extra_compile_args=["-std=c++17", "-O2", "-Wno-unused-function", "-Wno-deprecated-declarations",
+                            "-fvisibility-inlines-hidden"] + HIDDEN_COMPILE,
+        extra_link_args=[f"-l:{lib}" for lib in libs] + [f"-L{OV_LIBS}"]
+        + [f"-Wl,-rpath,{p}" for p in rpath] + HIDDEN_LINK,
+        define_macros=macros,
+        language="c++",
+    )
+
+
+runtime = openvino_extension("ovfast._runtime", [LIB_C, LIB_CPP])
+# The C-level API other extensions cimport (api.pxd); its job pool code works on the C API only.
+api = openvino_extension("ovfast.api", [LIB_C])
 packing = Extension(
     "ovfast._packing",
     sources=["ovfast/_packing.pyx"],
@@ -88,7 +97,7 @@ packing = Extension(
     define_macros=macros,
 )
 
-exts = [runtime]
+exts = [runtime, api]
 if os.path.exists(os.path.join(HERE, "ovfast", "_packing.pyx")):
     exts.append(packing)
 

@@ -1,9 +1,10 @@
 # ovfast's runtime classes, for other extensions to cimport (see ovfast.get_include()).
 from libc.stdint cimport int64_t
+from libcpp.vector cimport vector
 cimport numpy as cnp
 
 from ovfast.includes.openvino_c cimport *
-from ovfast.includes.bridge cimport ovf_request_state
+from ovfast.includes.bridge cimport ovf_pool, ovf_request_state
 
 
 cdef class Tensor:
@@ -105,3 +106,29 @@ cdef class Core:
     cdef ov_core_t* ptr
     cdef object _ov_core
     cdef ov_model_t* _model_from_ir_bytes(self, bytes xml, object weights=*) except NULL
+
+
+cdef class _PoolHandle:
+    cdef ovf_pool* pool
+    cdef bint closing
+
+
+cdef class AsyncInferQueue:
+    cdef _PoolHandle h
+    cdef CompiledModel cm
+    cdef list _jobs
+    cdef list _userdata
+    cdef object _callback
+    cdef object _callback_error
+    cdef object _dispatcher
+    cdef dict _imap_held         # thread ident -> jobs its running imap()s hold
+    cdef object __weakref__
+    cdef _deliver(self, vector[int]& batch)
+    cdef _raise_pending(self)
+    cdef int _acquire(self, int want, bint take=*) except -1
+    cdef int _refuse_waiting_for_all(self, str what) except -1
+    cdef _give_back(self, int id)
+    cdef int _check_job(self, int id) except -1
+    cdef int _start(self, int id, bint python_callback, bint held=*) except -1
+    cdef _take_every_job(self)
+    cdef OVDict _held_result(self, int id, Py_ssize_t index)

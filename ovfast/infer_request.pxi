@@ -1,5 +1,8 @@
 # InferRequest: one ov_infer_request_t, its inputs, and its completion state.
 
+# C code may hold the request as a job (api.pxd) while a cycle through it is collected: its inputs'
+# arrays, which that code writes, must stay until the request itself goes.
+@cython.no_gc_clear
 cdef class InferRequest:
     """openvino.InferRequest's API on the C API; blocking calls run without the GIL."""
 
@@ -33,6 +36,9 @@ cdef class InferRequest:
         if self._busy or not self.state.is_settled():
             raise _exc.RequestBusy("this InferRequest is running; wait() for it, or give each thread its own "
                                    "request", -8)
+        if self.state.held.load():
+            raise _exc.RequestBusy("this InferRequest is a job of an AsyncInferQueue held by imap() or by C code "
+                                   "(ovfast's C API) until they hand it back", -8)
         return 0
 
     cdef int _take(self) except -1:
@@ -277,7 +283,7 @@ cdef class InferRequest:
             st = ov_infer_request_start_async(self.req)
         if st != OK:
             self.state.python_callback.store(False)
-            self.state.settle()
+            self.state.abandon()
             self._give_back(True)
             if py_cb and self.state.pool == NULL:
                 self.state.owner = NULL
@@ -454,9 +460,14 @@ cdef InferRequest make_request(CompiledModel cm):
     r.req = req
     r.cm = cm
     r.state = ovf_request_state_new()
-    check(ov_infer_request_set_callback(req, &r.state.cb), b"set_callback")
+    if not ovf_request_set_callback(req, r.state):
+        raise RuntimeError("OpenVINO refused the completion callback of a new request")
     r.inputs = _InputSlots.__new__(_InputSlots)
     r.inputs.setup(req, cm._inputs)
+    r.state.request = req
+    r.state.in_own = r.inputs.own
+    r.state.in_own_data = r.inputs.own_data
+    r.state.in_own_set = <int*>r.inputs.own_set
     r.held_outputs = [None] * len(cm._outputs)
     r.n_outputs = len(cm._outputs)
     if cm.cache_outputs:
@@ -467,4 +478,5 @@ cdef InferRequest make_request(CompiledModel cm):
             raise MemoryError()
         for j in range(len(cm._outputs)):
             r._cache_output(j)
+        r.state.out_data = r.out_data
     return r

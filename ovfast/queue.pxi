@@ -7,8 +7,6 @@
 cdef class _PoolHandle:
     """The queue's reference to the C pool; shared with its dispatcher thread. Each job holds a reference
     of its own in C, so the pool outlives the last of them."""
-    cdef ovf_pool* pool
-    cdef bint closing
 
     def __dealloc__(self):
         if self.pool != NULL:
@@ -48,16 +46,6 @@ def _dispatch_run(_PoolHandle h, queue_ref):
 @cython.no_gc_clear  # __dealloc__ needs `h` to hand the jobs back as plain requests
 cdef class AsyncInferQueue:
     """openvino.AsyncInferQueue's API, plus map() and imap()."""
-    cdef _PoolHandle h
-    cdef CompiledModel cm
-    cdef list _jobs
-    cdef list _userdata
-    cdef object _callback
-    cdef object _callback_error
-    cdef object _dispatcher
-    cdef list _checked           # per job: how many runs of it have had their status read
-    cdef dict _imap_held         # thread ident -> jobs its running imap()s hold
-    cdef object __weakref__
 
     def __init__(self, CompiledModel model, int jobs=0):
         if jobs < 0:
@@ -68,12 +56,13 @@ cdef class AsyncInferQueue:
         self.h = _PoolHandle.__new__(_PoolHandle)
         self.h.pool = ovf_pool_new()
         self._jobs = []
+        for port in model._inputs + model._outputs:
+            _describe_port(self.h.pool, <ConstOutput>port)
         for _ in range(jobs):
             req = make_request(model)
             ovf_pool_add_job(self.h.pool, (<InferRequest>req).state)
             self._jobs.append(req)
         self._userdata = [None] * jobs
-        self._checked = [0] * jobs
         self._imap_held = {}
 
     def __dealloc__(self):
@@ -81,7 +70,7 @@ cdef class AsyncInferQueue:
             return
         # Jobs in flight finish first; their callbacks are skipped (the queue is going away).
         with nogil:
-            while not ovf_pool_wait_all(self.h.pool, 100):
+            while not ovf_pool_wait_all(self.h.pool, 100, True):  # C code's jobs too: they are ours
                 pass
             ovf_pool_detach(self.h.pool)  # jobs still referenced elsewhere live on as plain requests
         self.h.closing = True
@@ -179,9 +168,16 @@ cdef class AsyncInferQueue:
         cdef InferRequest req = <InferRequest>self._jobs[id]
         cdef uint64_t started = req.state.started.load()
         cdef ov_status_e st
-        if started == self._checked[id]:
+        if req.state.c_held.load():  # C code's (api.job_acquire): its runs are reported to it
             return 0
-        self._checked[id] = started
+        if req.state.deferred_status:  # a failure of ours found when C code took the job
+            st = <ov_status_e>req.state.deferred_status
+            req.state.deferred_status = 0
+            raise _exc.from_status(<int>st, f"job {id} failed: "
+                                   f"{req.state.deferred_message.decode('utf-8', 'replace').strip()}")
+        if started == req.state.checked:
+            return 0
+        req.state.checked = started
         with nogil:
             st = ov_infer_request_wait(req.req)
         check_ctx(st, f"job {id}")
@@ -198,8 +194,8 @@ cdef class AsyncInferQueue:
             st = ov_infer_request_start_async(req.req)
         if st != OK:
             req.state.python_callback.store(False)
-            req.state.settle()
-            self._checked[id] = req.state.started.load()
+            req.state.abandon()
+            req.state.checked = req.state.started.load()
             if not held:  # a held job goes back when its holder lets go of it
                 self._give_back(id)
             check_ctx(st, f"starting job {id}")
@@ -220,12 +216,13 @@ cdef class AsyncInferQueue:
         self._start(id, self._callback is not None)
 
     def wait_all(self):
-        """Waits (without the GIL) until every job is idle; then raises a pending callback error, once."""
+        """Waits (without the GIL) until every job is idle (but those C code holds through ovfast's C API,
+        which are busy for Python until it hands them back); then raises a pending callback error, once."""
         cdef bint done = False
         self._refuse_waiting_for_all("wait_all()")
         while not done:
             with nogil:
-                done = ovf_pool_wait_all(self.h.pool, 100)
+                done = ovf_pool_wait_all(self.h.pool, 100, False)
             if not done:
                 cpython.PyErr_CheckSignals()
         for id in range(len(self._jobs)):
@@ -323,8 +320,8 @@ cdef class AsyncInferQueue:
                     raise plan.interrupt
             finally:
                 for id in range(n_jobs):
-                    check(ov_infer_request_set_callback(reqs[id], &(<InferRequest>self._jobs[id]).state.cb),
-                          b"set_callback")
+                    if not ovf_request_set_callback(reqs[id], (<InferRequest>self._jobs[id]).state):
+                        raise RuntimeError(f"map: OpenVINO refused to give job {id} its completion callback back")
                 saved.restore()
         finally:
             with nogil:
@@ -382,7 +379,7 @@ cdef class AsyncInferQueue:
                 with nogil:
                     ov_infer_request_wait(req.req)
                     req.state.wait_settled(-1)
-                self._checked[id] = req.state.started.load()
+                req.state.checked = req.state.started.load()
                 self._give_back(id)
             if held:
                 left = self._imap_held[me] - len(held)
@@ -398,12 +395,25 @@ cdef class AsyncInferQueue:
         with nogil:
             st = ov_infer_request_wait(req.req)
             req.state.wait_settled(-1)
-        self._checked[id] = req.state.started.load()
+        req.state.checked = req.state.started.load()
         check_ctx(st, f"imap: item {index} (job {id})")
         return req._results(False)
 
     def __repr__(self):
         return f"<AsyncInferQueue: {len(self._jobs)} jobs>"
+
+
+cdef _describe_port(ovf_pool* pool, ConstOutput port):
+    """Tells the pool about a port of its model, for the C API's checks of memory bound to it."""
+    cdef vector[int64_t] dims
+    if not port.dynamic:
+        dims = port.dims
+    elif port.rank >= 0:  # per dimension: its length, or -1 where it is dynamic
+        dims = [d.get_length() if d.is_static else -1 for d in port.partial_shape]
+    bits = _BITS_OF_C[<int>port.ctype]
+    label = f"'{port._any_name}' ({port._label()})".encode("utf-8", "replace")
+    ovf_pool_add_port(pool, not port.is_input, port.ctype, port.dynamic, port.rank, dims,
+                      port.nbytes if not port.dynamic else 0, bits, label)
 
 
 cdef class _BoundTensors:

@@ -102,3 +102,12 @@ def slow_compiled(ov, seconds, n=128):
             depth = max(depth + 1, math.ceil(depth * grow))
         else:  # a matmul costs n**3: grow n, which keeps the graph small to build and compile
             n = max(n + 32, 32 * math.ceil(n * grow ** (1 / 3) / 32))
+
+
+def reshape_model():
+    """x: f32[?] reshaped to `shape` (i64[2], a run-time input): a run fails when the sizes disagree."""
+    x = ops.parameter(openvino.PartialShape([-1]), np.float32, name="x")
+    shape = ops.parameter([2], np.int64, name="shape")
+    model = openvino.Model(ops.reshape(x, shape, special_zero=False), [x, shape], "reshape")
+    model.outputs[0].tensor.set_names({"y"})
+    return model

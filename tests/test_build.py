@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-EXTENSIONS = ["ovfast._runtime", "ovfast._packing"]
+EXTENSIONS = ["ovfast._runtime", "ovfast._packing", "ovfast.api"]
 # what a linker may define on its own in a shared object
 LINKER_SYMBOLS = {"_init", "_fini", "__bss_start", "_edata", "_end"}
 
@@ -92,12 +92,14 @@ def wheel(tmp_path_factory):
     return wheels[0]
 
 
-def test_wheel_carries_pxd_and_no_build_leftovers(wheel):
+def test_wheel_carries_pxd_pyi_and_no_build_leftovers(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     junk = [n for n in names if n.endswith((".c", ".cpp", ".o", ".html")) or "/build/" in n or "__pycache__" in n]
     assert not junk, junk
     for needed in ("ovfast/_runtime.pxd", "ovfast/includes/openvino_c.pxd", "ovfast/includes/bridge.pxd",
-                   "ovfast/_bridge.hpp"):
+                   "ovfast/_bridge.hpp", "ovfast/_pool.hpp", "ovfast/_c_api.hpp", "ovfast/api.pxd",
+                   "ovfast/__init__.pxd", "ovfast/_runtime.pyi", "ovfast/helpers.pyi", "ovfast/api.pyi",
+                   "ovfast/py.typed"):
         assert needed in names, f"{needed} missing from {wheel.name}"
     for module in EXTENSIONS:
         assert any(n.startswith(module.replace(".", "/") + ".") and n.endswith(".so") for n in names), module

@@ -4,7 +4,8 @@ from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
-from ovfast.includes.openvino_c cimport ov_callback_t, ov_infer_request_t, ov_model_t, ov_output_const_port_t
+from ovfast.includes.openvino_c cimport (ov_element_type_e, ov_infer_request_t, ov_model_t,
+                                        ov_output_const_port_t, ov_tensor_t)
 
 cdef extern from "_bridge.hpp" nogil:
     ov_model_t* ovf_model_from_address(uintptr_t address)
@@ -22,8 +23,8 @@ cdef extern from "_bridge.hpp" nogil:
         void store(cbool)
 
     cppclass ovf_request_state:
-        ov_callback_t cb
         atomic_u64 started
+        atomic_u64 finished
         atomic_u64 settled
         atomic_bool python_callback
         int64_t t_start_ns
@@ -32,11 +33,22 @@ cdef extern from "_bridge.hpp" nogil:
         void* pool
         int job_id
         atomic_bool held
+        uint64_t checked
+        int deferred_status
+        string deferred_message
+        ov_infer_request_t* request
+        ov_tensor_t** in_own
+        void** in_own_data
+        int* in_own_set
+        void** out_data
+        atomic_bool c_held
         void settle()
+        void abandon()
         cbool is_settled()
         cbool wait_settled(int64_t timeout_ms)
 
     ovf_request_state* ovf_request_state_new() except +
+    cbool ovf_request_set_callback(ov_infer_request_t* request, ovf_request_state* s)
     void ovf_request_state_free(ovf_request_state* s)
     void ovf_pump_pop_all(vector[ovf_request_state*]& out, int64_t timeout_ms)
 
@@ -45,10 +57,13 @@ cdef extern from "_bridge.hpp" nogil:
     ovf_pool* ovf_pool_new() except +
     void ovf_pool_unref(ovf_pool* p)
     void ovf_pool_detach(ovf_pool* p)
+    void ovf_pool_ref(ovf_pool* p)
     void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) except +
+    void ovf_pool_add_port(ovf_pool* p, cbool output, ov_element_type_e type, cbool dynamic, int64_t rank,
+                           const vector[int64_t]& dims, size_t nbytes, size_t bits, const string& label) except +
     int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms, cbool take)
     cbool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms)
     void ovf_pool_release(ovf_pool* p, const vector[int]& ids, cbool settle)
     void ovf_pool_take_done(ovf_pool* p, vector[int]& out, int64_t timeout_ms)
-    cbool ovf_pool_wait_all(ovf_pool* p, int64_t timeout_ms)
+    cbool ovf_pool_wait_all(ovf_pool* p, int64_t timeout_ms, cbool every_job)
     int ovf_pool_peek_idle(ovf_pool* p)

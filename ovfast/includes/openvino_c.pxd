@@ -119,9 +119,6 @@ cdef extern from "openvino/c/openvino.h" nogil:
     # infer request
     ctypedef struct ov_infer_request_t:
         pass
-    ctypedef struct ov_callback_t:
-        void (*callback_func)(void* args) noexcept nogil
-        void* args
     ctypedef struct ov_profiling_info_t:
         int status
         int64_t real_time
@@ -145,7 +142,6 @@ cdef extern from "openvino/c/openvino.h" nogil:
     ov_status_e ov_infer_request_start_async(ov_infer_request_t* infer_request)
     ov_status_e ov_infer_request_wait(ov_infer_request_t* infer_request)
     ov_status_e ov_infer_request_wait_for(ov_infer_request_t* infer_request, const int64_t timeout)
-    ov_status_e ov_infer_request_set_callback(ov_infer_request_t* infer_request, const ov_callback_t* callback)
     void ov_infer_request_free(ov_infer_request_t* infer_request)
     ov_status_e ov_infer_request_get_profiling_info(const ov_infer_request_t* infer_request,
                                                     ov_profiling_info_list_t* profiling_infos)

@@ -1,0 +1,16 @@
+from typing import Sequence, overload
+
+import numpy as np
+import numpy.typing as npt
+from openvino import Type
+from ovfast._runtime import Tensor
+
+def packed_byte_size(type: Type | str, n: int) -> int: ...
+@overload
+def pack_data(array: npt.ArrayLike, type: Type | str, out: None = None) -> np.ndarray: ...
+@overload
+def pack_data(array: npt.ArrayLike, type: Type | str, out: Tensor) -> Tensor: ...
+@overload
+def pack_data(array: npt.ArrayLike, type: Type | str, out: np.ndarray) -> np.ndarray: ...
+def unpack_data(array: npt.ArrayLike | Tensor, type: Type | str | None = None, shape: Sequence[int] | None = None,
+                out: np.ndarray | None = None) -> np.ndarray: ...
