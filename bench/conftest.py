@@ -65,7 +65,7 @@ def paired(benchmark):
     records the median of the round-by-round ratios C time / our time. A group's medians come from blocks of
     rounds run a minute or more apart on a shared machine whose load drifts by more than the few percent
     between ovfast and the C loop; a ratio taken round by round cancels that drift."""
-    def run(target, c_loop, rounds, args=(), warmup_rounds=1):
+    def run(target, c_loop, rounds, args=(), warmup_rounds=1, against="the C loop"):
         c_times = []
 
         def c_round():
@@ -78,6 +78,7 @@ def paired(benchmark):
         if benchmark.stats is not None:   # None under --benchmark-disable
             pairs = zip(c_times[-rounds:], benchmark.stats.stats.data)
             benchmark.extra_info["paired_c_ratio"] = statistics.median(c / x for c, x in pairs)
+            benchmark.extra_info["paired_against"] = against
         return result
     return run
 
@@ -90,7 +91,7 @@ def pytest_terminal_summary(terminalreporter, config):
     for bench in session.benchmarks:
         if bench.stats is None:  # skipped or failed
             continue
-        name = bench.name.split("[")[0].replace("test_", "")
+        name = bench.name.replace("test_", "")
         groups.setdefault(bench.group, {})[name] = bench.stats.median
         if "bytes" in bench.extra_info:
             rates.append(f"[{bench.group}] {name}: {bench.extra_info['bytes'] / bench.stats.median / 1e9:.2f} GB/s "
@@ -105,18 +106,23 @@ def pytest_terminal_summary(terminalreporter, config):
                     parts.append(f"{m / om:.1f}x openvino ({other})")
                 elif other.startswith("c_"):
                     parts.append(f"{m / om:.2f}x the C loop ({other})")
-                elif other.startswith("numpy"):
+                elif other.startswith(("numpy", "baseline")):
                     parts.append(f"{m / om:.2f}x {other}")
             terminalreporter.write_line(f"[{group}] " + "; ".join(parts))
     for bench in session.benchmarks:
         if bench.stats is not None and "paired_c_ratio" in bench.extra_info:
             name = bench.name.replace("test_", "")
-            terminalreporter.write_line(f"[{bench.group}] {name}: {bench.extra_info['paired_c_ratio']:.3f}x the C "
-                                        f"loop, median of round-by-round ratios (C round run just before each)")
+            against = bench.extra_info.get("paired_against", "the C loop")
+            terminalreporter.write_line(f"[{bench.group}] {name}: {bench.extra_info['paired_c_ratio']:.3f}x {against}, "
+                                        f"median of round-by-round ratios (a round of it run just before each)")
     for bench in session.benchmarks:
         if bench.stats is not None and (bench.extra_info.get("errors") or bench.extra_info.get("wrong")):
             terminalreporter.write_line(f"[{bench.group}] {bench.name.replace('test_', '')}: "
                                         f"{bench.extra_info['errors']} calls raised, {bench.extra_info['wrong']} "
                                         f"returned a wrong answer (all rounds)")
+    for bench in session.benchmarks:
+        if bench.stats is not None and "timer_p99_ms" in bench.extra_info:
+            terminalreporter.write_line(f"[{bench.group}] {bench.name.replace('test_', '')}: a 1 ms timer ran "
+                                        f"{bench.extra_info['timer_p99_ms']:.2f} ms late at p99 meanwhile")
     for line in rates:
         terminalreporter.write_line(line)

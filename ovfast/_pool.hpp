@@ -14,6 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "openvino/c/openvino.h"
 
 static inline int64_t ovf_now_ns() noexcept {
@@ -55,6 +58,8 @@ struct ovf_request_state {
     // The job's taker keeps it when it finishes (imap, the C API): no one may start it before its taker
     // has read it and handed it back.
     std::atomic<bool> held{false};
+    // Started by infer_async/aimap: when it settles it goes to its pool's event-loop list (async_ready).
+    std::atomic<bool> async_job{false};
     // Runs whose status the queue has reported (the job's holder reads and writes it).
     uint64_t checked = 0;
     // A failed Python run not yet reported when the C API took the job: reported by the queue later.
@@ -164,6 +169,11 @@ struct ovf_pool {
     std::vector<int> done;
     std::vector<ovf_request_state*> jobs;
     std::vector<ovf_port_desc> inputs, outputs;
+    // infer_async's completions, for the event loop that watches async_fd: one eventfd write per batch
+    // (when the list goes from empty to not), whatever the number of completions in it.
+    int async_fd = -1;
+    std::vector<int> async_ready;
+    bool async_signalled = false;
     int in_flight = 0;
     int c_held = 0;   // of in_flight: jobs the C API holds (Python's wait_all does not wait for them)
     int waiters = 0;
@@ -183,7 +193,26 @@ struct ovf_pool {
             done_cv.notify_one();
         }
     }
+    ~ovf_pool() {
+        if (async_fd >= 0)
+            close(async_fd);
+    }
 };
+
+static void ovf_pool_async_push(ovf_pool* p, int id) noexcept {
+    bool wake;
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        p->async_ready.push_back(id);
+        wake = !p->async_signalled;
+        p->async_signalled = true;
+    }
+    if (wake) {
+        uint64_t one = 1;
+        ssize_t r = write(p->async_fd, &one, sizeof one);
+        (void)r;  // a full counter (never, at 2^64 - 1) would only merge wake-ups
+    }
+}
 
 static void ovf_c_release_now(ovf_pool* p, ovf_request_state* s) noexcept;
 
@@ -197,6 +226,8 @@ static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
         s->settle();
         if (s->c_release_pending.exchange(false))
             ovf_c_release_now(p, s);
+        else if (s->async_job.load(std::memory_order_acquire))
+            ovf_pool_async_push(p, s->job_id);
         return;
     }
     if (s->python_callback.load(std::memory_order_acquire)) {
@@ -318,7 +349,10 @@ static bool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms) noexcept {
 static void ovf_pool_release(ovf_pool* p, const std::vector<int>& ids, bool settle) noexcept {
     if (settle)
         for (int id : ids) p->jobs[id]->settle();
-    for (int id : ids) p->jobs[id]->held.store(false, std::memory_order_release);
+    for (int id : ids) {
+        p->jobs[id]->async_job.store(false, std::memory_order_release);
+        p->jobs[id]->held.store(false, std::memory_order_release);
+    }
     std::lock_guard<std::mutex> lock(p->m);
     for (int id : ids) p->idle.push_back(id);
     p->in_flight -= (int)ids.size();
@@ -374,4 +408,36 @@ static void ovf_c_release_now(ovf_pool* p, ovf_request_state* s) noexcept {
         p->c_held--;
     }
     ovf_pool_release(p, std::vector<int>{s->job_id}, false);
+}
+
+// The eventfd an event loop watches for infer_async's completions (made on first use); -1 if the system
+// refused one.
+static int ovf_pool_async_fd(ovf_pool* p) noexcept {
+    std::lock_guard<std::mutex> lock(p->m);
+    if (p->async_fd < 0)
+        p->async_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return p->async_fd;
+}
+
+// The event loop's side: every infer_async job settled since the last call (their wake-up consumed).
+static void ovf_pool_async_take(ovf_pool* p, std::vector<int>& out) noexcept {
+    uint64_t count;
+    ssize_t r = read(p->async_fd, &count, sizeof count);  // non-blocking: EAGAIN when nothing was written
+    (void)r;
+    std::lock_guard<std::mutex> lock(p->m);
+    out.assign(p->async_ready.begin(), p->async_ready.end());
+    p->async_ready.clear();
+    p->async_signalled = false;
+}
+
+// The queue is going, or its event loop is closed: no one will take the settled infer_async jobs, so they
+// go back to idle here (their results dropped).
+static void ovf_pool_async_abandon(ovf_pool* p) noexcept {
+    std::vector<int> ids;
+    if (p->async_fd < 0)
+        return;
+    ovf_pool_async_take(p, ids);
+    for (int id : ids) p->jobs[id]->checked = p->jobs[id]->started.load();
+    if (!ids.empty())
+        ovf_pool_release(p, ids, false);
 }

@@ -122,6 +122,11 @@ cdef class AsyncInferQueue:
     cdef object _callback_error
     cdef object _dispatcher
     cdef dict _imap_held         # thread ident -> jobs its running imap()s hold
+    cdef object _aloop           # the event loop infer_async/aimap deliver to (one per queue at a time)
+    cdef list _afutures          # per job: the future of its infer_async run, or None
+    cdef object _afifo           # (future, inputs, userdata, share_inputs) of infer_async calls queued for a job
+    cdef Py_ssize_t _async_wakeups, _async_completions
+    cdef object _poke            # the timer that looks for jobs freed by other paths while calls are queued
     cdef object __weakref__
     cdef _deliver(self, vector[int]& batch)
     cdef _raise_pending(self)
@@ -132,3 +137,10 @@ cdef class AsyncInferQueue:
     cdef int _start(self, int id, bint python_callback, bint held=*) except -1
     cdef _take_every_job(self)
     cdef OVDict _held_result(self, int id, Py_ssize_t index)
+    cdef int _bind_loop(self, object loop) except -1
+    cdef object _submit_async(self, object loop, object inputs, object userdata, bint share_inputs)
+    cdef _async_deliver(self, vector[int]& batch)
+    cdef _start_async_job(self, int id, object fut, object inputs, object userdata, bint share_inputs)
+    cdef _start_queued(self)
+    cdef _reap_async(self)
+    cdef int _refuse_blocking_the_loop(self, str what) except -1

@@ -1,7 +1,8 @@
 # Types of ovfast's runtime classes (the Cython extension ovfast/_runtime.pyx), as its code accepts them.
+import asyncio
 import io
 import os
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, overload
+from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -192,3 +193,7 @@ class AsyncInferQueue:
     def map(self, inputs: Mapping[Any, npt.ArrayLike] | Sequence[npt.ArrayLike] | npt.ArrayLike,
             outputs: Mapping[Any, np.ndarray] | Sequence[np.ndarray] | np.ndarray | None = None) -> OVDict: ...
     def imap(self, iterable: Iterable[_Inputs], share_inputs: bool = False) -> Iterator[OVDict]: ...
+    def infer_async(self, inputs: _Inputs = None, userdata: Any = None,
+                    share_inputs: bool = False) -> asyncio.Future[OVDict]: ...
+    def aimap(self, items: Iterable[_Inputs] | AsyncIterable[_Inputs],
+              share_inputs: bool = False) -> AsyncIterator[OVDict]: ...

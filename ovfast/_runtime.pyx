@@ -17,6 +17,7 @@ from ovfast.includes.openvino_c cimport *
 from ovfast.includes.bridge cimport *
 
 import _thread
+import asyncio
 import collections
 import collections.abc
 import io

@@ -64,14 +64,19 @@ cdef class AsyncInferQueue:
             self._jobs.append(req)
         self._userdata = [None] * jobs
         self._imap_held = {}
+        self._afutures = [None] * jobs
+        self._afifo = collections.deque()
 
     def __dealloc__(self):
         if self.h is None or self.h.pool == NULL:
             return
-        # Jobs in flight finish first; their callbacks are skipped (the queue is going away).
+        if self._aloop is not None:
+            _stop_watching(self._aloop, self.h.pool)
+        # Jobs in flight finish first; their callbacks are skipped and infer_async results dropped (the
+        # queue is going away).
         with nogil:
             while not ovf_pool_wait_all(self.h.pool, 100, True):  # C code's jobs too: they are ours
-                pass
+                ovf_pool_async_abandon(self.h.pool)
             ovf_pool_detach(self.h.pool)  # jobs still referenced elsewhere live on as plain requests
         self.h.closing = True
 
@@ -136,8 +141,15 @@ cdef class AsyncInferQueue:
                                "waiting for an idle job inside that loop would wait forever; use another "
                                "queue, or collect the items and submit them after the loop")
         with nogil:
-            id = ovf_pool_acquire(self.h.pool, want, 100, take)
+            id = ovf_pool_acquire(self.h.pool, want, 0, take)
+        if id < 0:
+            self._refuse_blocking_the_loop("waiting for an idle job")
         while id < 0:
+            self._reap_async()
+            with nogil:
+                id = ovf_pool_acquire(self.h.pool, want, 100, take)
+            if id >= 0:
+                break
             cpython.PyErr_CheckSignals()
             if threading.current_thread() is self._dispatcher:
                 raise RuntimeError("start_async from a queue callback found no idle job: it would wait for "
@@ -155,6 +167,7 @@ cdef class AsyncInferQueue:
         if self._imap_held and self._imap_held.get(_thread.get_ident(), 0) > 0:
             raise RuntimeError(f"{what} inside this thread's imap() loop would wait for the jobs imap holds "
                                f"until the loop ends")
+        self._refuse_blocking_the_loop(what)
         return 0
 
     cdef _give_back(self, int id):
@@ -225,6 +238,7 @@ cdef class AsyncInferQueue:
                 done = ovf_pool_wait_all(self.h.pool, 100, False)
             if not done:
                 cpython.PyErr_CheckSignals()
+                self._reap_async()
         for id in range(len(self._jobs)):
             self._check_job(id)
         self._raise_pending()
@@ -336,6 +350,7 @@ cdef class AsyncInferQueue:
                 took = ovf_pool_acquire_every(self.h.pool, 100)
             if not took:
                 cpython.PyErr_CheckSignals()
+                self._reap_async()
 
     def imap(self, iterable, bint share_inputs=False):
         """Yields the result of each item of `iterable` (anything infer() takes), in order, while keeping
@@ -399,8 +414,231 @@ cdef class AsyncInferQueue:
         check_ctx(st, f"imap: item {index} (job {id})")
         return req._results(False)
 
+    # --- asyncio ----------------------------------------------------------------------------------------
+
+    def infer_async(self, inputs=None, userdata=None, bint share_inputs=False):
+        """Inference to await from a coroutine: `result = await queue.infer_async(inputs)`. Starts on an
+        idle job, or (none idle) queues until one is, without blocking the event loop, and returns an
+        asyncio.Future of the result dict (fresh arrays, yours to keep) or of the run's error (wrong inputs
+        included). Queued inputs are read when their job starts. Cancelling the future (or the awaiting
+        task) is safe: a queued call never starts, a started one finishes with its result dropped, and
+        the job is reused. The queue's callback, if set, runs for each finished call (on the loop's
+        thread), with userdata."""
+        return self._submit_async(asyncio.get_running_loop(), inputs, userdata, share_inputs)
+
+    async def aimap(self, items, bint share_inputs=False):
+        """Yields the result of each item of `items` (an iterable or an async iterable of anything infer()
+        takes), in order, keeping every job busy; no more than len(queue) items run ahead of the consumer."""
+        loop = asyncio.get_running_loop()
+        pending = collections.deque()
+        cdef Py_ssize_t ahead = max(len(self._jobs), 1)
+        try:
+            if hasattr(items, "__aiter__"):
+                async for item in items:
+                    if len(pending) >= ahead:
+                        yield await pending.popleft()
+                    pending.append(self._submit_async(loop, item, None, share_inputs))
+            else:
+                for item in items:
+                    if len(pending) >= ahead:
+                        yield await pending.popleft()
+                    pending.append(self._submit_async(loop, item, None, share_inputs))
+            while pending:
+                yield await pending.popleft()
+        finally:
+            for fut in pending:  # abandoned: queued items never start, started ones finish unread
+                fut.cancel()
+
+    cdef object _submit_async(self, object loop, object inputs, object userdata, bint share_inputs):
+        """The future of an infer_async call: started now on an idle job, or queued (in order) for the
+        next job our completions free."""
+        self._raise_pending()
+        if self._aloop is not loop:
+            self._bind_loop(loop)
+        fut = loop.create_future()
+        if not self._afifo:
+            id = ovf_pool_acquire(self.h.pool, -1, 0, True)
+            if id >= 0:
+                try:
+                    self._start_async_job(id, fut, inputs, userdata, share_inputs)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as e:  # wrong inputs: raised where the future is awaited
+                    fut.set_exception(e)
+                return fut
+        self._afifo.append((fut, inputs, userdata, share_inputs))
+        if self._poke is None:
+            self._poke = loop.call_later(ASYNC_POKE_S, _poke_async, weakref.ref(self))
+        return fut
+
+    cdef _start_async_job(self, int id, object fut, object inputs, object userdata, bint share_inputs):
+        cdef InferRequest req = <InferRequest>self._jobs[id]
+        try:
+            self._check_job(id)
+            set_inputs(req.inputs, inputs, self.cm._in_names, share_inputs)
+        except BaseException:
+            self._give_back(id)
+            raise
+        self._afutures[id] = fut
+        self._userdata[id] = userdata
+        req.state.held.store(True)       # it settles into async_ready, not idle: our loop reads it first
+        req.state.async_job.store(True)
+        try:
+            self._start(id, False, True)
+        except BaseException:
+            self._afutures[id] = None
+            self._give_back(id)
+            raise
+
+    def _async_stats(self):
+        """(event-loop wake-ups, infer_async completions delivered): how well completions batch."""
+        return self._async_wakeups, self._async_completions
+
+    cdef _start_queued(self):
+        """Starts queued infer_async calls on the idle jobs there are."""
+        cdef int id
+        fifo = self._afifo
+        while fifo:
+            fut, inputs, userdata, share = fifo[0]
+            if fut.done():  # cancelled while queued
+                fifo.popleft()
+                continue
+            id = ovf_pool_acquire(self.h.pool, -1, 0, True)
+            if id < 0:
+                return
+            fifo.popleft()
+            try:
+                self._start_async_job(id, fut, inputs, userdata, share)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as e:  # wrong inputs: the awaiting task's error
+                fut.set_exception(e)
+
+    cdef int _bind_loop(self, object loop) except -1:
+        """Makes `loop` the one this queue's infer_async completions go to, watching the pool's eventfd."""
+        if self._aloop is not None and not self._aloop.is_closed():
+            raise RuntimeError("this AsyncInferQueue delivers to another event loop that is still open; give "
+                               "each event loop (each thread) a queue of its own")
+        self._reap_async()  # what a closed loop left
+        fd = ovf_pool_async_fd(self.h.pool)
+        if fd < 0:
+            raise OSError("infer_async: the system refused an eventfd for the queue's completions")
+        loop.add_reader(fd, _async_drain, self.h, weakref.ref(self))
+        self._aloop = loop
+        _async_drain(self.h, weakref.ref(self))  # completions that arrived meanwhile (their futures are gone)
+        return 0
+
+    cdef _async_deliver(self, vector[int]& batch):
+        """On the loop's thread: the results of finished infer_async runs to their futures, the queue's
+        callback run for each, and the jobs back to idle."""
+        cdef int id
+        cdef InferRequest req
+        cdef list settle = []
+        cdef list futures = self._afutures
+        callback = self._callback
+        for id in batch:
+            req = <InferRequest>self._jobs[id]
+            fut = futures[id]
+            futures[id] = None
+            wanted = fut is not None and not fut.done()
+            if wanted:
+                if req.state.run_status != OK:
+                    outcome = _exc.from_status(req.state.run_status, f"infer_async: job {id} failed: "
+                                               f"{req.state.run_message.decode('utf-8', 'replace').strip()}")
+                else:
+                    try:
+                        outcome = req._results(False)
+                    except BaseException as e:
+                        outcome = e
+                settle.append(fut)
+                settle.append(outcome)
+            if callback is not None:
+                try:
+                    callback(req, self._userdata[id])
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as e:
+                    if self._callback_error is None:
+                        self._callback_error = e
+            req.state.checked = req.state.started.load()  # reported here, not by the queue later
+        with nogil:
+            ovf_pool_release(self.h.pool, batch, False)
+        if self._afifo:
+            self._start_queued()
+        for k in range(0, len(settle), 2):
+            fut, outcome = settle[k], settle[k + 1]
+            if isinstance(outcome, BaseException):
+                fut.set_exception(outcome)
+            else:
+                fut.set_result(outcome)
+
+    cdef _reap_async(self):
+        """Jobs of an event loop that is closed go back to idle, their results dropped; those still running
+        go back when they finish (here or in the next loop's reader)."""
+        cdef Py_ssize_t id
+        if self._aloop is None or not self._aloop.is_closed():
+            return
+        for id in range(len(self._afutures)):
+            self._afutures[id] = None
+        self._afifo.clear()
+        with nogil:
+            ovf_pool_async_abandon(self.h.pool)
+
+    cdef int _refuse_blocking_the_loop(self, str what) except -1:
+        """A blocking wait on the loop's own thread, with infer_async runs out, would wait for completions
+        only that thread can deliver."""
+        if (self._aloop is not None and asyncio._get_running_loop() is self._aloop
+                and any(f is not None for f in self._afutures)):
+            raise RuntimeError(f"{what} on the event loop's thread would block the infer_async completions it "
+                               f"waits for; await infer_async (or run this in an executor) instead")
+        return 0
+
     def __repr__(self):
         return f"<AsyncInferQueue: {len(self._jobs)} jobs>"
+
+
+# How often queued infer_async calls look for jobs freed by other paths (start_async in other threads,
+# C code): our own completions start them at once.
+ASYNC_POKE_S = 0.005
+
+
+def _async_drain(_PoolHandle h, queue_ref):
+    """The event loop's reader on the pool's eventfd: one call per batch of completions."""
+    cdef vector[int] batch
+    queue = queue_ref()
+    if queue is None or h.closing:  # the queue is gone; its __dealloc__ released the jobs
+        return
+    ovf_pool_async_take(h.pool, batch)
+    (<AsyncInferQueue>queue)._async_wakeups += 1
+    if batch.size():
+        (<AsyncInferQueue>queue)._async_completions += batch.size()
+        (<AsyncInferQueue>queue)._async_deliver(batch)
+
+
+def _poke_async(queue_ref):
+    """While infer_async calls are queued: starts them on jobs that other paths (start_async in other
+    threads, C code) gave back, which no completion of ours announces."""
+    cdef AsyncInferQueue queue = queue_ref()
+    if queue is None:
+        return
+    queue._poke = None
+    queue._start_queued()
+    if queue._afifo and queue._aloop is not None and not queue._aloop.is_closed():
+        queue._poke = queue._aloop.call_later(ASYNC_POKE_S, _poke_async, queue_ref)
+
+
+cdef _stop_watching(object loop, ovf_pool* pool):
+    """Takes the queue's eventfd off its loop (from the loop's thread, as the loop requires)."""
+    if loop.is_closed():
+        return
+    fd = ovf_pool_async_fd(pool)
+    try:
+        if asyncio._get_running_loop() is loop or not loop.is_running():
+            loop.remove_reader(fd)
+        else:
+            loop.call_soon_threadsafe(loop.remove_reader, fd)
+    except Exception:
+        pass  # a loop being torn down: its selector goes with it
 
 
 cdef _describe_port(ovf_pool* pool, ConstOutput port):

@@ -42,6 +42,9 @@ cdef extern from "_bridge.hpp" nogil:
         int* in_own_set
         void** out_data
         atomic_bool c_held
+        atomic_bool async_job
+        int run_status
+        string run_message
         void settle()
         void abandon()
         cbool is_settled()
@@ -67,3 +70,6 @@ cdef extern from "_bridge.hpp" nogil:
     void ovf_pool_take_done(ovf_pool* p, vector[int]& out, int64_t timeout_ms)
     cbool ovf_pool_wait_all(ovf_pool* p, int64_t timeout_ms, cbool every_job)
     int ovf_pool_peek_idle(ovf_pool* p)
+    int ovf_pool_async_fd(ovf_pool* p)
+    void ovf_pool_async_take(ovf_pool* p, vector[int]& out)
+    void ovf_pool_async_abandon(ovf_pool* p)

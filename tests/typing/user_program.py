@@ -26,6 +26,18 @@ queue.start_async({"a": x, "b": x}, userdata=1)
 queue.wait_all()
 batch = queue.map([np.stack([x] * 10), np.stack([x] * 10)])
 sums = [r[0].sum() for r in queue.imap([{"a": x, "b": x}] * 5)]
+
+
+async def serve_one() -> float:
+    result = await queue.infer_async({"a": x, "b": x})
+    total = 0.0
+    async for r in queue.aimap([[x, x]] * 3):
+        total += float(r[0].sum())
+    return float(result[0].sum()) + total
+
+
+import asyncio  # noqa: E402
+served = asyncio.run(serve_one())
 packed = pack_data(np.array([1, 2, 3]), ov.Type.u4)
 values = unpack_data(packed, ov.Type.u4, [3])
-print(total.sum(), out.sum(), batch[0].shape, sums, values, t2.shape, t3.element_type, len(queue))
+print(served, total.sum(), out.sum(), batch[0].shape, sums, values, t2.shape, t3.element_type, len(queue))
