@@ -35,6 +35,7 @@ from ovfast._runtime import (  # noqa: E402
     InferRequest,
     OVDict,
     Tensor,
+    VariableState,
     compile_model,
     openvino_c_version,
 )
@@ -52,7 +53,8 @@ def get_include():
 
 
 __all__ = [
-    "AsyncInferQueue", "CompiledModel", "ConstOutput", "Core", "InferRequest", "OVDict", "Tensor", "compile_model",
+    "AsyncInferQueue", "CompiledModel", "ConstOutput", "Core", "InferRequest", "OVDict", "Tensor", "VariableState",
+    "compile_model",
     "Dimension", "Layout", "Model", "Node", "PartialShape", "Shape", "Strides", "Type", "convert_model",
     "get_version", "save_model", "serialize", "properties", "preprocess", "exceptions", "ProfilingInfo",
     "Version", "get_include", "openvino_c_version",

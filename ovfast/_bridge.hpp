@@ -17,6 +17,8 @@
 #include "openvino/core/node_output.hpp"
 #include "openvino/runtime/exception.hpp"
 #include "openvino/runtime/infer_request.hpp"
+#include "openvino/runtime/tensor.hpp"
+#include "openvino/runtime/variable_state.hpp"
 
 struct ov_model {
     std::shared_ptr<ov::Model> object;
@@ -28,6 +30,10 @@ struct ov_output_const_port {
 
 struct ov_infer_request {
     std::shared_ptr<ov::InferRequest> object;
+};
+
+struct ov_tensor {
+    std::shared_ptr<ov::Tensor> object;
 };
 
 // openvino.Model._get_raw_address() is the ov::Model* that pybind11 holds in a shared_ptr; Model derives
@@ -59,6 +65,40 @@ static inline std::vector<std::string> ovf_port_names(const ov_output_const_port
 // The port's output index on its node (what openvino's ConstOutput.index means; 0 for a Parameter).
 static inline size_t ovf_port_node_index(const ov_output_const_port_t* port) noexcept {
     return (port && port->object) ? port->object->get_index() : 0;
+}
+
+// Variable state (ReadValue/Assign): not in the C API, reached through the request's ov::InferRequest.
+// Errors (no such state, a tensor of the wrong shape) are thrown for Cython's `except +`.
+static inline std::vector<std::string> ovf_state_names(ov_infer_request_t* request) {
+    std::vector<std::string> names;
+    for (auto& state : request->object->query_state())
+        names.push_back(state.get_name());
+    return names;
+}
+
+static inline ov::VariableState ovf_state(ov_infer_request_t* request, const std::string& name) {
+    for (auto& state : request->object->query_state())
+        if (state.get_name() == name)
+            return state;
+    throw std::runtime_error("the request has no variable state named '" + name + "'");
+}
+
+static inline void ovf_state_reset_all(ov_infer_request_t* request) { request->object->reset_state(); }
+
+static inline void ovf_state_reset(ov_infer_request_t* request, const std::string& name) {
+    ovf_state(request, name).reset();
+}
+
+// The state's tensor, sharing the plugin's memory as openvino's does; a handle of ours, freed with
+// ovf_tensor_release (not ov_tensor_free: we free only what we made).
+static inline ov_tensor_t* ovf_state_get(ov_infer_request_t* request, const std::string& name) {
+    return new ov_tensor{std::make_shared<ov::Tensor>(ovf_state(request, name).get_state())};
+}
+
+static inline void ovf_tensor_release(ov_tensor_t* tensor) noexcept { delete tensor; }
+
+static inline void ovf_state_set(ov_infer_request_t* request, const std::string& name, const ov_tensor_t* tensor) {
+    ovf_state(request, name).set_state(*tensor->object);
 }
 
 // Takes the completion callback off an idle request (the C API can only replace it). A request with no

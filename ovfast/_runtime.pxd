@@ -12,6 +12,7 @@ cdef class Tensor:
     cdef ov_element_type_e ctype
     cdef object _owner          # what owns the memory of a shared tensor (kept while we live)
     cdef Py_ssize_t _exports    # numpy views of our data still alive
+    cdef bint _bridge_handle    # ptr was made by _bridge.hpp (a variable state's tensor): freed there
     cdef void* data_ptr(self) except? NULL
     cdef size_t nbytes(self) except? 0
     cdef object view(self)
@@ -69,6 +70,7 @@ cdef class CompiledModel:
     cdef int _read_ports(self) except -1
     cpdef InferRequest create_infer_request(self)
     cdef OVDict _infer_pooled(self, inputs, bint share_inputs, bint share_outputs)
+    cdef InferRequest _call_request(self)
 
 
 cdef class InferRequest:
@@ -105,7 +107,9 @@ cdef class InferRequest:
 cdef class Core:
     cdef ov_core_t* ptr
     cdef object _ov_core
+    cdef str _config_file
     cdef ov_model_t* _model_from_ir_bytes(self, bytes xml, object weights=*) except NULL
+    cdef object _openvino_core(self)
 
 
 cdef class _PoolHandle:

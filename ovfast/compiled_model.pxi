@@ -122,11 +122,37 @@ cdef class CompiledModel:
         check_ctx(ov_compiled_model_set_properties(self.ptr, props.n, props.items), "set_property")
 
     def get_runtime_model(self):
-        raise NotImplementedError("the runtime model is an openvino.Model, which the C API cannot hand to "
-                                  "Python; compile with openvino to inspect it")
+        """The runtime (execution) graph as an openvino.Model. The C API gives it only as a C handle, which
+        cannot become an openvino.Model in Python (and an execution graph's IR does not read back), so
+        ovfast exports this compiled model, lets openvino import the blob on the same device, and returns
+        that model's runtime graph: the same graph, at the cost of an export and an import per call."""
+        devices = list(self.get_property("EXECUTION_DEVICES"))
+        if len(devices) != 1:
+            raise NotImplementedError(f"get_runtime_model: this model runs on {devices}; ovfast builds the runtime "
+                                      f"model by export and import, which needs a single device")
+        try:
+            stream = self.export_model()
+        except _exc.OVError as e:
+            raise _exc.NotImplementedOVError(
+                f"get_runtime_model: ovfast builds the runtime model by export and import, and this compiled "
+                f"model cannot be exported (AUTO and MULTI cannot); compile on {devices[0]!r} itself to see its "
+                f"runtime model. {e}", e.status) from None
+        imported = (<Core>self.core)._openvino_core().import_model(stream, devices[0])
+        return imported.get_runtime_model()
+
+    cdef InferRequest _call_request(self):
+        """The request __call__ and infer_new_request use next (the last one given back): the one whose
+        state a single-threaded caller sees, as openvino's compiled model keeps one request for them."""
+        if not self._idle_requests:
+            self._idle_requests = [make_request(self)]
+        return <InferRequest>self._idle_requests[-1]
 
     def query_state(self):
-        raise NotImplementedError(_NO_STATE)
+        """The variable states of the request that __call__ uses (openvino keeps one for it)."""
+        return self._call_request().query_state()
+
+    def reset_state(self):
+        self._call_request().reset_state()
 
     def __repr__(self):
         return f"<CompiledModel:\ninputs{list(self._inputs)}\noutputs{list(self._outputs)}>"

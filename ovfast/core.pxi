@@ -12,9 +12,21 @@ cdef class Core:
         self.ptr = p
 
     def __init__(self, config_file=None):
-        if config_file:
-            raise NotImplementedError("Core(config_file) is not supported by ovfast; register plugins with "
-                                      "openvino.Core")
+        """config_file: a plugins XML (device names and their libraries), as openvino.Core takes."""
+        cdef ov_core_t* p = NULL
+        cdef ov_status_e st
+        cdef bytes path
+        cdef const char* cpath
+        if config_file is None or config_file == "":
+            return
+        path = os.fsencode(config_file)
+        cpath = path
+        with nogil:
+            st = ov_core_create_with_config(cpath, &p)
+        check_ctx(st, f"Core({config_file!r})")
+        ov_core_free(self.ptr)
+        self.ptr = p
+        self._config_file = os.fsdecode(path)
 
     def __dealloc__(self):
         if self.ptr != NULL:
@@ -25,12 +37,16 @@ cdef class Core:
 
     def read_model(self, model, weights=None, config=None):
         """Reads a model with openvino (model building and graphs stay openvino's): an openvino.Model."""
-        if self._ov_core is None:
-            self._ov_core = _ov.Core()
         kwargs = {} if config is None else {"config": config}
         if weights is None:
-            return self._ov_core.read_model(model, **kwargs)
-        return self._ov_core.read_model(model, weights, **kwargs)
+            return self._openvino_core().read_model(model, **kwargs)
+        return self._openvino_core().read_model(model, weights, **kwargs)
+
+    cdef object _openvino_core(self):
+        """An openvino.Core with this Core's plugins, for what only openvino's Python objects can hold."""
+        if self._ov_core is None:
+            self._ov_core = _ov.Core(self._config_file) if self._config_file else _ov.Core()
+        return self._ov_core
 
     def compile_model(self, model, device_name=None, config=None, *, weights=None):
         """Compiles an openvino.Model, a model file path (IR, ONNX, ...) or IR XML bytes for a device

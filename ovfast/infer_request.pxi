@@ -434,20 +434,19 @@ cdef class InferRequest:
         return self.get_profiling_info()
 
     def query_state(self):
-        raise NotImplementedError(_NO_STATE)
+        """The variable states of a stateful model (ReadValue/Assign), as openvino.VariableState."""
+        self._check_idle()
+        return query_states(self)
 
     def reset_state(self):
-        raise NotImplementedError(_NO_STATE)
-
-    def get_state(self, *args):
-        raise NotImplementedError(_NO_STATE)
+        """Resets every variable state to its initial value (between generations, as optimum-intel does)."""
+        self._check_idle()
+        reset_states(self)
 
     def __repr__(self):
         return f"<InferRequest: inputs {[p.any_name for p in self.cm._inputs]}>"
 
 
-_NO_STATE = ("variable state (query_state/reset_state) is not in OpenVINO's C API, which ovfast is built "
-             "on; use openvino.InferRequest for stateful models")
 
 
 cdef InferRequest make_request(CompiledModel cm):

@@ -525,6 +525,7 @@ cdef class AsyncInferQueue:
             raise OSError("infer_async: the system refused an eventfd for the queue's completions")
         loop.add_reader(fd, _async_drain, self.h, weakref.ref(self))
         self._aloop = loop
+        self._poke = None  # a closed loop's timer never fires
         _async_drain(self.h, weakref.ref(self))  # completions that arrived meanwhile (their futures are gone)
         return 0
 

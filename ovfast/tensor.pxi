@@ -119,7 +119,10 @@ cdef class Tensor:
 
     def __dealloc__(self):
         if self.ptr != NULL:
-            ov_tensor_free(self.ptr)
+            if self._bridge_handle:
+                ovf_tensor_release(self.ptr)
+            else:
+                ov_tensor_free(self.ptr)
             self.ptr = NULL
 
     cdef void* data_ptr(self) except? NULL:

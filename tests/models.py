@@ -111,3 +111,18 @@ def reshape_model():
     model = openvino.Model(ops.reshape(x, shape, special_zero=False), [x, shape], "reshape")
     model.outputs[0].tensor.set_names({"y"})
     return model
+
+
+def stateful_model(shape=(1, 4)):
+    """x: f32[shape] -> acc + x, where acc (variable 'acc', zeros at first) keeps the running sum."""
+    from openvino.op.util import Variable, VariableInfo
+    info = VariableInfo()
+    info.data_shape = openvino.PartialShape(list(shape))
+    info.data_type = openvino.Type.f32
+    info.variable_id = "acc"
+    variable = Variable(info)
+    x = ops.parameter(list(shape), np.float32, name="x")
+    total = ops.add(ops.read_value(ops.constant(np.zeros(shape, np.float32)), variable), x)
+    model = openvino.Model([ops.result(total)], [ops.assign(total, variable)], [x], "running_sum")
+    model.outputs[0].tensor.set_names({"sum"})
+    return model

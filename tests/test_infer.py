@@ -316,14 +316,6 @@ def test_cancel_is_harmless_when_idle(ov, add):
     np.testing.assert_array_equal(req.infer([X, Y])[0], X + Y)
 
 
-def test_state_is_not_implemented_with_reason():
-    req = ovfast.compile_model(add_model(), "CPU").create_infer_request()
-    with pytest.raises(NotImplementedError, match="C API"):
-        req.query_state()
-    with pytest.raises(NotImplementedError, match="C API"):
-        req.reset_state()
-
-
 def test_deleting_request_with_inference_in_flight():
     compiled = ovfast.compile_model(add_model(), "CPU")
     for _ in range(50):

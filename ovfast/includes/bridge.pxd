@@ -14,6 +14,12 @@ cdef extern from "_bridge.hpp" nogil:
     size_t ovf_port_node_index(const ov_output_const_port_t* port)
     int64_t ovf_now_ns()
     cbool ovf_request_drop_callback(ov_infer_request_t* request)
+    vector[string] ovf_state_names(ov_infer_request_t* request) except +
+    void ovf_state_reset_all(ov_infer_request_t* request) except +
+    void ovf_state_reset(ov_infer_request_t* request, const string& name) except +
+    ov_tensor_t* ovf_state_get(ov_infer_request_t* request, const string& name) except +
+    void ovf_tensor_release(ov_tensor_t* tensor)
+    void ovf_state_set(ov_infer_request_t* request, const string& name, const ov_tensor_t* tensor) except +
 
     cppclass atomic_u64 "std::atomic<uint64_t>":
         uint64_t load()

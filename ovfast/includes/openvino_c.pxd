@@ -173,6 +173,7 @@ cdef extern from "openvino/c/openvino.h" nogil:
         char** devices
         size_t size
     ov_status_e ov_core_create(ov_core_t** core)
+    ov_status_e ov_core_create_with_config(const char* xml_config_file, ov_core_t** core)
     void ov_core_free(ov_core_t* core)
     ov_status_e ov_core_compile_model_props(const ov_core_t* core, const ov_model_t* model,
                                             const char* device_name, const size_t num_properties,
