@@ -67,6 +67,28 @@ static inline size_t ovf_port_node_index(const ov_output_const_port_t* port) noe
     return (port && port->object) ? port->object->get_index() : 0;
 }
 
+// String tensors: the C API makes them (ov_tensor_create with the string type) but has no getter, and
+// its setter takes NUL-terminated strings; these read and write the std::string elements directly.
+static inline std::vector<std::string> ovf_tensor_strings(const ov_tensor_t* tensor) {
+    const ov::Tensor& t = *tensor->object;
+    if (t.get_element_type() != ov::element::string)
+        throw std::runtime_error("the tensor is of type " + t.get_element_type().get_type_name() + ", not string");
+    const std::string* data = t.data<const std::string>();
+    return std::vector<std::string>(data, data + t.get_size());
+}
+
+static inline void ovf_tensor_set_strings(ov_tensor_t* tensor, const std::vector<std::string>& values) {
+    ov::Tensor& t = *tensor->object;
+    if (t.get_element_type() != ov::element::string)
+        throw std::runtime_error("the tensor is of type " + t.get_element_type().get_type_name() + ", not string");
+    if (values.size() != t.get_size())
+        throw std::runtime_error("the tensor holds " + std::to_string(t.get_size()) + " strings, got " +
+                                 std::to_string(values.size()));
+    std::string* data = t.data<std::string>();
+    for (size_t i = 0; i < values.size(); i++)
+        data[i] = values[i];
+}
+
 // Variable state (ReadValue/Assign): not in the C API, reached through the request's ov::InferRequest.
 // Errors (no such state, a tensor of the wrong shape) are thrown for Cython's `except +`.
 static inline std::vector<std::string> ovf_state_names(ov_infer_request_t* request) {

@@ -51,6 +51,7 @@ cdef class _InputSlots:
     cdef bint* own_set          # the request currently reads own[i]
     cdef int setup(self, ov_infer_request_t* req, tuple ports) except -1
     cdef int set_tensor(self, Py_ssize_t i, Tensor t) except -1
+    cdef int set_string(self, Py_ssize_t i, ConstOutput port, object value) except -1
     cdef int set_value(self, Py_ssize_t i, object value, bint share) except -1
     cdef object own_view(self, Py_ssize_t i, ConstOutput port)
     cdef int set_dynamic(self, Py_ssize_t i, ConstOutput port, cnp.ndarray arr, bint share) except -1
@@ -69,7 +70,7 @@ cdef class CompiledModel:
     cdef bint cache_outputs     # output tensors of a request stay put (plain CPU): read them without lookup
     cdef int _read_ports(self) except -1
     cpdef InferRequest create_infer_request(self)
-    cdef OVDict _infer_pooled(self, inputs, bint share_inputs, bint share_outputs)
+    cdef OVDict _infer_pooled(self, inputs, bint share_inputs, bint share_outputs, bint decode=*)
     cdef InferRequest _call_request(self)
 
 
@@ -96,7 +97,7 @@ cdef class InferRequest:
     cdef object _single(self, str what)
     cdef tuple _locate(self, object key)
     cdef Tensor _tensor_at(self, bint is_input, Py_ssize_t i)
-    cdef OVDict _results(self, bint share)
+    cdef OVDict _results(self, bint share, bint decode=*)
     cpdef OVDict infer(self, inputs=*, bint share_inputs=*, bint share_outputs=*, decode_strings=*)
     cdef bint _wait(self, int64_t timeout_ms) except -1
     cdef _drain_after_error(self)

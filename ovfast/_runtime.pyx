@@ -11,6 +11,7 @@ cimport numpy as cnp
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
+from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 from ovfast.includes.openvino_c cimport *
@@ -26,6 +27,7 @@ import operator
 import os
 import tempfile
 import threading
+import warnings
 import weakref
 
 import numpy as np

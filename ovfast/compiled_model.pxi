@@ -65,14 +65,14 @@ cdef class CompiledModel:
     def __call__(self, inputs=None, bint share_inputs=True, bint share_outputs=False, decode_strings=True):
         """Runs one inference on a request this model keeps for these calls; safe from any number of
         threads at once, each call on a request of its own."""
-        return self._infer_pooled(inputs, share_inputs, share_outputs)
+        return self._infer_pooled(inputs, share_inputs, share_outputs, decode_strings)
 
     def infer_new_request(self, inputs=None):
         """One inference whose inputs are copied and whose results are fresh arrays (openvino makes a new
         request each time; ovfast reuses an idle one, which gives the same results)."""
         return self._infer_pooled(inputs, False, False)
 
-    cdef OVDict _infer_pooled(self, inputs, bint share_inputs, bint share_outputs):
+    cdef OVDict _infer_pooled(self, inputs, bint share_inputs, bint share_outputs, bint decode=True):
         # An idle request of the pool, or a new one when every one is busy in another thread: the pool grows
         # to the number of threads that call at once. list.pop/append are atomic under the GIL.
         if self._idle_requests is None:
@@ -82,7 +82,7 @@ cdef class CompiledModel:
         except IndexError:
             req = make_request(self)
         try:
-            return (<InferRequest>req).infer(inputs, share_inputs, share_outputs)
+            return (<InferRequest>req).infer(inputs, share_inputs, share_outputs, decode)
         finally:
             self._idle_requests.append(req)
 

@@ -193,7 +193,7 @@ cdef class InferRequest:
     def output_tensors(self):
         return [self._tensor_at(False, i) for i in range(len(self.cm._outputs))]
 
-    cdef OVDict _results(self, bint share):
+    cdef OVDict _results(self, bint share, bint decode=True):
         """The outputs as an OVDict: fresh arrays, or views of the output tensors when share."""
         cdef Py_ssize_t j, k, n = len(self.cm._outputs)
         cdef ov_tensor_t* t = NULL
@@ -212,6 +212,10 @@ cdef class InferRequest:
                 values[j] = arr
                 continue
             check(ov_infer_request_get_output_tensor_by_index(self.req, j, &t), b"get_output_tensor")
+            if port.ctype == STRING:  # str (or, decode=False, bytes) arrays, as openvino gives them
+                out = wrap_tensor(t, None)
+                values[j] = out.str_data if decode else out.bytes_data
+                continue
             if share or port.dynamic or port.npy < 0 or is_packed(port.ctype):
                 values[j] = wrap_tensor(t, None).view()
                 if not share:
@@ -250,7 +254,7 @@ cdef class InferRequest:
         check(st, b"infer")
         self._latency_ns = t1 - t0
         self._async_ran = False
-        return self._results(share_outputs)
+        return self._results(share_outputs, decode_strings)
 
     def start_async(self, inputs=None, userdata=None, bint share_inputs=False):
         cdef ov_status_e st

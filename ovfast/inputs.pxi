@@ -54,6 +54,16 @@ cdef class _InputSlots:
             self.own_set[i] = True
         return 0
 
+    cdef int set_string(self, Py_ssize_t i, ConstOutput port, object value) except -1:
+        """A string input: str or bytes elements (a numpy array, a list, ...), copied into a string tensor."""
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if arr.dtype.kind not in "USO":
+            raise _exc.InputTypeError(f"input '{port._any_name}' is {port._label()}: it takes str or bytes "
+                                      f"elements, got {_describe(value)}")
+        if (port.rank >= 0 and arr.ndim != port.rank) or (not port.dynamic and tuple(arr.shape) != tuple(port.dims)):
+            self.shape_error(port, arr)
+        return self.set_tensor(i, string_tensor(arr))
+
     cdef int set_tensor(self, Py_ssize_t i, Tensor t) except -1:
         cdef ConstOutput port = <ConstOutput>self.ports[i]
         if t.ctype != port.ctype:
@@ -77,6 +87,8 @@ cdef class _InputSlots:
             return self.set_tensor(i, <Tensor>value)
         if not cnp.PyArray_CheckExact(value) and isinstance(value, _ov.Tensor):
             value = value.data
+        if port.ctype == STRING:
+            return self.set_string(i, port, value)
         if port.npy < 0 or is_packed(port.ctype):
             raise _exc.InputTypeError(
                 f"input '{port._any_name}' is of type {type_label(port.ctype)}: pass an ovfast.Tensor of that "

@@ -162,7 +162,46 @@ cdef class Tensor:
 
     @property
     def data(self):
+        if self.ctype == STRING:  # as openvino: a copy of the bytes, with its warning
+            warnings.warn("Data of string type will be copied! Please use dedicated properties `str_data` and "
+                          "`bytes_data` to avoid confusion while accessing Tensor's contents.", RuntimeWarning,
+                          stacklevel=2)
+            return self.bytes_data
         return self.view()
+
+    @property
+    def str_data(self):
+        """A string tensor's elements as a numpy array of str (decoded from UTF-8, bad bytes replaced)."""
+        return np.array([b.decode("utf-8", "replace") for b in self._strings()], dtype=str).reshape(self._dims())
+
+    @str_data.setter
+    def str_data(self, value):
+        self._set_strings(value)
+
+    @property
+    def bytes_data(self):
+        """A string tensor's elements as a numpy array of bytes."""
+        return np.array(self._strings(), dtype=bytes).reshape(self._dims())
+
+    @bytes_data.setter
+    def bytes_data(self, value):
+        self._set_strings(value)
+
+    def _dims(self):
+        return tuple(tensor_dims(self.ptr))
+
+    def _strings(self):
+        try:
+            return ovf_tensor_strings(self.ptr)
+        except RuntimeError as e:
+            raise _exc.from_status(GENERAL_ERROR, f"str_data/bytes_data: {e}") from None
+
+    def _set_strings(self, value):
+        cdef vector[string] values = _encoded_strings(value, "str_data/bytes_data")
+        try:
+            ovf_tensor_set_strings(self.ptr, values)
+        except RuntimeError as e:
+            raise _exc.from_status(GENERAL_ERROR, f"str_data/bytes_data: {e}") from None
 
     def __array__(self, dtype=None, copy=None):
         arr = self.view()
@@ -354,6 +393,33 @@ cdef int _check_shareable(cnp.ndarray arr) except -1:
     return 0
 
 
+cdef vector[string] _encoded_strings(object value, str what) except *:
+    """str or bytes elements (any nesting numpy takes), as UTF-8 bytes in C order."""
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype.kind not in "US" and not (arr.dtype.hasobject and all(isinstance(v, (str, bytes)) for v in arr.flat)):
+        raise _exc.InputTypeError(f"{what} takes str or bytes elements, got an array of {arr.dtype}")
+    cdef vector[string] out
+    for v in arr.flat:
+        out.push_back(v.encode("utf-8") if isinstance(v, str) else bytes(v))
+    return out
+
+
+cdef Tensor string_tensor(object value):
+    """A string tensor of value's shape holding its str (UTF-8) or bytes elements; always a copy."""
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    cdef dims_t d
+    cdef ov_tensor_t* p = NULL
+    cdef vector[string] values = _encoded_strings(arr, "a string tensor")
+    dims_from_seq(arr.shape, &d)
+    check(ov_tensor_create(STRING, as_shape(&d), &p), b"ov_tensor_create(string)")
+    cdef Tensor t = wrap_tensor(p, None)
+    try:
+        ovf_tensor_set_strings(p, values)
+    except RuntimeError as e:
+        raise _exc.from_status(GENERAL_ERROR, f"a string tensor: {e}") from None
+    return t
+
+
 cdef int _tensor_init(Tensor self, object array, object shape, object etype, bint shared) except -1:
     cdef ov_element_type_e c
     cdef cnp.ndarray arr
@@ -386,6 +452,12 @@ cdef int _tensor_init(Tensor self, object array, object shape, object etype, bin
             raise _exc.UnsupportedDtype(f"Tensor() of a {type(array).__name__}: numpy makes an object array of "
                                         f"it, which has no OpenVINO element type")
         return _tensor_init(self, converted, None, None, False)
+    if (cnp.PyArray_Check(array) and (<cnp.ndarray>array).dtype.kind in "US" and shape is None
+            and etype is None):
+        t = string_tensor(array)  # strings are copied whatever shared_memory says, as in openvino
+        self.ptr, self.ctype = t.ptr, t.ctype
+        t.ptr = NULL
+        return 0
     if cnp.PyArray_CheckExact(array) or isinstance(array, np.ndarray) or isinstance(array, _ov.Tensor):
         arr = <cnp.ndarray>(array if cnp.PyArray_Check(array) else array.data)
         if shared or shape is not None:

@@ -126,3 +126,9 @@ def stateful_model(shape=(1, 4)):
     model = openvino.Model([ops.result(total)], [ops.assign(total, variable)], [x], "running_sum")
     model.outputs[0].tensor.set_names({"sum"})
     return model
+
+
+def string_model(n=3):
+    """s: string[n] -> the same strings (a string Parameter straight to a Result: one tensor, named s)."""
+    s = ops.parameter([n], openvino.Type.string, name="s")
+    return openvino.Model([ops.result(s)], [s], "strings")

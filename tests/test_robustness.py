@@ -98,8 +98,14 @@ def test_readonly_mapping_as_input_of_every_path(readonly_map):
 @pytest.mark.parametrize("dtype", NON_NUMERIC, ids=str)
 def test_non_numeric_arrays_are_refused_by_every_constructor(dtype):
     arr = np.zeros(4, dtype=dtype)
-    for make in (lambda: ovfast.Tensor(arr), lambda: ovfast.Tensor(arr, shared_memory=True),
-                 lambda: ovfast.Tensor(arr, [arr.nbytes], ovfast.Type.u8)):
+    makers = [lambda: ovfast.Tensor(arr, [arr.nbytes], ovfast.Type.u8)]
+    if arr.dtype.kind in "US":  # str and bytes arrays make string tensors (copies), as in openvino
+        for shared in (False, True):
+            t = ovfast.Tensor(arr, shared_memory=shared)
+            assert t.element_type == ovfast.Type.string and list(t.bytes_data) == list(arr.astype(bytes))
+    else:
+        makers += [lambda: ovfast.Tensor(arr), lambda: ovfast.Tensor(arr, shared_memory=True)]
+    for make in makers:
         with pytest.raises(TypeError, match="dtype") as info:
             make()
         assert isinstance(info.value, RuntimeError)  # what openvino raises for the same arrays
@@ -123,6 +129,11 @@ def test_tensor_over_any_array(dtype, writeable, how, n):
         make = lambda: ovfast.Tensor(arr, shared_memory=True)  # noqa: E731
     else:
         make = lambda: ovfast.Tensor(arr, [arr.nbytes], ovfast.Type.u8)  # noqa: E731
+    if arr.dtype.kind in "US" and how != "view":  # a string tensor: a copy, whatever shared_memory says
+        t = make()
+        assert list(t.bytes_data) == list(arr.astype(bytes))
+        np.testing.assert_array_equal(arr, before)
+        return
     if not numeric:
         with pytest.raises(TypeError):
             make()

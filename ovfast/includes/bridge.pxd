@@ -14,6 +14,8 @@ cdef extern from "_bridge.hpp" nogil:
     size_t ovf_port_node_index(const ov_output_const_port_t* port)
     int64_t ovf_now_ns()
     cbool ovf_request_drop_callback(ov_infer_request_t* request)
+    vector[string] ovf_tensor_strings(const ov_tensor_t* tensor) except +
+    void ovf_tensor_set_strings(ov_tensor_t* tensor, const vector[string]& values) except +
     vector[string] ovf_state_names(ov_infer_request_t* request) except +
     void ovf_state_reset_all(ov_infer_request_t* request) except +
     void ovf_state_reset(ov_infer_request_t* request, const string& name) except +
