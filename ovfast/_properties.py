@@ -5,7 +5,9 @@ import numbers
 
 import openvino as _ov
 import openvino.properties as _props
+import openvino.properties.device as _device
 import openvino.properties.hint as _hint
+import openvino.properties.intel_cpu as _intel_cpu
 import openvino.properties.log as _log
 
 _ENUMS = {
@@ -13,12 +15,21 @@ _ENUMS = {
     "EXECUTION_MODE_HINT": _hint.ExecutionMode,
     "SCHEDULING_CORE_TYPE": _hint.SchedulingCoreType,
     "CACHE_MODE": _props.CacheMode,
+    "COMPATIBILITY_CHECK": _props.CompatibilityCheck,  # openvino itself cannot return this one (TypeError)
+    "TBB_PARTITIONER": _intel_cpu.TbbPartitioner,
+    "DEVICE_TYPE": _device.Type,
 }
+# Enum values the C API spells otherwise than the member names: lower case, or a value with no member.
+_ENUM_TEXT = {("DEVICE_TYPE", "integrated"): "INTEGRATED", ("DEVICE_TYPE", "discrete"): "DISCRETE"}
+_ENUM_NUMBER = {("TBB_PARTITIONER", "NONE"): 0}  # openvino shows TbbPartitioner.???: 0
+# sets of enum members, written comma-separated
+_ENUM_SETS = {"MODEL_DISTRIBUTION_POLICY": _hint.ModelDistributionPolicy}
+_FLOATS = {"CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE"}
 _LOG_LEVELS = {"LOG_NONE": _log.Level.NO, "LOG_ERROR": _log.Level.ERR, "LOG_WARNING": _log.Level.WARNING,
                "LOG_INFO": _log.Level.INFO, "LOG_DEBUG": _log.Level.DEBUG, "LOG_TRACE": _log.Level.TRACE}
 # openvino's CompiledModel gives these as plain strings where its Core gives the enum.
-_COMPILED_STRINGS = {"PERFORMANCE_HINT", "PERF_COUNT"}
-_TYPES = {"INFERENCE_PRECISION_HINT", "KV_CACHE_PRECISION"}
+_COMPILED_STRINGS = {"PERFORMANCE_HINT", "PERF_COUNT", "PERFORMANCE_HINT_NUM_REQUESTS"}
+_TYPES = {"INFERENCE_PRECISION_HINT", "KV_CACHE_PRECISION", "KEY_CACHE_PRECISION", "VALUE_CACHE_PRECISION"}
 # SUPPORTED_PROPERTIES: the C API gives the names only, so this is a list where openvino has a dict of
 # name -> "RO"/"RW" (iteration and `in` behave the same).
 _LISTS = {"EXECUTION_DEVICES", "SUPPORTED_PROPERTIES", "AVAILABLE_DEVICES", "OPTIMIZATION_CAPABILITIES",
@@ -155,8 +166,18 @@ def from_text(key, text, compiled=False):
         return _LOG_LEVELS.get(text, text)
     if key in _ENUMS:
         enum = _ENUMS[key]
-        member = getattr(enum, text, None)
+        if (key, text) in _ENUM_NUMBER:
+            return enum(_ENUM_NUMBER[key, text])
+        member = getattr(enum, _ENUM_TEXT.get((key, text), text), None)
         return member if member is not None else text
+    if key in _ENUM_SETS:
+        members = [getattr(_ENUM_SETS[key], t, None) for t in text.replace(",", " ").split()]
+        return set(members) if None not in members else text
+    if key in _FLOATS:
+        try:
+            return float(text)
+        except ValueError:
+            return text
     if key in _TYPES:
         t = getattr(_ov.Type, text, None)
         return t if isinstance(t, _ov.Type) else text
@@ -165,8 +186,8 @@ def from_text(key, text, compiled=False):
             return tuple(int(t) for t in text.replace(",", " ").split())
         except ValueError:
             return text
-    if key in _LISTS:
-        return [t for t in text.replace(",", " ").split() if t]
+    if key in _LISTS:  # openvino gives [""] for an empty list, as its text splits
+        return [t for t in text.replace(",", " ").split() if t] or [""]
     if key in _STRINGS:
         return text
     if text in ("YES", "NO"):
