@@ -111,18 +111,16 @@ static int ovf_c_acquire(ovf_pool* p, int64_t timeout_ms, int* job) noexcept {
             wait_ms = std::max<int64_t>(0, std::min<int64_t>(left.count(), 1000));
         }
         id = ovf_pool_acquire(p, -1, wait_ms, true);
-        if (id >= 0) {
-            std::lock_guard<std::mutex> lock(p->m);
-            p->c_held++;
+        if (id >= 0)
             break;
-        }
         if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline)
             return ovf_c_fail(OVF_C_TIMEOUT, "no job of the pool became idle within %lld ms", (long long)timeout_ms);
     }
     ovf_request_state* s = p->jobs[id];
+    std::lock_guard<std::mutex> lock(p->m);  // the queue reads these fields under it (ovf_job_to_report)
     if (s->checked != s->started.load()) {
         // The queue has not reported this job's last (Python) run yet; keep a failure for it to report.
-        ov_status_e st = ov_infer_request_wait(s->request);
+        ov_status_e st = ov_infer_request_wait(s->request);  // idle: returns at once
         if (st != OK && !s->deferred_status) {
             const char* msg = ov_get_last_err_msg();
             s->deferred_status = (int)st;
@@ -137,6 +135,7 @@ static int ovf_c_acquire(ovf_pool* p, int64_t timeout_ms, int* job) noexcept {
     }
     s->held.store(true, std::memory_order_release);
     s->c_held.store(true, std::memory_order_release);
+    p->c_held++;
     *job = id;
     return OVF_C_OK;
 }

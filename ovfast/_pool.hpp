@@ -441,3 +441,30 @@ static void ovf_pool_async_abandon(ovf_pool* p) noexcept {
     if (!ids.empty())
         ovf_pool_release(p, ids, false);
 }
+
+// What the queue should report for a job's last run, decided under the pool's lock so that C code taking the
+// job (ovf_c_acquire, which writes the same fields under it) is never read half-way: 0 nothing, 1 the job
+// is C code's (its runs are reported there), 2 a failure C code found (status and message out, once),
+// 3 a run to read with ov_infer_request_wait.
+static int ovf_job_to_report(ovf_request_state* s, int* status, std::string* message) noexcept {
+    auto* p = static_cast<ovf_pool*>(s->pool);
+    std::unique_lock<std::mutex> lock;
+    if (p)
+        lock = std::unique_lock<std::mutex>(p->m);
+    if (s->c_held.load())
+        return 1;
+    if (s->deferred_status) {
+        *status = s->deferred_status;
+        try {
+            *message = s->deferred_message;
+        } catch (...) {
+        }
+        s->deferred_status = 0;
+        return 2;
+    }
+    uint64_t started = s->started.load();
+    if (s->checked == started)
+        return 0;
+    s->checked = started;
+    return 3;
+}

@@ -179,18 +179,14 @@ cdef class AsyncInferQueue:
     cdef int _check_job(self, int id) except -1:
         """Raises the failure of job id's last run, once."""
         cdef InferRequest req = <InferRequest>self._jobs[id]
-        cdef uint64_t started = req.state.started.load()
         cdef ov_status_e st
-        if req.state.c_held.load():  # C code's (api.job_acquire): its runs are reported to it
+        cdef int status = 0
+        cdef string message
+        cdef int what = ovf_job_to_report(req.state, &status, &message)
+        if what == 2:  # a failure of ours found when C code took the job
+            raise _exc.from_status(status, f"job {id} failed: {message.decode('utf-8', 'replace').strip()}")
+        if what != 3:  # nothing new, or C code's (api.job_acquire): its runs are reported to it
             return 0
-        if req.state.deferred_status:  # a failure of ours found when C code took the job
-            st = <ov_status_e>req.state.deferred_status
-            req.state.deferred_status = 0
-            raise _exc.from_status(<int>st, f"job {id} failed: "
-                                   f"{req.state.deferred_message.decode('utf-8', 'replace').strip()}")
-        if started == req.state.checked:
-            return 0
-        req.state.checked = started
         with nogil:
             st = ov_infer_request_wait(req.req)
         check_ctx(st, f"job {id}")

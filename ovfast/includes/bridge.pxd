@@ -81,3 +81,4 @@ cdef extern from "_bridge.hpp" nogil:
     int ovf_pool_async_fd(ovf_pool* p)
     void ovf_pool_async_take(ovf_pool* p, vector[int]& out)
     void ovf_pool_async_abandon(ovf_pool* p)
+    int ovf_job_to_report(ovf_request_state* s, int* status, string* message)
