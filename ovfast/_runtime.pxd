@@ -139,6 +139,7 @@ cdef class AsyncInferQueue:
     cdef int _refuse_waiting_for_all(self, str what) except -1
     cdef _give_back(self, int id)
     cdef int _check_job(self, int id) except -1
+    cdef int _fill(self, int id, object inputs, bint share_inputs) except -1
     cdef int _start(self, int id, bint python_callback, bint held=*) except -1
     cdef _take_every_job(self)
     cdef OVDict _held_result(self, int id, Py_ssize_t index)

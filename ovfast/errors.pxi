@@ -26,3 +26,9 @@ cdef int check_ctx(ov_status_e status, str what) except -1:
     if status == OK:
         return 0
     raise _status_error(<int>status, what)
+
+
+cdef object bridge_error(str what, RuntimeError e):
+    """What _bridge.hpp throws (Cython's `except +` makes it a RuntimeError), as the OVError a failed C
+    call gives: OpenVINO's C++ exceptions are the GENERAL_ERROR the C API would report."""
+    return _exc.from_status(GENERAL_ERROR, f"{what} failed: {e}")

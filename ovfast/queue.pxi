@@ -192,6 +192,18 @@ cdef class AsyncInferQueue:
         check_ctx(st, f"job {id}")
         return 0
 
+    cdef int _fill(self, int id, object inputs, bint share_inputs) except -1:
+        """Reports the last run of job id (which the caller took) and sets its inputs; on any failure the
+        job goes back to idle."""
+        cdef InferRequest req = <InferRequest>self._jobs[id]
+        try:
+            self._check_job(id)
+            set_inputs(req.inputs, inputs, self.cm._in_names, share_inputs)
+        except BaseException:
+            self._give_back(id)
+            raise
+        return 0
+
     cdef int _start(self, int id, bint python_callback, bint held=False) except -1:
         cdef InferRequest req = <InferRequest>self._jobs[id]
         cdef ov_status_e st
@@ -214,13 +226,7 @@ cdef class AsyncInferQueue:
         """Waits (without the GIL) for an idle job, sets its inputs and starts it."""
         self._raise_pending()
         cdef int id = self._acquire(-1)
-        cdef InferRequest req = <InferRequest>self._jobs[id]
-        try:
-            self._check_job(id)
-            set_inputs(req.inputs, inputs, self.cm._in_names, share_inputs)
-        except BaseException:
-            self._give_back(id)
-            raise
+        self._fill(id, inputs, share_inputs)
         self._userdata[id] = userdata
         self._start(id, self._callback is not None)
 
@@ -469,12 +475,7 @@ cdef class AsyncInferQueue:
 
     cdef _start_async_job(self, int id, object fut, object inputs, object userdata, bint share_inputs):
         cdef InferRequest req = <InferRequest>self._jobs[id]
-        try:
-            self._check_job(id)
-            set_inputs(req.inputs, inputs, self.cm._in_names, share_inputs)
-        except BaseException:
-            self._give_back(id)
-            raise
+        self._fill(id, inputs, share_inputs)
         self._afutures[id] = fut
         self._userdata[id] = userdata
         req.state.held.store(True)       # it settles into async_ready, not idle: our loop reads it first

@@ -1,10 +1,6 @@
 # Variable state of stateful models (ReadValue/Assign: how OpenVINO serves LLMs' KV caches). Not in the
 # C API: reached through the ov::InferRequest behind the request's handle (_bridge.hpp).
 
-cdef object _state_error(str what, RuntimeError e):
-    return _exc.from_status(GENERAL_ERROR, f"{what} failed: {e}")
-
-
 cdef class VariableState:
     """One variable of a request: openvino.VariableState's `name`, `state` (get and set) and `reset()`."""
     cdef InferRequest request
@@ -25,7 +21,7 @@ cdef class VariableState:
         try:
             t = ovf_state_get(self.request.req, self._name.encode())
         except RuntimeError as e:
-            raise _state_error(f"reading state '{self._name}'", e) from None
+            raise bridge_error(f"reading state '{self._name}'", e) from None
         out = wrap_tensor(t, self.request)
         out._bridge_handle = True
         return out
@@ -37,13 +33,13 @@ cdef class VariableState:
         try:
             ovf_state_set(self.request.req, self._name.encode(), (<Tensor>value).ptr)
         except RuntimeError as e:
-            raise _state_error(f"setting state '{self._name}'", e) from None
+            raise bridge_error(f"setting state '{self._name}'", e) from None
 
     def reset(self):
         try:
             ovf_state_reset(self.request.req, self._name.encode())
         except RuntimeError as e:
-            raise _state_error(f"resetting state '{self._name}'", e) from None
+            raise bridge_error(f"resetting state '{self._name}'", e) from None
 
     def __repr__(self):
         return "<VariableState>"
@@ -54,7 +50,7 @@ cdef list query_states(InferRequest request):
     try:
         names = ovf_state_names(request.req)
     except RuntimeError as e:
-        raise _state_error("query_state", e) from None
+        raise bridge_error("query_state", e) from None
     out = []
     for name in names:
         s = VariableState.__new__(VariableState)
@@ -68,4 +64,4 @@ cdef reset_states(InferRequest request):
     try:
         ovf_state_reset_all(request.req)
     except RuntimeError as e:
-        raise _state_error("reset_state", e) from None
+        raise bridge_error("reset_state", e) from None

@@ -194,14 +194,14 @@ cdef class Tensor:
         try:
             return ovf_tensor_strings(self.ptr)
         except RuntimeError as e:
-            raise _exc.from_status(GENERAL_ERROR, f"str_data/bytes_data: {e}") from None
+            raise bridge_error("str_data/bytes_data", e) from None
 
     def _set_strings(self, value):
         cdef vector[string] values = _encoded_strings(value, "str_data/bytes_data")
         try:
             ovf_tensor_set_strings(self.ptr, values)
         except RuntimeError as e:
-            raise _exc.from_status(GENERAL_ERROR, f"str_data/bytes_data: {e}") from None
+            raise bridge_error("str_data/bytes_data", e) from None
 
     def __array__(self, dtype=None, copy=None):
         arr = self.view()
@@ -416,7 +416,7 @@ cdef Tensor string_tensor(object value):
     try:
         ovf_tensor_set_strings(p, values)
     except RuntimeError as e:
-        raise _exc.from_status(GENERAL_ERROR, f"a string tensor: {e}") from None
+        raise bridge_error("making a string tensor", e) from None
     return t
 
 
