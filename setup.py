@@ -8,6 +8,7 @@ import glob
 import importlib.metadata
 import importlib.util
 import os
+import subprocess
 
 import numpy
 from Cython.Build import cythonize
@@ -97,7 +98,43 @@ packing = Extension(
     define_macros=macros,
 )
 
+
+def pkg_config(*args):
+    """pkg-config's answer split into words, or None when pkg-config or the package is missing."""
+    try:
+        out = subprocess.run(["pkg-config", *args], capture_output=True, text=True)
+    except OSError:
+        return None
+    return out.stdout.split() if out.returncode == 0 else None
+
+
+def video_extension():
+    """ovfast.gst._video (the GStreamer elements) where GStreamer's video library is installed, else None:
+    the core package never needs GStreamer."""
+    if os.environ.get("OVFAST_NO_GSTREAMER") == "1":
+        return None
+    cflags = pkg_config("--cflags", "gstreamer-video-1.0 >= 1.20")
+    libs = pkg_config("--libs", "gstreamer-video-1.0 >= 1.20")
+    if cflags is None or libs is None:
+        print("ovfast: GStreamer's video library (gstreamer-video-1.0 >= 1.20) not found by pkg-config: "
+              "building without ovfast.gst (see the README for the packages)")
+        return None
+    return Extension(
+        "ovfast.gst._video",
+        sources=["ovfast/gst/_video.pyx"],
+        include_dirs=[os.path.join(HERE, "ovfast", "gst"), numpy.get_include()]
+        + [f[2:] for f in cflags if f.startswith("-I")],
+        extra_compile_args=["-O2", "-Wno-unused-function"] + [f for f in cflags if not f.startswith("-I")]
+        + HIDDEN_COMPILE,
+        extra_link_args=libs + HIDDEN_LINK,
+        define_macros=macros,
+    )
+
+
 exts = [runtime, api]
+video = video_extension()
+if video is not None:
+    exts.append(video)
 if os.path.exists(os.path.join(HERE, "ovfast", "_packing.pyx")):
     exts.append(packing)
 

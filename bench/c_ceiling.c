@@ -80,3 +80,43 @@ int ceiling_round_robin(ceiling_t* c, int64_t n) {
     }
     return 0;
 }
+
+/* n inferences on video frames, round robin over all jobs as ovfastinfer runs them: before each start the
+ * next of n_frames frames (frame_bytes each, back to back) is copied into input 0, and after each run every
+ * output is copied out (ovfastinfer copies its outputs into the frame's metadata). */
+int ceiling_frames(ceiling_t* c, int64_t n, const uint8_t* frames, size_t frame_bytes, int64_t n_frames) {
+    int jobs = c->jobs;
+    size_t n_out = 0;
+    ov_compiled_model_outputs_size(c->compiled, &n_out);
+    static uint8_t scratch[1 << 20];
+    int64_t started = 0;
+    for (int64_t k = 0; k < n + jobs; k++) {
+        ov_infer_request_t* r = c->requests[k % jobs];
+        if (k >= jobs) {                       /* collect the run started jobs steps ago */
+            if (k - jobs >= n) continue;
+            ov_status_e st = ov_infer_request_wait(r);
+            if (st != OK) return st;
+            for (size_t o = 0; o < n_out; o++) {
+                ov_tensor_t* t = NULL;
+                void* data = NULL;
+                size_t bytes = 0;
+                if (ov_infer_request_get_output_tensor_by_index(r, o, &t) != OK) return -1;
+                ov_tensor_data(t, &data);
+                ov_tensor_get_byte_size(t, &bytes);
+                memcpy(scratch, data, bytes < sizeof(scratch) ? bytes : sizeof(scratch));
+                ov_tensor_free(t);
+            }
+        }
+        if (started < n) {
+            ov_tensor_t* in = NULL;
+            void* data = NULL;
+            if (ov_infer_request_get_input_tensor_by_index(r, 0, &in) != OK) return -1;
+            ov_tensor_data(in, &data);
+            memcpy(data, frames + (size_t)(started % n_frames) * frame_bytes, frame_bytes);
+            ov_tensor_free(in);
+            if (ov_infer_request_start_async(r) != OK) return -1;
+            started++;
+        }
+    }
+    return 0;
+}

@@ -37,6 +37,7 @@ def ceiling(tmp_path_factory):
     lib.ceiling_free.argtypes = [ctypes.c_void_p]
     lib.ceiling_sync.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_size_t]
     lib.ceiling_round_robin.argtypes = [ctypes.c_void_p, ctypes.c_int64]
+    lib.ceiling_frames.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int64]
     return lib
 
 
@@ -65,15 +66,18 @@ def paired(benchmark):
     records the median of the round-by-round ratios C time / our time. A group's medians come from blocks of
     rounds run a minute or more apart on a shared machine whose load drifts by more than the few percent
     between ovfast and the C loop; a ratio taken round by round cancels that drift."""
-    def run(target, c_loop, rounds, args=(), warmup_rounds=1, against="the C loop"):
+    def run(target, c_loop, rounds, args=(), warmup_rounds=1, against="the C loop", setup=None):
+        """setup (optional): called after the C round, untimed; what it returns is target's (args, kwargs)."""
         c_times = []
 
         def c_round():
             t = time.perf_counter()
             c_loop()
             c_times.append(time.perf_counter() - t)
+            if setup is not None:
+                return setup()
 
-        result = benchmark.pedantic(target, args=args, setup=c_round, rounds=rounds,
+        result = benchmark.pedantic(target, args=() if setup else args, setup=c_round, rounds=rounds,
                                     warmup_rounds=warmup_rounds, iterations=1)
         if benchmark.stats is not None:   # None under --benchmark-disable
             pairs = zip(c_times[-rounds:], benchmark.stats.stats.data)

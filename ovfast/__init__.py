@@ -6,7 +6,10 @@ Model building stays openvino's: ovfast re-exports Model, Type, Shape and friend
 openvino.Model objects everywhere a model goes.
 """
 
+from ovfast._unwinder import prefer_gcc_unwinder as _prefer_gcc_unwinder
 from ovfast._version_check import check_openvino_version as _check
+
+_prefer_gcc_unwinder()  # before anything loads GStreamer (see _unwinder.py)
 
 _check()
 

@@ -47,6 +47,11 @@ def build_parser():
     b.add_argument("--plot", metavar="FILE.png", help="also draw them as bars (needs matplotlib: "
                                                       "pip install 'ovfast[plot]')")
     b.add_argument("--no-compare", action="store_true", help="run ovfast only")
+    p = sub.add_parser("pipeline", help="run a GStreamer pipeline with ovfast's elements, as gst-launch-1.0 does",
+                       description="Runs a gst-launch-1.0 description with ovfast's elements registered; Ctrl-C "
+                                   "ends it cleanly (EOS), and the frames per second of each sink are printed.")
+    p.add_argument("description", nargs="+", help="the pipeline, e.g. 'videotestsrc num-buffers=100 ! "
+                                                    "ovfastinfer model=m.xml ! fakesink'")
     return parser
 
 
@@ -399,6 +404,13 @@ def benchmark(args, out=sys.stdout):
 def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "pipeline":
+            try:
+                from ovfast.gst import pipeline
+            except ImportError as exc:
+                print(f"ovfast pipeline: error: {exc}", file=sys.stderr)
+                return 2
+            return pipeline.main(args)
         return benchmark(args)
     except UsageError as e:
         print(f"ovfast benchmark: error: {e}", file=sys.stderr)

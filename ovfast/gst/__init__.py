@@ -1,0 +1,36 @@
+"""ovfast's GStreamer elements and the VideoFrame API.
+
+    import gi; gi.require_version("Gst", "1.0"); from gi.repository import Gst
+    Gst.init(None)
+    import ovfast.gst            # registers ovfastinfer and OvfastTensorMeta in this process
+
+Needs GStreamer 1.22+ with its video library and PyGObject (pip install "ovfast[video]"); see the README.
+"""
+
+try:
+    import gi
+except ImportError as exc:
+    raise ImportError("ovfast.gst needs PyGObject: pip install 'ovfast[video]' (after GStreamer's packages, "
+                      "see the README)") from exc
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstVideo", "1.0")
+from gi.repository import Gst  # noqa: E402
+
+if not Gst.is_initialized():
+    Gst.init(None)
+
+from ovfast._unwinder import align_openvino_unwinder  # noqa: E402
+
+align_openvino_unwinder()  # openvino imported before GStreamer would otherwise abort in a plugin
+
+try:
+    from ovfast.gst._video import FrameCounter, FrameTensor, Region, VideoFrame, register  # noqa: E402
+except ImportError as exc:  # built without GStreamer's development files
+    raise ImportError("ovfast was built without its GStreamer extension (ovfast.gst._video): install GStreamer's "
+                      "development packages (see the README) and reinstall ovfast") from exc
+from ovfast.gst._model import frame_model, parse_config  # noqa: E402
+
+register()
+
+__all__ = ["VideoFrame", "FrameTensor", "Region", "FrameCounter", "frame_model", "parse_config"]

@@ -1,0 +1,67 @@
+/* What Cython cannot spell itself: GStreamer's and GObject's macros as functions, the element's instance
+ * struct (it embeds GstElement by value) and the object layouts of PyGObject's wrappers. */
+#ifndef OVFAST_GST_GLUE_H
+#define OVFAST_GST_GLUE_H
+
+#include <Python.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include "ovfast_meta.h"
+
+/* ovfastinfer's instance and class: the element's own state lives behind `st` (a Cython struct). */
+typedef struct {
+    GstElement element;
+    void* st;
+} OvfInferElement;
+
+typedef struct {
+    GstElementClass parent_class;
+} OvfInferElementClass;
+
+static inline GstElementClass* ovf_element_class(gpointer klass) { return GST_ELEMENT_CLASS(klass); }
+static inline GObjectClass* ovf_object_class(gpointer klass) { return G_OBJECT_CLASS(klass); }
+
+static inline void ovf_pad_proxy(GstPad* pad) {
+    GST_PAD_SET_PROXY_CAPS(pad);
+    GST_PAD_SET_PROXY_ALLOCATION(pad);
+    GST_PAD_SET_PROXY_SCHEDULING(pad);
+}
+
+static inline GstEventType ovf_event_type(GstEvent* e) { return GST_EVENT_TYPE(e); }
+static inline int ovf_event_is_serialized(GstEvent* e) { return GST_EVENT_IS_SERIALIZED(e); }
+static inline int ovf_event_is_sticky(GstEvent* e) { return GST_EVENT_IS_STICKY(e); }
+static inline GstBuffer* ovf_buffer_make_writable(GstBuffer* b) { return gst_buffer_make_writable(b); }
+static inline int ovf_buffer_is_writable(GstBuffer* b) { return gst_buffer_is_writable(b); }
+static inline GstClockTime ovf_buffer_pts(GstBuffer* b) { return GST_BUFFER_PTS(b); }
+static inline int ovf_clock_time_is_valid(GstClockTime t) { return GST_CLOCK_TIME_IS_VALID(t); }
+static inline GType ovf_buffer_type(void) { return GST_TYPE_BUFFER; }
+static inline GType ovf_caps_type(void) { return GST_TYPE_CAPS; }
+static inline GType ovf_pad_type(void) { return GST_TYPE_PAD; }
+static inline GType ovf_roi_meta_api(void) { return GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE; }
+static inline GType ovf_video_meta_api(void) { return GST_VIDEO_META_API_TYPE; }
+static inline int ovf_is_pad(gpointer obj) { return GST_IS_PAD(obj); }
+static inline GstBuffer* ovf_probe_buffer(GstPadProbeInfo* info) { return GST_PAD_PROBE_INFO_BUFFER(info); }
+static inline int ovf_info_pstride(const GstVideoInfo* info, int comp) { return GST_VIDEO_INFO_COMP_PSTRIDE(info, comp); }
+static inline const char* ovf_info_format(const GstVideoInfo* info) { return GST_VIDEO_INFO_NAME(info); }
+static inline int ovf_info_planes(const GstVideoInfo* info) { return GST_VIDEO_INFO_N_PLANES(info); }
+static inline int ovf_meta_transform_is_copy(GQuark type) { return GST_META_TRANSFORM_IS_COPY(type); }
+static inline int ovf_flow_is_fatal(GstFlowReturn r) { return r == GST_FLOW_NOT_LINKED || r < GST_FLOW_EOS; }
+
+static inline void ovf_post_error(GstElement* el, GQuark domain, int code, const char* text, const char* debug) {
+    gst_element_message_full(el, GST_MESSAGE_ERROR, domain, code, g_strdup(text), debug ? g_strdup(debug) : NULL,
+                             __FILE__, "ovfastinfer", __LINE__);
+}
+
+/* PyGObject's wrappers (pygobject.h): a GObject's and a boxed value's pointer sit right after the head.
+ * Callers check the Python class first (Gst.Pad, Gst.Buffer, Gst.Caps). */
+typedef struct { PyObject_HEAD GObject* obj; } ovf_PyGObject;
+typedef struct { PyObject_HEAD gpointer boxed; GType gtype; gboolean free_on_dealloc; } ovf_PyGBoxed;
+
+static inline GObject* ovf_pygobject_ptr(PyObject* o) { return ((ovf_PyGObject*)o)->obj; }
+static inline gpointer ovf_pyboxed_ptr(PyObject* o, GType want) {
+    ovf_PyGBoxed* b = (ovf_PyGBoxed*)o;
+    return b->gtype == want ? b->boxed : NULL;
+}
+
+#endif

@@ -1,0 +1,214 @@
+"""The model behind ovfastinfer: opened once (NULL -> READY) and compiled for each set of caps with the frame's
+format, size and row stride in its preprocessing, so OpenVINO reads frames where GStreamer put them.
+
+This is the only Python the element runs, and never per frame."""
+
+import os
+
+import numpy as np
+import openvino
+import openvino.opset13 as ops
+from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
+
+import ovfast
+
+OUTPUTS = ("tensor",)
+
+# GStreamer's formats -> (OpenVINO's colour format, channels of the frame's tensor, planes read as one)
+_FORMATS = {
+    "BGR": (ColorFormat.BGR, 3),
+    "RGB": (ColorFormat.RGB, 3),
+    "BGRx": (ColorFormat.BGRX, 4),
+    "RGBx": (ColorFormat.RGBX, 4),
+    "GRAY8": (ColorFormat.GRAY, 1),
+    "NV12": (ColorFormat.NV12_SINGLE_PLANE, 1),
+    "I420": (ColorFormat.I420_SINGLE_PLANE, 1),
+}
+
+
+class SettingsError(ValueError):
+    """A property value ovfastinfer cannot use."""
+
+
+class CapsError(ValueError):
+    """Frames of the negotiated caps that the model cannot take."""
+
+
+def parse_config(text):
+    """'KEY=VALUE[,KEY=VALUE...]' -> dict (OpenVINO checks keys and values when compiling)."""
+    config = {}
+    for item in (text or "").replace(";", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SettingsError(f"config: expected KEY=VALUE items separated by commas "
+                                f"(e.g. PERFORMANCE_HINT=THROUGHPUT), got '{item}'")
+        config[key.strip()] = value.strip()
+    return config
+
+
+def _model_layout(model):
+    """The model input's layout: the one set on it, else NCHW or NHWC guessed from where 1 or 3 channels sit."""
+    port = model.input()
+    shape = port.get_partial_shape()
+    name = port.get_any_name() if port.get_names() else "0"
+    if shape.rank.is_dynamic or shape.rank.get_length() != 4:
+        raise CapsError(f"the model's input '{name}' has shape {shape}; ovfastinfer feeds images to a 4-d input "
+                        f"(NCHW or NHWC)")
+    layout = openvino.layout_helpers.get_layout(port)
+    if not layout.empty:
+        return str(layout).strip("[]").replace(",", ""), shape
+    c1, c3 = shape[1], shape[3]
+    if c1.is_static and c1.get_length() in (1, 3, 4):
+        return "NCHW", shape
+    if c3.is_static and c3.get_length() in (1, 3, 4):
+        return "NHWC", shape
+    raise CapsError(f"the model's input '{name}' has shape {shape}: neither dimension 1 nor 3 looks like channels; "
+                    f"set a layout on the model's input")
+
+
+def frame_model(model, fmt, width, height, strides=None, offsets=None):
+    """The model with preprocessing for frames of GStreamer format `fmt`, width x height, whose planes are
+    `strides` bytes per row at `offsets` (GstVideoInfo's): colour conversion, resize, layout and type
+    conversion inside OpenVINO. Returns (model, input bytes read from plane 0's start)."""
+    if isinstance(model, (str, os.PathLike)):
+        model = openvino.Core().read_model(os.fspath(model))
+    else:
+        model = model.clone()
+    if len(model.inputs) != 1:
+        names = [p.get_any_name() if p.get_names() else str(i) for i, p in enumerate(model.inputs)]
+        raise CapsError(f"the model has {len(model.inputs)} inputs {names}; ovfastinfer feeds one image input")
+    if fmt not in _FORMATS:
+        raise CapsError(f"frames in {fmt} are not supported; use videoconvert to one of {sorted(_FORMATS)}")
+    color, frame_channels = _FORMATS[fmt]
+    layout, shape = _model_layout(model)
+    name = model.input().get_any_name() if model.input().get_names() else "0"
+    channels = shape[layout.index("C")]
+    want = channels.get_length() if channels.is_static else None
+    gray_model = want == 1
+    if want not in (1, 3):
+        raise CapsError(f"the model's input '{name}' takes {channels} channels (layout {layout}, shape {shape}); "
+                        f"ovfastinfer feeds 1 (GRAY8) or 3 (colour) channels")
+    if gray_model != (fmt == "GRAY8"):
+        raise CapsError(f"the model's input '{name}' takes {want} channel{'s' if want > 1 else ''} (shape {shape}), "
+                        f"but the frames are {fmt}: put videoconvert ! video/x-raw,format="
+                        f"{'GRAY8' if gray_model else 'BGR'} before ovfastinfer")
+    planar = fmt in ("NV12", "I420")
+    if planar and (width % 2 or height % 2):
+        raise CapsError(f"{fmt} frames of {width}x{height}: the model reads NV12/I420 of even width and height")
+
+    ppp = PrePostProcessor(model)
+    tensor = ppp.input().tensor()
+    tensor.set_element_type(openvino.Type.u8).set_color_format(color).set_layout(openvino.Layout("NHWC"))
+    tensor.set_spatial_static_shape(height, width)
+    ppp.input().model().set_layout(openvino.Layout(layout))
+    pre = ppp.input().preprocess()
+    if model.input().get_element_type() != openvino.Type.u8:
+        pre.convert_element_type(model.input().get_element_type())
+    if not gray_model and fmt != "BGR":
+        pre.convert_color(ColorFormat.BGR)      # OpenVINO's models take BGR unless they say otherwise
+    mh, mw = shape[layout.index("H")], shape[layout.index("W")]
+    if (mh.is_static and mh.get_length() != height) or (mw.is_static and mw.get_length() != width):
+        pre.resize(ResizeAlgorithm.RESIZE_LINEAR)
+    model = ppp.build()
+
+    # What the built model reads, as rows of bytes: packed frames [1, H, W, C]; one-plane NV12/I420 [1, H*3/2, W, 1]
+    rows = height * 3 // 2 if planar else height
+    row_bytes = width * frame_channels
+    strides = tuple(strides or ())
+    offsets = tuple(offsets or ())
+    stride = strides[0] if strides else row_bytes
+    if planar:
+        if fmt == "NV12":
+            same = len(strides) == 2 and strides[1] == stride and offsets[1] - offsets[0] == stride * height
+        else:
+            same = (len(strides) == 3 and stride == width and strides[1] * 2 == width and strides[2] * 2 == width
+                    and offsets[1] - offsets[0] == width * height and offsets[2] - offsets[1] == width * height // 4)
+        if strides and not same:
+            raise CapsError(f"{fmt} frames of {width}x{height} have planes with strides {list(strides)} at offsets "
+                            f"{list(offsets)}: the model reads the planes as one image, so rows must not be padded "
+                            f"(use a width that is a multiple of 4, or convert to BGR with videoconvert)")
+    if stride != row_bytes:
+        model = _strided_input(model, rows, stride, row_bytes, width, frame_channels)
+    return model, rows * stride
+
+
+def _strided_input(model, rows, stride, row_bytes, width, channels):
+    """Puts a u8 [1, rows, stride] input in front that drops each row's padding, so the model reads frames
+    with padded rows (e.g. RGB of width 30: 90 bytes in a 92-byte row) where they lie."""
+    old = model.get_parameters()[0]
+    padded = ops.parameter([1, rows, stride], openvino.Type.u8, name=old.get_friendly_name())
+    cut = ops.slice(padded, np.array([0], np.int64), np.array([row_bytes], np.int64), np.array([1], np.int64),
+                    np.array([2], np.int64))
+    image = ops.reshape(cut, np.array([1, rows, width, channels], np.int64), special_zero=False)
+    for target in list(old.output(0).get_target_inputs()):
+        target.replace_source_output(image.output(0))
+    padded.output(0).set_names(old.output(0).get_names())
+    return openvino.Model(model.get_results(), model.get_sinks(), [padded], model.get_variables(),
+                          model.get_friendly_name())
+
+
+class Session:
+    """A model compiled for one set of caps, its job queue and what the element needs to know of it."""
+
+    def __init__(self, compiled, jobs, input_nbytes):
+        self.compiled = compiled
+        self.queue = ovfast.AsyncInferQueue(compiled, jobs)
+        self.input_offset = 0
+        self.input_nbytes = input_nbytes
+        outputs = []
+        for i, port in enumerate(compiled.outputs):
+            pshape = port.get_partial_shape()
+            if pshape.is_dynamic:
+                raise CapsError(f"output {i} of the model has a dynamic shape {pshape}: ovfastinfer attaches "
+                                f"outputs of static shape")
+            if len(pshape) > 8:
+                raise CapsError(f"output {i} of the model has {len(pshape)} dimensions; at most 8 are supported")
+            dims = tuple(int(d) for d in port.get_shape())
+            etype = port.get_element_type()
+            if etype == openvino.Type.string:
+                raise CapsError(f"output {i} of the model is a string tensor; ovfastinfer attaches numeric outputs")
+            nbytes = int(np.prod(dims, dtype=np.int64)) * etype.bitwidth // 8
+            name = port.get_any_name() if port.get_names() else f"output{i}"
+            outputs.append((name.encode(), etype.get_type_name().encode(), dims, nbytes))
+        self.outputs = outputs
+
+
+class Loaded:
+    """The model read from its file, with the element's settings; compiled per caps by session()."""
+
+    def __init__(self, path, device, config, jobs, output, interval):
+        if output not in OUTPUTS:
+            raise SettingsError(f"output={output!r} is not one of {', '.join(OUTPUTS)} (detection and "
+                                f"classification are not there yet)")
+        self.config = parse_config(config)
+        self.device = device or "CPU"
+        self.jobs = jobs
+        self.core = ovfast.Core()
+        if self.device not in ("AUTO",) and self.device.split(":")[0].split(".")[0] not in (
+                "AUTO", "MULTI", "HETERO", "BATCH") and self.device not in self.core.available_devices:
+            raise SettingsError(f"device={self.device!r} is not available; this machine has "
+                                f"{', '.join(self.core.available_devices)}")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"model={path!r}: no such file (give the path of an IR .xml or ONNX file)")
+        if not os.access(path, os.R_OK) or os.path.isdir(path):
+            raise PermissionError(f"model={path!r} cannot be read as a file")
+        try:
+            self.model = self.core.read_model(path)
+        except Exception as exc:
+            raise OSError(f"model={path!r} could not be read as a model: {exc}") from exc
+
+    def session(self, fmt, width, height, strides, offsets, size):
+        model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
+        try:
+            compiled = self.core.compile_model(model, self.device, self.config)
+        except Exception as exc:
+            raise SettingsError(f"the model could not be compiled for {self.device} with config "
+                                f"{self.config}: {exc}") from exc
+        return Session(compiled, self.jobs, nbytes)
+
+
+def load(path, device, config, jobs, output, interval):
+    return Loaded(path, device, config, jobs, output, interval)

@@ -1,0 +1,25 @@
+# cython: language_level=3, embedsignature=True
+"""ovfast's GStreamer elements and frame API, on GStreamer's C API. Import ovfast.gst, not this module."""
+from libc.stdint cimport int32_t, int64_t, uint32_t
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy, memset, strlen
+from cpython.buffer cimport PyBuffer_FillInfo, PyBUF_WRITABLE
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
+
+from ovfast.includes.gstreamer cimport *
+from ovfast cimport api
+
+from ovfast.gst import _model
+
+api.check_version()
+
+include "meta.pxi"
+include "infer.pxi"
+include "frame.pxi"
+
+
+def register():
+    """Registers OvfastTensorMeta and the elements in this process (GStreamer must be initialised)."""
+    _register_tensor_meta()
+    _register_infer()

@@ -1,0 +1,689 @@
+# ovfastinfer: inference on whole frames through ovfast's job pool, driven from C with the C-level API
+# (`from ovfast cimport api`) as any embedding library would.
+#
+# Streaming thread (chain): takes an idle job, binds the frame's memory to the job's input (zero-copy; the
+# model was compiled with the frame's size, format and stride in its preprocessing), starts it and queues
+# the frame. Source pad task: takes frames from the queue in arrival order, waits for each one's job,
+# copies the outputs into an OvfastTensorMeta, releases the job and pushes the frame. Neither thread takes
+# the GIL for a frame: Python runs only to open the model (NULL -> READY), to compile it for new caps and
+# to close it.
+
+
+
+cdef GstElementClass* _infer_parent_class = NULL
+cdef GType _infer_type = 0
+
+cdef enum:
+    COPY_BELOW = 64 * 1024    # frames smaller than this are copied into the job's input (see _set_input)
+
+cdef enum:
+    PROP_0, PROP_MODEL, PROP_DEVICE, PROP_JOBS, PROP_CONFIG, PROP_INTERVAL, PROP_OUTPUT
+
+cdef struct Entry:
+    GstBuffer* buf          # NULL for an event
+    GstEvent* event
+    int job                 # -1: the frame passes untouched (interval)
+    bint mapped
+    GstVideoFrame frame
+    InferState* st
+    bint done               # (under st.lock) the run is over, its outputs attached and its job handed back
+    char* error             # how the run failed (g_free), or NULL
+
+cdef struct InferState:
+    # properties (under lock)
+    char* model
+    char* device
+    char* config
+    char* output
+    guint jobs
+    guint interval
+    GstPad* sinkpad
+    GstPad* srcpad
+    GMutex lock
+    GCond cond
+    GQueue* fifo             # Entry*, in arrival order
+    bint flushing
+    bint task_started
+    GstFlowReturn flow       # what downstream last answered (the chain returns it upstream)
+    guint64 frames
+    # Python objects, touched only with the GIL: the opened model (READY and up), the compiled session
+    PyObject* loaded
+    PyObject* session
+    api.ovf_pool* pool
+    GstVideoInfo info        # the negotiated frames
+    GstCaps* caps            # the caps the session was compiled for
+    guint max_queued         # frames between the pads at most (backpressure): 2 x jobs x interval, so that
+                             # the streaming thread starts the next runs while the task pushes finished ones
+    size_t in_offset         # where the model's input starts after plane 0's start, and how many bytes
+    size_t in_nbytes
+    uint32_t n_out
+    const char** out_names
+    const char** out_types
+    uint32_t* out_ranks
+    int64_t* out_dims
+    size_t* out_nbytes
+
+
+cdef inline InferState* _st(void* element) noexcept nogil:
+    return <InferState*>(<OvfInferElement*>element).st
+
+
+# --- errors on the bus ---------------------------------------------------------------------------------------
+cdef void _post(GstElement* el, GQuark domain, int code, const char* text, const char* debug) noexcept nogil:
+    ovf_post_error(el, domain, code, text, debug)
+
+
+cdef void _post_exception(GstElement* el, object exc) noexcept:
+    """Posts a Python exception raised while opening or compiling the model (with the GIL)."""
+    import traceback
+    cdef GQuark domain
+    cdef int code
+    if isinstance(exc, FileNotFoundError):
+        domain, code = gst_resource_error_quark(), GST_RESOURCE_ERROR_NOT_FOUND
+    elif isinstance(exc, OSError):
+        domain, code = gst_resource_error_quark(), GST_RESOURCE_ERROR_OPEN_READ
+    elif isinstance(exc, _model.CapsError):
+        domain, code = gst_core_error_quark(), GST_CORE_ERROR_NEGOTIATION
+    elif isinstance(exc, _model.SettingsError):
+        domain, code = gst_library_error_quark(), GST_LIBRARY_ERROR_SETTINGS
+    else:
+        domain, code = gst_library_error_quark(), GST_LIBRARY_ERROR_INIT
+    text = f"ovfastinfer: {exc}".encode("utf-8", "replace")
+    debug = "".join(traceback.format_exception(exc)).encode("utf-8", "replace")
+    _post(el, domain, code, text, debug)
+
+
+# --- the model: open, compile for caps, close (the only places Python runs) --------------------------------
+cdef int _open_model(GstElement* el) noexcept nogil:
+    cdef InferState* st = _st(el)
+    with gil:
+        try:
+            g_mutex_lock(&st.lock)
+            try:
+                args = (_text(st.model), _text(st.device), _text(st.config), st.jobs, _text(st.output),
+                        st.interval)
+            finally:
+                g_mutex_unlock(&st.lock)
+            loaded = _model.load(*args)
+        except BaseException as exc:
+            _post_exception(el, exc)
+            return -1
+        Py_INCREF(loaded)
+        st.loaded = <PyObject*>loaded
+    return 0
+
+
+cdef inline str _text(const char* s):
+    return None if s == NULL else s.decode("utf-8", "replace")
+
+
+cdef void _free_outputs(InferState* st) noexcept nogil:
+    g_free(st.out_names)     # names and types point into the session's Python bytes (kept by the session)
+    g_free(st.out_ranks)
+    g_free(st.out_dims)
+    g_free(st.out_nbytes)
+    st.out_names = NULL
+    st.out_types = NULL
+    st.out_ranks = NULL
+    st.out_dims = NULL
+    st.out_nbytes = NULL
+    st.n_out = 0
+
+
+cdef int _close_session(InferState* st) noexcept nogil:
+    """Drops the compiled model and its pool; no job may be held (the queue is drained first)."""
+    if st.pool != NULL:
+        api.pool_unref(st.pool)
+        st.pool = NULL
+    if st.caps != NULL:
+        gst_caps_unref(st.caps)
+        st.caps = NULL
+    _free_outputs(st)
+    if st.session != NULL:
+        with gil:
+            Py_DECREF(<object>st.session)
+        st.session = NULL
+    return 0
+
+
+cdef int _negotiate(GstElement* el, GstCaps* caps) noexcept nogil:
+    """Compiles the model for frames of these caps (preprocessing inside the model) and takes its pool."""
+    cdef InferState* st = _st(el)
+    cdef GstVideoInfo info
+    cdef uint32_t i, k
+    cdef int jobs = 1
+    cdef gchar* caps_text
+    if not gst_video_info_from_caps(&info, caps):
+        caps_text = gst_caps_to_string(caps)
+        with gil:
+            _post_exception(el, _model.CapsError(f"cannot read video caps {_text(caps_text)}"))
+        g_free(caps_text)
+        return -1
+    if st.pool != NULL and st.caps != NULL and gst_caps_is_equal(st.caps, caps):
+        return 0               # the same caps again (a new segment, a reconfiguration): nothing to compile
+    _close_session(st)
+    st.info = info
+    st.caps = gst_caps_ref(caps)
+    with gil:
+        try:
+            fmt = gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info)).decode()
+            planes = GST_VIDEO_INFO_N_PLANES(&info)
+            session = (<object>st.loaded).session(
+                fmt, info.width, info.height, tuple(info.stride[i] for i in range(planes)),
+                tuple(info.offset[i] for i in range(planes)), info.size)
+            pool = api.queue_pool(session.queue)
+        except BaseException as exc:
+            _post_exception(el, exc)
+            return -1
+        Py_INCREF(session)
+        st.session = <PyObject*>session
+        st.pool = pool
+        api.pool_size(pool, &jobs, NULL, NULL)
+        st.max_queued = 2 * jobs * st.interval
+        st.in_offset = session.input_offset
+        st.in_nbytes = session.input_nbytes
+        outputs = session.outputs            # [(name bytes, type bytes, dims tuple, nbytes)], kept by session
+        st.n_out = len(outputs)
+        st.out_names = <const char**>g_malloc0(sizeof(char*) * 2 * (st.n_out + 1))
+        st.out_types = st.out_names + st.n_out + 1
+        st.out_ranks = <uint32_t*>g_malloc0(sizeof(uint32_t) * (st.n_out + 1))
+        st.out_dims = <int64_t*>g_malloc0(sizeof(int64_t) * OVFAST_TENSOR_MAX_RANK * (st.n_out + 1))
+        st.out_nbytes = <size_t*>g_malloc0(sizeof(size_t) * (st.n_out + 1))
+        for i, (name, etype, dims, nbytes) in enumerate(outputs):
+            st.out_names[i] = <const char*>(<bytes>name)
+            st.out_types[i] = <const char*>(<bytes>etype)
+            st.out_ranks[i] = len(dims)
+            for k in range(len(dims)):
+                st.out_dims[i * OVFAST_TENSOR_MAX_RANK + k] = dims[k]
+            st.out_nbytes[i] = nbytes
+    return 0
+
+
+# --- the queue of frames between the streaming thread and the source pad task ---------------------------
+cdef void _entry_free(InferState* st, Entry* e) noexcept nogil:
+    """Gives back what an entry holds once its run is over: its buffer or event. A started entry's job and
+    mapping went back in _done; one that never started still holds them."""
+    if e.job >= 0:
+        g_mutex_lock(&st.lock)
+        while not e.done:
+            g_cond_wait(&st.cond, &st.lock)
+        g_mutex_unlock(&st.lock)
+    if e.mapped:
+        gst_video_frame_unmap(&e.frame)
+    if e.buf != NULL:
+        gst_buffer_unref(e.buf)
+    if e.event != NULL:
+        gst_event_unref(e.event)
+    g_free(e.error)
+    g_free(e)
+
+
+cdef void _drain(InferState* st) noexcept nogil:
+    """Drops every queued frame and event (flush, stop); the task is not running."""
+    cdef Entry* e
+    g_mutex_lock(&st.lock)
+    while True:
+        e = <Entry*>g_queue_pop_head(st.fifo)
+        if e == NULL:
+            break
+        g_mutex_unlock(&st.lock)
+        _entry_free(st, e)
+        g_mutex_lock(&st.lock)
+    g_cond_broadcast(&st.cond)
+    g_mutex_unlock(&st.lock)
+
+
+cdef void _enqueue(InferState* st, Entry* e) noexcept nogil:
+    g_mutex_lock(&st.lock)
+    g_queue_push_tail(st.fifo, e)
+    g_cond_broadcast(&st.cond)
+    g_mutex_unlock(&st.lock)
+
+
+cdef int _wait_empty(InferState* st) noexcept nogil:
+    """Waits until the task pushed everything queued (before the model changes); -1 when flushing."""
+    g_mutex_lock(&st.lock)
+    while not g_queue_is_empty(st.fifo) and not st.flushing and st.flow == GST_FLOW_OK:
+        g_cond_wait(&st.cond, &st.lock)
+    cdef int r = 0 if g_queue_is_empty(st.fifo) else -1
+    g_mutex_unlock(&st.lock)
+    return r
+
+
+cdef void _start_task(GstElement* el) noexcept nogil:
+    cdef InferState* st = _st(el)
+    if not st.task_started:
+        st.task_started = True
+        gst_pad_start_task(st.srcpad, _task, el, NULL)
+
+
+cdef void _attach_outputs(InferState* st, Entry* e, int job) noexcept nogil:
+    cdef void* data
+    cdef size_t nbytes
+    cdef uint32_t i
+    cdef OvfastTensorMeta* m = _tensor_meta_add(e.buf, -1, st.n_out, st.out_names, st.out_types, st.out_ranks,
+                                                st.out_dims, st.out_nbytes)
+    if m == NULL:
+        return
+    for i in range(st.n_out):
+        if api.job_output(st.pool, job, i, &data, &nbytes) == api.OVFAST_OK and nbytes == m.tensors[i].nbytes:
+            memcpy(<void*>m.tensors[i].data, data, nbytes)
+
+
+cdef void _done(void* ctx, int job) noexcept nogil:
+    """A frame's run is over (OpenVINO's callback thread): its outputs go onto the buffer and the job back to
+    the pool right here, so the streaming thread can start the next frame before the source pad's task
+    gets to this one. Nothing else touches the entry until it is marked done."""
+    cdef Entry* e = <Entry*>ctx
+    cdef InferState* st = e.st
+    cdef int status = api.job_wait(st.pool, job, 0)    # inside done(): how the run ended, no waiting
+    if status == api.OVFAST_OK:
+        _attach_outputs(st, e, job)
+    else:
+        e.error = g_strdup_printf("ovfastinfer: an inference failed: %s", api.last_error())
+    if e.mapped:
+        gst_video_frame_unmap(&e.frame)
+        e.mapped = False
+    api.job_release(st.pool, job)                     # takes effect as this function returns
+    g_mutex_lock(&st.lock)
+    e.done = True
+    g_cond_broadcast(&st.cond)
+    g_mutex_unlock(&st.lock)
+
+
+cdef void _task(gpointer user) noexcept nogil:
+    """The source pad's loop: one queued frame or event, in arrival order."""
+    cdef GstElement* el = <GstElement*>user
+    cdef InferState* st = _st(el)
+    cdef Entry* e
+    cdef GstFlowReturn flow
+    cdef char message[256]
+    g_mutex_lock(&st.lock)
+    while not st.flushing:
+        e = <Entry*>g_queue_peek_head(st.fifo)
+        if e != NULL and (e.job < 0 or e.done):
+            break
+        g_cond_wait(&st.cond, &st.lock)
+    if st.flushing:
+        g_mutex_unlock(&st.lock)
+        gst_pad_pause_task(st.srcpad)
+        return
+    g_queue_pop_head(st.fifo)
+    g_cond_broadcast(&st.cond)
+    if e.error != NULL:
+        st.flow = GST_FLOW_ERROR
+    g_mutex_unlock(&st.lock)
+    if e.error != NULL:
+        _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, e.error, NULL)
+    e.job = -1
+
+    g_mutex_lock(&st.lock)
+    flow = st.flow
+    g_mutex_unlock(&st.lock)
+    if e.buf != NULL:
+        if flow == GST_FLOW_OK:
+            flow = gst_pad_push(st.srcpad, e.buf)
+        else:
+            gst_buffer_unref(e.buf)     # downstream already refused: drop the frames queued behind
+        e.buf = NULL
+    elif e.event != NULL:
+        gst_pad_push_event(st.srcpad, e.event)
+        e.event = NULL
+        flow = GST_FLOW_OK
+    g_free(e.error)
+    g_free(e)
+    if flow != GST_FLOW_OK:
+        g_mutex_lock(&st.lock)
+        if st.flow == GST_FLOW_OK:
+            st.flow = flow
+        g_cond_broadcast(&st.cond)
+        g_mutex_unlock(&st.lock)
+        if ovf_flow_is_fatal(flow) and flow != GST_FLOW_ERROR and not st.flushing:
+            snprintf(message, sizeof(message), "ovfastinfer: downstream refused a frame (%s)", gst_flow_get_name(flow))
+            _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, message, NULL)
+
+
+# --- pads -------------------------------------------------------------------------------------------------
+cdef GstFlowReturn _chain(GstPad* pad, GstObject* parent, GstBuffer* buf) noexcept nogil:
+    cdef GstElement* el = <GstElement*>parent
+    cdef InferState* st = _st(el)
+    cdef Entry* e
+    cdef int job, status
+    cdef GstFlowReturn flow
+    cdef char message[1024]
+    # Backpressure: runs end (and give their job back) before the task pushes their frames, so the number of
+    # frames between the pads is what keeps a fast source from running ahead of a slow downstream.
+    g_mutex_lock(&st.lock)
+    while st.fifo.length >= st.max_queued and st.max_queued and not st.flushing and st.flow == GST_FLOW_OK:
+        g_cond_wait(&st.cond, &st.lock)
+    flow = GST_FLOW_FLUSHING if st.flushing else st.flow
+    g_mutex_unlock(&st.lock)
+    if flow != GST_FLOW_OK:
+        gst_buffer_unref(buf)
+        return flow
+    if st.pool == NULL:
+        gst_buffer_unref(buf)
+        _post(el, gst_core_error_quark(), GST_CORE_ERROR_NEGOTIATION,
+              "ovfastinfer: a frame arrived before its caps", NULL)
+        return GST_FLOW_NOT_NEGOTIATED
+    _start_task(el)
+    e = <Entry*>g_malloc0(sizeof(Entry))
+    e.job = -1
+    e.st = st
+    st.frames += 1
+    if (st.frames - 1) % st.interval != 0:
+        e.buf = buf
+        _enqueue(st, e)
+        return GST_FLOW_OK
+
+    # Make it writable now, while this thread owns it: the task adds the meta to it later.
+    e.buf = ovf_buffer_make_writable(buf)
+    if not gst_video_frame_map(&e.frame, &st.info, e.buf, GST_MAP_READ | GST_VIDEO_FRAME_MAP_FLAG_NO_REF):
+        _entry_free(st, e)
+        _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FORMAT,
+              "ovfastinfer: a frame could not be mapped for reading (smaller than its caps say?)", NULL)
+        return GST_FLOW_ERROR
+    e.mapped = True
+    if _layout_differs(&e.frame, st, message, sizeof(message)):
+        _entry_free(st, e)
+        _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FORMAT, message, NULL)
+        return GST_FLOW_ERROR
+    while True:
+        status = api.job_acquire(st.pool, 100, &job)
+        if status != api.OVFAST_TIMEOUT:
+            break
+        g_mutex_lock(&st.lock)
+        flow = GST_FLOW_FLUSHING if st.flushing else st.flow
+        g_mutex_unlock(&st.lock)
+        if flow != GST_FLOW_OK:
+            _entry_free(st, e)
+            return flow
+    if status == api.OVFAST_OK:
+        status = _set_input(st, job, <char*>e.frame.data[0] + st.in_offset)
+        if status == api.OVFAST_OK:
+            # queued before it starts: _done may run before job_start returns
+            e.job = job
+            _enqueue(st, e)
+            status = api.job_start(st.pool, job, _done, e)
+            if status != api.OVFAST_OK:
+                e.error = g_strdup_printf("ovfastinfer: a frame could not be started: %s", api.last_error())
+                api.job_release(st.pool, job)
+                gst_video_frame_unmap(&e.frame)
+                e.mapped = False
+                g_mutex_lock(&st.lock)
+                e.done = True       # the task reports it in its turn and stops the stream
+                g_cond_broadcast(&st.cond)
+                g_mutex_unlock(&st.lock)
+                return GST_FLOW_ERROR
+            return GST_FLOW_OK
+        api.job_release(st.pool, job)
+    snprintf(message, sizeof(message), "ovfastinfer: a frame could not be started: %s", api.last_error())
+    _entry_free(st, e)
+    _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, message, NULL)
+    return GST_FLOW_ERROR
+
+
+cdef int _set_input(InferState* st, int job, char* frame) noexcept nogil:
+    """Gives the job the frame: small frames are copied into the job's own tensor (a copy of a few KiB costs
+    less than binding memory to a request and putting its tensor back after the run), larger ones are bound
+    where they lie."""
+    cdef void* data
+    cdef size_t nbytes
+    cdef int status
+    if st.in_nbytes < COPY_BELOW:
+        status = api.job_input(st.pool, job, 0, &data, &nbytes)
+        if status == api.OVFAST_OK:
+            memcpy(data, frame, st.in_nbytes if st.in_nbytes < nbytes else nbytes)
+        return status
+    return api.job_bind(st.pool, job, False, 0, frame, st.in_nbytes, NULL, 0)
+
+
+cdef bint _layout_differs(GstVideoFrame* f, InferState* st, char* message, size_t size) noexcept nogil:
+    """True (with the reason in message) if a frame's planes are not where the compiled model reads them:
+    a buffer whose video meta gives other strides or offsets than its caps."""
+    cdef guint i
+    for i in range(GST_VIDEO_INFO_N_PLANES(&st.info)):
+        if f.info.stride[i] != st.info.stride[i] or f.info.offset[i] - f.info.offset[0] != st.info.offset[i] - st.info.offset[0]:
+            snprintf(message, size, "ovfastinfer: plane %u of a frame has stride %d at offset %zu, but the model was "
+                     "compiled for the caps' stride %d at offset %zu: the upstream element changed the frame layout "
+                     "without new caps", i, f.info.stride[i], f.info.offset[i], st.info.stride[i], st.info.offset[i])
+            return True
+    if f.map[0].size < f.info.offset[0] + st.in_offset + st.in_nbytes:
+        snprintf(message, size, "ovfastinfer: a frame has %zu bytes, the model reads %zu", f.map[0].size,
+                 f.info.offset[0] + st.in_offset + st.in_nbytes)
+        return True
+    return False
+
+
+cdef gboolean _sink_event(GstPad* pad, GstObject* parent, GstEvent* event) noexcept nogil:
+    cdef GstElement* el = <GstElement*>parent
+    cdef InferState* st = _st(el)
+    cdef GstCaps* caps
+    cdef Entry* e
+    cdef GstEventType kind = ovf_event_type(event)
+    if kind == GST_EVENT_FLUSH_START:
+        g_mutex_lock(&st.lock)
+        st.flushing = True
+        g_cond_broadcast(&st.cond)
+        g_mutex_unlock(&st.lock)
+        gst_pad_push_event(st.srcpad, event)
+        gst_pad_pause_task(st.srcpad)      # returns once the loop is out
+        return True
+    if kind == GST_EVENT_FLUSH_STOP:
+        _drain(st)
+        g_mutex_lock(&st.lock)
+        st.flushing = False
+        st.flow = GST_FLOW_OK
+        g_mutex_unlock(&st.lock)
+        gst_pad_push_event(st.srcpad, event)
+        st.task_started = False
+        _start_task(el)
+        return True
+    if kind == GST_EVENT_CAPS:
+        # Frames already queued were started on the model compiled for the old caps: let them out first.
+        if st.pool != NULL and _wait_empty(st) != 0:
+            gst_event_unref(event)
+            return False
+        gst_event_parse_caps(event, &caps)
+        if _negotiate(el, caps) != 0:
+            gst_event_unref(event)
+            return False
+    if not ovf_event_is_serialized(event):
+        return gst_pad_event_default(pad, parent, event)
+    # Serialized events (caps, segment, EOS, ...) go out in order with the frames around them.
+    _start_task(el)
+    e = <Entry*>g_malloc0(sizeof(Entry))
+    e.job = -1
+    e.event = event
+    _enqueue(st, e)
+    return True
+
+
+# --- state changes --------------------------------------------------------------------------------------------
+cdef int _check_properties(GstElement* el) noexcept nogil:
+    cdef InferState* st = _st(el)
+    cdef char message[512]
+    g_mutex_lock(&st.lock)
+    cdef bint no_model = st.model == NULL or st.model[0] == 0
+    g_mutex_unlock(&st.lock)
+    if no_model:
+        _post(el, gst_resource_error_quark(), GST_RESOURCE_ERROR_NOT_FOUND,
+              "ovfastinfer: no model: set the model property to an IR (.xml) or ONNX file", NULL)
+        return -1
+    return 0
+
+
+cdef void _stop_streaming(GstElement* el) noexcept nogil:
+    cdef InferState* st = _st(el)
+    g_mutex_lock(&st.lock)
+    st.flushing = True
+    g_cond_broadcast(&st.cond)
+    g_mutex_unlock(&st.lock)
+    gst_pad_stop_task(st.srcpad)
+    st.task_started = False
+
+
+cdef GstStateChangeReturn _change_state(GstElement* el, GstStateChange transition) noexcept nogil:
+    cdef InferState* st = _st(el)
+    cdef GstStateChangeReturn ret
+    if transition == GST_STATE_CHANGE_NULL_TO_READY:
+        if _check_properties(el) != 0 or _open_model(el) != 0:
+            return GST_STATE_CHANGE_FAILURE
+    elif transition == GST_STATE_CHANGE_READY_TO_PAUSED:
+        g_mutex_lock(&st.lock)
+        st.flushing = False
+        st.flow = GST_FLOW_OK
+        st.frames = 0
+        g_mutex_unlock(&st.lock)
+    elif transition == GST_STATE_CHANGE_PAUSED_TO_READY:
+        _stop_streaming(el)     # before the pads go down: the chain may wait for a job
+    ret = _infer_parent_class.change_state(el, transition)
+    if transition == GST_STATE_CHANGE_PAUSED_TO_READY:
+        _drain(st)              # the streaming thread has left the chain: every job can be given back
+        _close_session(st)
+    elif transition == GST_STATE_CHANGE_READY_TO_NULL:
+        _close_loaded(st)
+    return ret
+
+
+cdef void _close_loaded(InferState* st) noexcept nogil:
+    if st.loaded != NULL:
+        with gil:
+            Py_DECREF(<object>st.loaded)
+        st.loaded = NULL
+
+
+# --- properties -----------------------------------------------------------------------------------------------
+cdef void _replace(char** slot, const GValue* value) noexcept nogil:
+    g_free(slot[0])
+    slot[0] = g_value_dup_string(value)
+
+
+cdef void _set_property(GObject* obj, guint prop, const GValue* value, GParamSpec* spec) noexcept nogil:
+    cdef InferState* st = _st(obj)
+    g_mutex_lock(&st.lock)
+    if prop == PROP_MODEL:
+        _replace(&st.model, value)
+    elif prop == PROP_DEVICE:
+        _replace(&st.device, value)
+    elif prop == PROP_CONFIG:
+        _replace(&st.config, value)
+    elif prop == PROP_OUTPUT:
+        _replace(&st.output, value)
+    elif prop == PROP_JOBS:
+        st.jobs = g_value_get_uint(value)
+    elif prop == PROP_INTERVAL:
+        st.interval = g_value_get_uint(value)
+    g_mutex_unlock(&st.lock)
+
+
+cdef void _get_property(GObject* obj, guint prop, GValue* value, GParamSpec* spec) noexcept nogil:
+    cdef InferState* st = _st(obj)
+    g_mutex_lock(&st.lock)
+    if prop == PROP_MODEL:
+        g_value_set_string(value, st.model)
+    elif prop == PROP_DEVICE:
+        g_value_set_string(value, st.device)
+    elif prop == PROP_CONFIG:
+        g_value_set_string(value, st.config)
+    elif prop == PROP_OUTPUT:
+        g_value_set_string(value, st.output)
+    elif prop == PROP_JOBS:
+        g_value_set_uint(value, st.jobs)
+    elif prop == PROP_INTERVAL:
+        g_value_set_uint(value, st.interval)
+    g_mutex_unlock(&st.lock)
+
+
+cdef void _finalize(GObject* obj) noexcept nogil:
+    cdef InferState* st = _st(obj)
+    _close_session(st)
+    _close_loaded(st)
+    g_free(st.model)
+    g_free(st.device)
+    g_free(st.config)
+    g_free(st.output)
+    g_queue_free(st.fifo)
+    g_mutex_clear(&st.lock)
+    g_cond_clear(&st.cond)
+    g_free(st)
+    (<OvfInferElement*>obj).st = NULL
+    ovf_object_class(_infer_parent_class).finalize(obj)
+
+
+# --- the GObject type -------------------------------------------------------------------------------------------
+cdef const char* _FORMATS = "video/x-raw, format=(string){ BGR, RGB, BGRx, RGBx, NV12, I420, GRAY8 }, " \
+                            "width=(int)[1, 2147483647], height=(int)[1, 2147483647]"
+cdef GParamFlags _RW = <GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)
+
+
+cdef void _infer_class_init(gpointer klass, gpointer data) noexcept nogil:
+    global _infer_parent_class
+    _infer_parent_class = <GstElementClass*>g_type_class_peek_parent(klass)
+    cdef GObjectClass* oc = ovf_object_class(klass)
+    cdef GstElementClass* ec = ovf_element_class(klass)
+    oc.set_property = _set_property
+    oc.get_property = _get_property
+    oc.finalize = _finalize
+    ec.change_state = _change_state
+    g_object_class_install_property(oc, PROP_MODEL, g_param_spec_string(
+        "model", "Model", "Path of the model: OpenVINO IR (.xml, with its .bin beside it) or ONNX", NULL, _RW))
+    g_object_class_install_property(oc, PROP_DEVICE, g_param_spec_string(
+        "device", "Device", "OpenVINO device to run on (CPU, GPU, AUTO, ...)", "CPU", _RW))
+    g_object_class_install_property(oc, PROP_JOBS, g_param_spec_uint(
+        "jobs", "Jobs", "Inferences in flight (0: the compiled model's optimal number)", 0, 1024, 0, _RW))
+    g_object_class_install_property(oc, PROP_CONFIG, g_param_spec_string(
+        "config", "Config", "OpenVINO properties for compiling, KEY=VALUE[,KEY=VALUE...] "
+        "(e.g. PERFORMANCE_HINT=THROUGHPUT)", NULL, _RW))
+    g_object_class_install_property(oc, PROP_INTERVAL, g_param_spec_uint(
+        "interval", "Interval", "Run on every Nth frame; the others pass untouched", 1, 1000000, 1, _RW))
+    g_object_class_install_property(oc, PROP_OUTPUT, g_param_spec_string(
+        "output", "Output", "What the results become: tensor (the raw outputs as OvfastTensorMeta)", "tensor",
+        _RW))
+    gst_element_class_set_static_metadata(
+        ec, "ovfast inference", "Filter/Video/Analyzer",
+        "Runs an OpenVINO model on video frames through ovfast's job pool and attaches the output tensors",
+        "ovfast")
+    gst_element_class_add_pad_template(ec, gst_pad_template_new(
+        "sink", GST_PAD_SINK, GST_PAD_ALWAYS, gst_caps_from_string(_FORMATS)))
+    gst_element_class_add_pad_template(ec, gst_pad_template_new(
+        "src", GST_PAD_SRC, GST_PAD_ALWAYS, gst_caps_from_string(_FORMATS)))
+
+
+cdef void _infer_instance_init(GTypeInstance* instance, gpointer klass) noexcept nogil:
+    cdef OvfInferElement* self = <OvfInferElement*>instance
+    cdef InferState* st = <InferState*>g_malloc0(sizeof(InferState))
+    cdef GstElementClass* ec = ovf_element_class(klass)
+    self.st = st
+    g_mutex_init(&st.lock)
+    g_cond_init(&st.cond)
+    st.fifo = g_queue_new()
+    st.device = g_strdup("CPU")
+    st.output = g_strdup("tensor")
+    st.interval = 1
+    st.flow = GST_FLOW_OK
+    st.sinkpad = gst_pad_new_from_template(gst_element_class_get_pad_template(ec, "sink"), "sink")
+    st.srcpad = gst_pad_new_from_template(gst_element_class_get_pad_template(ec, "src"), "src")
+    gst_pad_set_chain_function_full(st.sinkpad, _chain, NULL, NULL)
+    gst_pad_set_event_function_full(st.sinkpad, _sink_event, NULL, NULL)
+    ovf_pad_proxy(st.sinkpad)
+    ovf_pad_proxy(st.srcpad)
+    gst_element_add_pad(<GstElement*>self, st.sinkpad)
+    gst_element_add_pad(<GstElement*>self, st.srcpad)
+
+
+cdef int _register_infer() except -1:
+    global _infer_type
+    cdef GTypeInfo info
+    if _infer_type == 0:
+        _infer_type = g_type_from_name("OvfastInfer")
+    if _infer_type == 0:
+        memset(&info, 0, sizeof(info))
+        info.class_size = sizeof(OvfInferElementClass)
+        info.class_init = _infer_class_init
+        info.instance_size = sizeof(OvfInferElement)
+        info.instance_init = _infer_instance_init
+        _infer_type = g_type_register_static(gst_element_get_type(), "OvfastInfer", &info, 0)
+    if not gst_element_register(NULL, "ovfastinfer", 0, _infer_type):
+        raise RuntimeError("GStreamer refused to register the ovfastinfer element")
+    return 0

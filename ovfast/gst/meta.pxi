@@ -1,0 +1,109 @@
+# OvfastTensorMeta (ovfast_meta.h): output tensors on a buffer. One g_malloc block per meta holds the
+# OvfastTensor array, the names and type names, then every tensor's data at 64-byte alignment, so a copy
+# or a free is one call and a reader never sees half a meta.
+
+cdef GType _tensor_meta_api = 0
+cdef const GstMetaInfo* _tensor_meta_info = NULL
+
+cdef inline size_t _align64(size_t n) noexcept nogil:
+    return (n + 63) & ~(<size_t>63)
+
+
+cdef OvfastTensor* _tensor_block_new(uint32_t n, const char** names, const char** types, const uint32_t* ranks,
+                                     const int64_t* dims, const size_t* nbytes) noexcept nogil:
+    """A block for n tensors laid out as above; data is left for the caller to fill. dims: n x MAX_RANK."""
+    cdef size_t head = _align64(n * sizeof(OvfastTensor)), text = 0, body = 0, i
+    for i in range(n):
+        text += strlen(names[i]) + 1 + strlen(types[i]) + 1
+        body += _align64(nbytes[i])
+    # g_malloc is 16-byte aligned: over-allocate and place the data at the next 64-byte boundary
+    cdef char* raw = <char*>g_malloc0(head + _align64(text) + body + 64)
+    cdef OvfastTensor* t = <OvfastTensor*>raw
+    cdef char* s = raw + head
+    cdef char* d = <char*>_align64(<size_t>(raw + head + _align64(text)))
+    for i in range(n):
+        memcpy(s, names[i], strlen(names[i]) + 1)
+        t[i].name = s
+        s += strlen(names[i]) + 1
+        memcpy(s, types[i], strlen(types[i]) + 1)
+        t[i].element_type = s
+        s += strlen(types[i]) + 1
+        t[i].rank = ranks[i]
+        memcpy(t[i].dims, &dims[i * OVFAST_TENSOR_MAX_RANK], OVFAST_TENSOR_MAX_RANK * sizeof(int64_t))
+        t[i].data = d
+        t[i].nbytes = nbytes[i]
+        d += _align64(nbytes[i])
+    return t
+
+
+cdef gboolean _meta_init(GstMeta* meta, gpointer params, GstBuffer* buffer) noexcept nogil:
+    cdef OvfastTensorMeta* m = <OvfastTensorMeta*>meta
+    m.version = OVFAST_TENSOR_META_VERSION
+    m.roi_id = -1
+    m.n_tensors = 0
+    m.tensors = NULL
+    return 1
+
+
+cdef void _meta_free(GstMeta* meta, GstBuffer* buffer) noexcept nogil:
+    cdef OvfastTensorMeta* m = <OvfastTensorMeta*>meta
+    g_free(m.tensors)
+    m.tensors = NULL
+    m.n_tensors = 0
+
+
+cdef OvfastTensorMeta* _tensor_meta_add(GstBuffer* buffer, int32_t roi_id, uint32_t n, const char** names,
+                                        const char** types, const uint32_t* ranks, const int64_t* dims,
+                                        const size_t* nbytes) noexcept nogil:
+    """Adds an OvfastTensorMeta with room for n tensors (data to fill); NULL if the buffer refused it."""
+    cdef OvfastTensorMeta* m = <OvfastTensorMeta*>gst_buffer_add_meta(buffer, _tensor_meta_info, NULL)
+    if m == NULL:
+        return NULL
+    m.roi_id = roi_id
+    m.tensors = _tensor_block_new(n, names, types, ranks, dims, nbytes)
+    m.n_tensors = n
+    return m
+
+
+cdef gboolean _meta_transform(GstBuffer* dest, GstMeta* meta, GstBuffer* src, GQuark kind,
+                              gpointer data) noexcept nogil:
+    # The tensors describe the picture's content, so they follow every copy and every transform
+    # (a scaled or converted frame shows the same scene).
+    cdef OvfastTensorMeta* m = <OvfastTensorMeta*>meta
+    cdef uint32_t i, n = m.n_tensors
+    cdef const char** names = <const char**>g_malloc0(sizeof(char*) * (n + 1) * 2)
+    cdef const char** types = names + n + 1
+    cdef uint32_t* ranks = <uint32_t*>g_malloc0(sizeof(uint32_t) * (n + 1))
+    cdef int64_t* dims = <int64_t*>g_malloc0(sizeof(int64_t) * OVFAST_TENSOR_MAX_RANK * (n + 1))
+    cdef size_t* nbytes = <size_t*>g_malloc0(sizeof(size_t) * (n + 1))
+    for i in range(n):
+        names[i] = m.tensors[i].name
+        types[i] = m.tensors[i].element_type
+        ranks[i] = m.tensors[i].rank
+        memcpy(&dims[i * OVFAST_TENSOR_MAX_RANK], m.tensors[i].dims, OVFAST_TENSOR_MAX_RANK * sizeof(int64_t))
+        nbytes[i] = m.tensors[i].nbytes
+    cdef OvfastTensorMeta* copy = _tensor_meta_add(dest, m.roi_id, n, names, types, ranks, dims, nbytes)
+    if copy != NULL:
+        for i in range(n):
+            memcpy(<void*>copy.tensors[i].data, m.tensors[i].data, m.tensors[i].nbytes)
+    g_free(names)
+    g_free(ranks)
+    g_free(dims)
+    g_free(nbytes)
+    return copy != NULL
+
+
+cdef int _register_tensor_meta() except -1:
+    global _tensor_meta_api, _tensor_meta_info
+    cdef const char* tags[1]
+    tags[0] = NULL
+    if _tensor_meta_info != NULL:
+        return 0
+    _tensor_meta_api = gst_meta_api_type_register(OVFAST_TENSOR_META_API_NAME, tags)
+    _tensor_meta_info = gst_meta_get_info("OvfastTensorMeta")
+    if _tensor_meta_info == NULL:
+        _tensor_meta_info = gst_meta_register(_tensor_meta_api, "OvfastTensorMeta", sizeof(OvfastTensorMeta),
+                                              _meta_init, _meta_free, _meta_transform)
+    if _tensor_meta_info == NULL:
+        raise RuntimeError("GStreamer refused to register OvfastTensorMeta")
+    return 0

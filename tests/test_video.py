@@ -1,0 +1,530 @@
+"""ovfast.gst: ovfastinfer on whole frames, VideoFrame, `python -m ovfast pipeline`.
+
+Needs GStreamer 1.22+ with plugins-base/-good and PyGObject (the README's packages); these tests never skip.
+The oracle for every tensor is the model run from Python on the same frames."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GLib, Gst, GstVideo  # noqa: E402
+
+import numpy as np  # noqa: E402
+import openvino  # noqa: E402
+import openvino.opset13 as ops  # noqa: E402
+import pytest  # noqa: E402
+from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm  # noqa: E402
+
+import ovfast  # noqa: E402
+import ovfast.gst  # noqa: E402
+from ovfast.gst import VideoFrame  # noqa: E402
+
+
+def conv_net(h, w, layout="NHWC", channels=3, dtype=openvino.Type.u8):
+    """A small conv net on one image input; two outputs (features and a per-channel mean)."""
+    rng = np.random.default_rng(7)
+    shape = [1, h, w, channels] if layout == "NHWC" else [1, channels, h, w]
+    x = ops.parameter(shape, dtype, name="image")
+    y = ops.convert(x, openvino.Type.f32) if dtype != openvino.Type.f32 else x
+    if layout == "NHWC":
+        y = ops.transpose(y, np.array([0, 3, 1, 2], np.int64))
+    k = ops.constant(rng.standard_normal((4, channels, 3, 3)).astype(np.float32) / 30)
+    y = ops.relu(ops.convolution(y, k, [2, 2], [1, 1], [1, 1], [1, 1]))
+    feats = ops.reduce_mean(y, np.array([2, 3], np.int64), keep_dims=False)
+    means = ops.reduce_mean(ops.convert(x, openvino.Type.f32), np.array([1, 2] if layout == "NHWC" else [2, 3],
+                                                                        np.int64), keep_dims=False)
+    model = openvino.Model([feats, means], [x], "conv-net")
+    model.outputs[0].tensor.set_names({"features"})
+    model.outputs[1].tensor.set_names({"means"})
+    return model
+
+
+def save(model, folder, name="m"):
+    path = os.path.join(str(folder), name + ".xml")
+    openvino.save_model(model, path, compress_to_fp16=False)   # the weights as the oracle has them
+    return path
+
+
+def pipeline(description):
+    return Gst.parse_launch(description)
+
+
+def run_appsrc(description, frames, fmt, width, height, timeout=60):
+    """Pushes numpy frames through `appsrc name=src ! <description> ! appsink name=sink`; returns
+    [(pts, [FrameTensor data copies by name], frame data copy)] in arrival order, and the bus error if any."""
+    p = pipeline(f"appsrc name=src format=time caps=video/x-raw,format={fmt},width={width},height={height},"
+                 f"framerate=30/1 ! {description} ! appsink name=sink sync=false max-buffers=100000")
+    src, sink = p.get_by_name("src"), p.get_by_name("sink")
+    out = []
+    p.set_state(Gst.State.PLAYING)
+    for i, frame in enumerate(frames):
+        buf = Gst.Buffer.new_wrapped(frame.tobytes())
+        buf.pts = i * Gst.SECOND // 30
+        buf.duration = Gst.SECOND // 30
+        assert src.emit("push-buffer", buf) == Gst.FlowReturn.OK
+    src.emit("end-of-stream")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sample = sink.emit("try-pull-sample", 100 * Gst.MSECOND)
+        if sample is None:
+            if sink.get_property("eos"):
+                break
+            msg = p.get_bus().pop_filtered(Gst.MessageType.ERROR)
+            if msg is not None:
+                p.set_state(Gst.State.NULL)
+                return out, msg.parse_error()[0].message
+            continue
+        with VideoFrame(sample.get_buffer(), sample.get_caps()) as f:
+            out.append((f.pts, {t.name(): t.data().copy() for t in f.tensors()}, f.data().copy()))
+    msg = p.get_bus().pop_filtered(Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    return out, (msg.parse_error()[0].message if msg else None)
+
+
+def frames_out(p):
+    """Plays p and yields a VideoFrame (released after each step) per sample its appsink `sink` takes, then
+    stops the pipeline."""
+    sink = p.get_by_name("sink")
+    p.set_state(Gst.State.PLAYING)
+    try:
+        while (sample := sink.emit("pull-sample")) is not None:
+            with VideoFrame(sample.get_buffer(), sample.get_caps()) as f:
+                yield f
+    finally:
+        p.set_state(Gst.State.NULL)
+
+
+def playing(description, frames):
+    """The pipeline playing, once `frames` frames reached its sink named `sink`; and that sink's counter."""
+    p = pipeline(description)
+    counter = ovfast.gst.FrameCounter(p.get_by_name("sink").get_static_pad("sink"))
+    p.set_state(Gst.State.PLAYING)
+    deadline = time.monotonic() + 30
+    while counter.count < frames and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert counter.count >= frames, f"{counter.count} frames in 30 s: {description}"
+    return p, counter
+
+
+def bus_error(description, timeout=30):
+    """Runs a pipeline until EOS or an error; returns the error's text (None at EOS). Fails on a hang."""
+    p = pipeline(description)
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(timeout * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    assert msg is not None, f"no EOS or error within {timeout} s: {description}"
+    return msg.parse_error()[0].message if msg.type == Gst.MessageType.ERROR else None
+
+
+# f32 on both sides: the CPU plugin's default may be bf16, where two compilations of one graph round apart
+F32 = "config=INFERENCE_PRECISION_HINT=f32"
+F32_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+@pytest.fixture(scope="module")
+def net32(tmp_path_factory):
+    model = conv_net(32, 32)
+    return model, save(model, tmp_path_factory.mktemp("net32"))
+
+
+# --- results ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("jobs", [1, 2, 4])
+def test_tensors_equal_compiled_frame_by_frame_in_order(net32, jobs):
+    model, path = net32
+    rng = np.random.default_rng(jobs)
+    frames = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(60)]
+    got, error = run_appsrc(f"ovfastinfer model={path} jobs={jobs} {F32}", frames, "BGR", 32, 32)
+    assert error is None
+    assert len(got) == len(frames)
+    compiled = ovfast.compile_model(model, "CPU", F32_CONFIG)
+    for i, (pts, tensors, data) in enumerate(got):
+        assert pts == i * Gst.SECOND // 30          # in input order
+        np.testing.assert_array_equal(data, frames[i])
+        want = compiled(frames[i][None])
+        assert set(tensors) == {"features", "means"}
+        np.testing.assert_allclose(tensors["features"], want["features"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(tensors["means"], want["means"], rtol=1e-6)
+        assert tensors["features"].shape == (1, 4) and tensors["features"].dtype == np.float32
+
+
+def ppp_oracle(model, fmt, width, height):
+    """openvino's own PrePostProcessor for frames of fmt/size onto an NCHW f32 model (written here, not ovfast's)."""
+    ppp = PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(openvino.Type.u8).set_layout(openvino.Layout("NHWC")) \
+        .set_color_format(ColorFormat.RGB if fmt == "RGB" else ColorFormat.BGR).set_spatial_static_shape(height, width)
+    ppp.input().model().set_layout(openvino.Layout("NCHW"))
+    pre = ppp.input().preprocess().convert_element_type(openvino.Type.f32)
+    if fmt == "RGB":
+        pre.convert_color(ColorFormat.BGR)
+    pre.resize(ResizeAlgorithm.RESIZE_LINEAR)
+    return openvino.Core().compile_model(ppp.build(), "CPU", F32_CONFIG)
+
+
+def test_larger_frames_are_resized_and_converted_inside_openvino(tmp_path):
+    model = conv_net(16, 16, layout="NCHW", dtype=openvino.Type.f32)
+    path = save(model, tmp_path)
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(12)]
+    got, error = run_appsrc(f"ovfastinfer model={path} jobs=2 {F32}", frames, "RGB", 64, 48)
+    assert error is None and len(got) == len(frames)
+    oracle = ppp_oracle(model, "RGB", 64, 48)
+    for (pts, tensors, _), frame in zip(got, frames):
+        want = oracle(frame[None])
+        np.testing.assert_allclose(tensors["features"], want[0], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(tensors["means"], want[1], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt,width", [("RGB", 30), ("BGR", 13), ("BGRx", 30), ("GRAY8", 30)])
+def test_padded_rows_are_read_in_place(tmp_path, fmt, width):
+    """RGB of width 30 has 92-byte rows for 90 bytes of pixels: the model reads around the padding."""
+    channels = 1 if fmt == "GRAY8" else 3
+    model = conv_net(10, width, channels=channels)
+    path = save(model, tmp_path)
+    rng = np.random.default_rng(width)
+    pixel = {"RGB": 3, "BGR": 3, "BGRx": 4, "GRAY8": 1}[fmt]
+    stride = (width * pixel + 3) // 4 * 4
+    pictures = [rng.integers(0, 256, (10, width, pixel), dtype=np.uint8) for _ in range(8)]
+    frames = []
+    for pic in pictures:                                   # lay each picture out with GStreamer's stride
+        raw = np.zeros((10, stride), np.uint8)
+        raw[:, :width * pixel] = pic.reshape(10, -1)
+        frames.append(raw)
+    got, error = run_appsrc(f"ovfastinfer model={path} {F32}", frames, fmt, width, 10)
+    assert error is None and len(got) == len(frames)
+    compiled = ovfast.compile_model(model, "CPU", F32_CONFIG)
+    for (pts, tensors, data), pic in zip(got, pictures):
+        if fmt == "GRAY8":
+            np.testing.assert_array_equal(data, pic[:, :, 0])
+            image = pic
+        else:
+            np.testing.assert_array_equal(data, pic)
+            image = pic[:, :, :3]
+            if fmt == "RGB":
+                image = image[:, :, ::-1]                      # the model takes BGR
+        want = compiled(np.ascontiguousarray(image)[None])
+        np.testing.assert_allclose(tensors["features"], want["features"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(tensors["means"], want["means"], rtol=1e-6)
+
+
+def test_nv12_frames_through_the_models_color_conversion(tmp_path):
+    model = conv_net(16, 16, layout="NCHW", dtype=openvino.Type.f32)
+    path = save(model, tmp_path)
+    p = pipeline(f"videotestsrc num-buffers=20 pattern=ball ! video/x-raw,format=NV12,width=32,height=24 ! "
+                 f"ovfastinfer model={path} {F32} ! appsink name=sink sync=false max-buffers=1000")
+    ppp = PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(openvino.Type.u8).set_layout(openvino.Layout("NHWC")) \
+        .set_color_format(ColorFormat.NV12_SINGLE_PLANE).set_spatial_static_shape(24, 32)
+    ppp.input().model().set_layout(openvino.Layout("NCHW"))
+    ppp.input().preprocess().convert_element_type(openvino.Type.f32).convert_color(ColorFormat.BGR) \
+        .resize(ResizeAlgorithm.RESIZE_LINEAR)
+    oracle = openvino.Core().compile_model(ppp.build(), "CPU", F32_CONFIG)
+    n = 0
+    for f in frames_out(p):
+        assert f.format == "NV12"
+        want = oracle(f.data().reshape(1, 36, 32, 1))
+        np.testing.assert_allclose(f.tensors()[0].data(), want[0], rtol=1e-4, atol=1e-5)
+        n += 1
+    assert n == 20
+
+
+def test_videotestsrc_pipeline_and_interval(net32):
+    _, path = net32
+    p = pipeline(f"videotestsrc num-buffers=300 ! video/x-raw,format=BGRx,width=64,height=48 ! "
+                 f"ovfastinfer model={path} interval=3 jobs=3 ! appsink name=sink sync=false max-buffers=1000")
+    seen = [(f.pts, len(f.tensors())) for f in frames_out(p)]
+    assert len(seen) == 300
+    assert [pts for pts, _ in seen] == sorted(pts for pts, _ in seen)
+    assert [n for _, n in seen] == [2 if i % 3 == 0 else 0 for i in range(300)]
+
+
+def test_streaming_thread_never_needs_the_gil(net32):
+    """The main thread holds the GIL in a Python loop (no switch for 60 s); frames still flow through
+    ovfastinfer. The same check with a Python pad probe in the pipeline sees the flow stop: it can fail."""
+    _, path = net32
+
+    def frames_while_gil_held(extra):
+        probe = None
+        if extra:     # a Python pad probe: the streaming thread takes the GIL for every frame
+            probe = lambda pad, info: Gst.PadProbeReturn.OK  # noqa: E731
+        p = pipeline(f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! ovfastinfer model={path} jobs=2 "
+                     f"name=inf ! {extra} fakesink name=sink sync=false")
+        if probe:
+            p.get_by_name("probe").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
+        counter = ovfast.gst.FrameCounter(p.get_by_name("sink").get_static_pad("sink"))
+        p.set_state(Gst.State.PLAYING)
+        deadline = time.monotonic() + 30
+        while counter.count < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert counter.count >= 20, "the pipeline did not start"
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(60)
+        try:
+            before = counter.count
+            end = time.perf_counter() + 0.5
+            while time.perf_counter() < end:
+                pass
+            during = counter.count - before
+        finally:
+            sys.setswitchinterval(old)
+        p.set_state(Gst.State.NULL)
+        counter.remove()
+        return during
+
+    assert frames_while_gil_held("") >= 20
+    assert frames_while_gil_held("identity name=probe ! ") <= 2
+
+
+# --- VideoFrame -------------------------------------------------------------------------------------------------
+def test_videoframe_regions_lifetime_and_bad_arguments():
+    caps = Gst.Caps.from_string("video/x-raw,format=RGB,width=4,height=2")
+    info = GstVideo.VideoInfo.new_from_caps(caps)
+    data = np.arange(info.size, dtype=np.uint8)
+    buf = Gst.Buffer.new_wrapped(data.tobytes())
+    buf.pts = 123
+    GstVideo.buffer_add_video_region_of_interest_meta(buf, "face", 1, 0, 2, 2)
+    GstVideo.buffer_add_video_region_of_interest_meta(buf, "car", 0, 1, 4, 1)
+    f = VideoFrame(buf, caps)
+    assert (f.width, f.height, f.format, f.pts) == (4, 2, "RGB", 123)
+    assert f.writable                                      # nothing but this Gst.Buffer holds it
+    view = f.data()
+    assert not f.writable                                  # the view holds a reference of its own
+    assert view.shape == (2, 4, 3) and view.strides == (12, 3, 1)
+    np.testing.assert_array_equal(view, data[:24].reshape(2, 4, 3))
+    assert view.flags.writeable
+    view[0, 0, 0] = 99
+    np.testing.assert_array_equal(VideoFrame(buf, caps).data()[0, 0], [99, 1, 2])
+    view[0, 0, 0] = 0
+    assert [(r.label(), r.rect()) for r in f.regions()] == [("face", (1, 0, 2, 2)), ("car", (0, 1, 4, 1))]
+    assert f.tensors() == []
+    f.release()
+    for use in (lambda: f.data(), lambda: f.tensors(), lambda: f.regions(), lambda: f.width, lambda: f.pts):
+        with pytest.raises(RuntimeError, match="released"):
+            use()
+    del buf
+    np.testing.assert_array_equal(view, data[:24].reshape(2, 4, 3))   # the view holds its own reference
+    with pytest.raises(TypeError, match="Gst.Buffer"):
+        VideoFrame(data)
+    with pytest.raises(ValueError, match="not video caps"):
+        VideoFrame(Gst.Buffer.new_wrapped(b"12"), "audio/x-raw,format=S16LE")
+    with pytest.raises(ValueError, match="no caps"):
+        VideoFrame(Gst.Buffer.new_wrapped(b"12")).data()
+    with pytest.raises(ValueError, match="need 24"):
+        VideoFrame(Gst.Buffer.new_wrapped(b"12"), caps).data()
+
+
+def test_videoframe_in_a_pad_probe_reads_tensors_zero_copy(net32):
+    _, path = net32
+    p = pipeline(f"videotestsrc num-buffers=10 ! video/x-raw,format=BGR,width=32,height=32 ! "
+                 f"ovfastinfer model={path} ! identity name=probe ! fakesink")
+    seen = []
+
+    def probe(pad, info):
+        with VideoFrame(info.get_buffer(), pad.get_current_caps()) as f:
+            t = f.tensors()[0]
+            a, b = t.data(), t.data()
+            seen.append((t.name(), t.dims(), t.element_type(), a.ctypes.data == b.ctypes.data, a.flags.writeable))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("probe").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
+    assert bus_error_of(p) is None
+    assert seen == [("features", (1, 4), openvino.Type.f32, True, False)] * 10
+
+
+def bus_error_of(p, timeout=30):
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(timeout * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    assert msg is not None, "no EOS or error"
+    return msg.parse_error()[0].message if msg.type == Gst.MessageType.ERROR else None
+
+
+# --- bad input: an error on the bus that says what to do; no crash, no hang ----------------------------------
+SRC = "videotestsrc num-buffers=5 ! video/x-raw,format=BGR,width=32,height=32"
+
+
+def test_missing_and_unreadable_models(tmp_path):
+    assert "no such file" in bus_error(f"{SRC} ! ovfastinfer model={tmp_path}/none.xml ! fakesink")
+    assert "no model" in bus_error(f"{SRC} ! ovfastinfer ! fakesink")
+    junk = tmp_path / "junk.xml"
+    junk.write_text("<not a model")
+    assert "could not be read as a model" in bus_error(f"{SRC} ! ovfastinfer model={junk} ! fakesink")
+
+
+def test_model_that_cannot_take_the_caps(tmp_path, net32):
+    _, path = net32
+    text = bus_error(f"videotestsrc num-buffers=5 ! video/x-raw,format=GRAY8,width=32,height=32 ! "
+                     f"ovfastinfer model={path} ! fakesink")
+    assert "takes 3 channels" in text and "GRAY8" in text and "videoconvert" in text
+    two = openvino.Model([ops.add(a := ops.parameter([1, 8, 8, 3], np.uint8), b := ops.parameter([1, 8, 8, 3], np.uint8))],
+                         [a, b])
+    assert "has 2 inputs" in bus_error(f"{SRC} ! ovfastinfer model={save(two, tmp_path, 'two')} ! fakesink")
+    flat = openvino.Model([ops.relu(c := ops.parameter([8], np.float32))], [c])
+    assert "4-d input" in bus_error(f"{SRC} ! ovfastinfer model={save(flat, tmp_path, 'flat')} ! fakesink")
+
+
+def test_a_frame_layout_the_model_cannot_take(net32):
+    _, path = net32
+    text = bus_error(f"videotestsrc num-buffers=5 ! video/x-raw,format=I420,width=30,height=20 ! "
+                     f"ovfastinfer model={path} ! fakesink")
+    assert "rows must not be padded" in text and "I420" in text
+
+
+def test_invalid_property_values(net32):
+    _, path = net32
+    assert "output='boxes' is not one of tensor" in bus_error(f"{SRC} ! ovfastinfer model={path} output=boxes ! fakesink")
+    assert "expected KEY=VALUE" in bus_error(f"{SRC} ! ovfastinfer model={path} config=THROUGHPUT ! fakesink")
+    assert "could not be compiled" in bus_error(f"{SRC} ! ovfastinfer model={path} config=PERFORMANCE_HINT=FAST ! fakesink")
+    assert "device='NPU7' is not available" in bus_error(f"{SRC} ! ovfastinfer model={path} device=NPU7 ! fakesink")
+    for bad in ("interval=0", "jobs=-1", "jobs=5000"):   # out of the property's range: refused (a warning)
+        p = Gst.parse_launch(f"{SRC} ! ovfastinfer name=inf model={path} {bad} ! fakesink")
+        assert (p.get_by_name("inf").props.interval, p.get_by_name("inf").props.jobs) == (1, 0)
+    with pytest.raises(GLib.Error, match="jobs"):
+        Gst.parse_launch(f"{SRC} ! ovfastinfer model={path} jobs=many ! fakesink")
+
+
+def test_eos_with_frames_in_flight_delivers_every_frame(net32):
+    model, path = net32
+    frames = [np.full((32, 32, 3), i, np.uint8) for i in range(64)]
+    got, error = run_appsrc(f"ovfastinfer model={path} jobs=4", frames, "BGR", 32, 32)
+    assert error is None
+    assert [int(data[0, 0, 0]) for _, _, data in got] == list(range(64))
+    assert all(len(t) == 2 for _, t, _ in got)
+
+
+def rss_kb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+
+def test_null_mid_stream_twenty_times_frees_everything(net32):
+    _, path = net32
+    sizes = []
+    for cycle in range(20):
+        p, counter = playing(f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! "
+                             f"ovfastinfer model={path} jobs=4 ! fakesink name=sink sync=false", 30)
+        assert p.set_state(Gst.State.NULL) == Gst.StateChangeReturn.SUCCESS
+        counter.remove()
+        del p, counter
+        sizes.append(rss_kb())
+    # after the first cycles (caches, the plugin, allocator pools) each cycle adds nothing lasting
+    growth = sizes[-1] - sizes[4]
+    assert growth < 8 * 1024, f"RSS grew {growth} KiB over 15 start/stop cycles: {sizes}"
+
+
+# --- the command line -----------------------------------------------------------------------------------------
+def test_cli_runs_a_pipeline_and_stops_cleanly_on_ctrl_c(net32):
+    _, path = net32
+    done = subprocess.run([sys.executable, "-m", "ovfast", "pipeline", "videotestsrc", "num-buffers=120", "!",
+                           "video/x-raw,format=BGR,width=32,height=32", "!", f"ovfastinfer", f"model={path}", "!",
+                           "fakesink"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "fakesink0: 120 frames in" in done.stdout and "FPS" in done.stdout
+    proc = subprocess.Popen([sys.executable, "-m", "ovfast", "pipeline", f"videotestsrc ! video/x-raw,format=BGR,"
+                             f"width=32,height=32 ! ovfastinfer model={path} ! fakesink sync=true"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "interrupted" in err
+    frames = int(out.split("fakesink0: ")[1].split(" frames")[0])
+    assert frames > 0
+    bad = subprocess.run([sys.executable, "-m", "ovfast", "pipeline", f"{SRC} ! ovfastinfer model=/no/such.xml ! "
+                          f"fakesink"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "no such file" in bad.stderr
+    parse = subprocess.run([sys.executable, "-m", "ovfast", "pipeline", "videotestsrc ! nosuchelement"],
+                           capture_output=True, text=True, timeout=120)
+    assert parse.returncode == 2 and "nosuchelement" in parse.stderr
+
+
+def test_openvino_imported_before_gstreamer_keeps_exceptions_working():
+    """Debian's GStreamer brings libunwind into the global scope; without ovfast's alignment, openvino
+    imported first then aborts at the first exception a plugin throws and catches (available_devices)."""
+    script = textwrap.dedent("""
+        import openvino
+        import gi; gi.require_version("Gst", "1.0"); from gi.repository import Gst; Gst.init(None)
+        import ovfast.gst, ovfast
+        print(ovfast.Core().available_devices, openvino.Core().available_devices)
+        try:
+            openvino.Core().compile_model(openvino.Core().read_model(b"<bad", b""), "CPU")
+        except Exception as exc:
+            print("caught", type(exc).__name__)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "CPU" in done.stdout and "caught" in done.stdout
+
+
+def test_tensors_read_from_c_with_the_installed_header(net32, tmp_path):
+    """tests/cext/meta_reader.c: a C reader built with ovfast.get_include() and GStreamer's flags only."""
+    import ctypes
+
+    _, path = net32
+    lib_path = str(tmp_path / "libmetareader.so")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "gstreamer-1.0"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", lib_path,
+                    os.path.join(os.path.dirname(__file__), "cext", "meta_reader.c"), "-I", ovfast.get_include(),
+                    *flags], check=True)
+    lib = ctypes.CDLL(lib_path)
+    lib.read_tensors.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                 ctypes.POINTER(ctypes.c_double), ctypes.c_int]
+    p = pipeline(f"videotestsrc num-buffers=6 ! video/x-raw,format=BGR,width=32,height=32 ! "
+                 f"ovfastinfer model={path} ! appsink name=sink sync=false max-buffers=100")
+    sink = p.get_by_name("sink")
+    p.set_state(Gst.State.PLAYING)
+    n = 0
+    while (sample := sink.emit("pull-sample")) is not None:
+        buf = sample.get_buffer()
+        address = ctypes.c_void_p.from_address(id(buf) + object.__basicsize__).value   # PyGObject's boxed pointer
+        text, sums = ctypes.create_string_buffer(512), (ctypes.c_double * 4)()
+        assert lib.read_tensors(address, text, 512, sums, 4) == 2
+        assert text.value.decode() == "features:f32:1x4;means:f32:1x3;"
+        python_sums = [float(t.data().astype(np.float64).sum()) for t in VideoFrame(buf, sample.get_caps()).tensors()]
+        assert [round(sums[i], 3) for i in range(2)] == [round(v, 3) for v in python_sums]
+        n += 1
+    p.set_state(Gst.State.NULL)
+    assert n == 6
+
+
+def test_flushing_seek_and_caps_change_mid_stream(net32):
+    """A flushing seek drops the frames in flight and the stream goes on; new caps recompile the model."""
+    model, path = net32
+    p, counter = playing(f"videotestsrc num-buffers=400 ! video/x-raw,format=BGR,width=32,height=32,"
+                         f"framerate=30/1 ! ovfastinfer model={path} jobs=4 ! fakesink name=sink sync=false", 50)
+    assert p.seek_simple(Gst.Format.TIME, Gst.SeekFlags.FLUSH, 2 * Gst.SECOND)
+    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    assert msg.type == Gst.MessageType.EOS
+    assert 50 <= counter.count < 400          # frames 60..399 after the seek, the ones before it
+    # caps change: 32x32 frames, then 48x48 frames, through one element (resize inside OpenVINO for the second)
+    rng = np.random.default_rng(11)
+    p = pipeline(f"appsrc name=src format=time ! ovfastinfer model={path} {F32} ! "
+                 f"appsink name=sink sync=false max-buffers=1000")
+    src = p.get_by_name("src")
+    p.set_state(Gst.State.PLAYING)
+    sent = []
+    for side in (32, 48):
+        src.set_property("caps", Gst.Caps.from_string(f"video/x-raw,format=BGR,width={side},height={side},framerate=30/1"))
+        for _ in range(5):
+            frame = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+            sent.append(frame)
+            buf = Gst.Buffer.new_wrapped(frame.tobytes())
+            buf.pts = len(sent) * Gst.SECOND // 30
+            src.emit("push-buffer", buf)
+    src.emit("end-of-stream")
+    got = [(f.width, {t.name(): t.data().copy() for t in f.tensors()}) for f in frames_out(p)]
+    assert [w for w, _ in got] == [32] * 5 + [48] * 5
+    direct = ovfast.compile_model(model, "CPU", F32_CONFIG)
+    resized = ovfast.compile_model(ovfast.gst.frame_model(model, "BGR", 48, 48, (144,), (0,))[0], "CPU", F32_CONFIG)
+    for (w, tensors), frame in zip(got, sent):
+        want = (direct if w == 32 else resized)(frame[None])
+        np.testing.assert_allclose(tensors["features"], want["features"], rtol=1e-5, atol=1e-6)
