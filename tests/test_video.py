@@ -420,16 +420,17 @@ def test_null_mid_stream_twenty_times_frees_everything(net32):
 
 
 # --- the command line -----------------------------------------------------------------------------------------
-def test_cli_runs_a_pipeline_and_stops_cleanly_on_ctrl_c(net32):
+def test_cli_runs_a_pipeline_and_stops_cleanly_on_ctrl_c(net32, tmp_path):
     _, path = net32
+    here = str(tmp_path)      # not the source checkout: `python -m ovfast` must find the installed package
     done = subprocess.run([sys.executable, "-m", "ovfast", "pipeline", "videotestsrc", "num-buffers=120", "!",
                            "video/x-raw,format=BGR,width=32,height=32", "!", f"ovfastinfer", f"model={path}", "!",
-                           "fakesink"], capture_output=True, text=True, timeout=120)
+                           "fakesink"], capture_output=True, text=True, timeout=120, cwd=here)
     assert done.returncode == 0, done.stderr
     assert "fakesink0: 120 frames in" in done.stdout and "FPS" in done.stdout
     proc = subprocess.Popen([sys.executable, "-m", "ovfast", "pipeline", f"videotestsrc ! video/x-raw,format=BGR,"
                              f"width=32,height=32 ! ovfastinfer model={path} ! fakesink sync=true"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=here)
     time.sleep(3)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -438,14 +439,14 @@ def test_cli_runs_a_pipeline_and_stops_cleanly_on_ctrl_c(net32):
     frames = int(out.split("fakesink0: ")[1].split(" frames")[0])
     assert frames > 0
     bad = subprocess.run([sys.executable, "-m", "ovfast", "pipeline", f"{SRC} ! ovfastinfer model=/no/such.xml ! "
-                          f"fakesink"], capture_output=True, text=True, timeout=120)
+                          f"fakesink"], capture_output=True, text=True, timeout=120, cwd=here)
     assert bad.returncode == 1 and "no such file" in bad.stderr
     parse = subprocess.run([sys.executable, "-m", "ovfast", "pipeline", "videotestsrc ! nosuchelement"],
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120, cwd=here)
     assert parse.returncode == 2 and "nosuchelement" in parse.stderr
 
 
-def test_openvino_imported_before_gstreamer_keeps_exceptions_working():
+def test_openvino_imported_before_gstreamer_keeps_exceptions_working(tmp_path):
     """Debian's GStreamer brings libunwind into the global scope; without ovfast's alignment, openvino
     imported first then aborts at the first exception a plugin throws and catches (available_devices)."""
     script = textwrap.dedent("""
@@ -458,7 +459,8 @@ def test_openvino_imported_before_gstreamer_keeps_exceptions_working():
         except Exception as exc:
             print("caught", type(exc).__name__)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "CPU" in done.stdout and "caught" in done.stdout
 
