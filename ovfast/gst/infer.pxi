@@ -40,7 +40,10 @@ cdef struct InferState:
     GstPad* sinkpad
     GstPad* srcpad
     GMutex lock
-    GCond cond
+    GCond cond               # the queue changed: its head is ready, it emptied, an entry's run ended
+    GCond space              # the queue has room again (the streaming thread waits for it)
+    int cond_waiters         # threads waiting on each (under lock): wake only when someone waits, since
+    int space_waiters        # GLib's GCond makes a futex call even when nobody does
     GQueue* fifo             # Entry*, in arrival order
     bint flushing
     bint task_started
@@ -66,6 +69,24 @@ cdef struct InferState:
 
 cdef inline InferState* _st(void* element) noexcept nogil:
     return <InferState*>(<OvfInferElement*>element).st
+
+
+cdef inline void _wait(InferState* st) noexcept nogil:
+    st.cond_waiters += 1
+    g_cond_wait(&st.cond, &st.lock)
+    st.cond_waiters -= 1
+
+
+cdef inline void _wake(InferState* st) noexcept nogil:
+    if st.cond_waiters:
+        g_cond_broadcast(&st.cond)
+
+
+cdef inline void _wake_all(InferState* st) noexcept nogil:
+    """Flushing or stopping: everyone waiting on either condition looks again."""
+    _wake(st)
+    if st.space_waiters:
+        g_cond_broadcast(&st.space)
 
 
 # --- errors on the bus ---------------------------------------------------------------------------------------
@@ -206,7 +227,7 @@ cdef void _entry_free(InferState* st, Entry* e) noexcept nogil:
     if e.job >= 0:
         g_mutex_lock(&st.lock)
         while not e.done:
-            g_cond_wait(&st.cond, &st.lock)
+            _wait(st)
         g_mutex_unlock(&st.lock)
     if e.mapped:
         gst_video_frame_unmap(&e.frame)
@@ -229,14 +250,15 @@ cdef void _drain(InferState* st) noexcept nogil:
         g_mutex_unlock(&st.lock)
         _entry_free(st, e)
         g_mutex_lock(&st.lock)
-    g_cond_broadcast(&st.cond)
+    _wake_all(st)
     g_mutex_unlock(&st.lock)
 
 
 cdef void _enqueue(InferState* st, Entry* e) noexcept nogil:
     g_mutex_lock(&st.lock)
     g_queue_push_tail(st.fifo, e)
-    g_cond_broadcast(&st.cond)
+    if st.fifo.length == 1:     # the task waits for a head only when there was none
+        _wake(st)
     g_mutex_unlock(&st.lock)
 
 
@@ -244,7 +266,7 @@ cdef int _wait_empty(InferState* st) noexcept nogil:
     """Waits until the task pushed everything queued (before the model changes); -1 when flushing."""
     g_mutex_lock(&st.lock)
     while not g_queue_is_empty(st.fifo) and not st.flushing and st.flow == GST_FLOW_OK:
-        g_cond_wait(&st.cond, &st.lock)
+        _wait(st)
     cdef int r = 0 if g_queue_is_empty(st.fifo) else -1
     g_mutex_unlock(&st.lock)
     return r
@@ -287,7 +309,9 @@ cdef void _done(void* ctx, int job) noexcept nogil:
     api.job_release(st.pool, job)                     # takes effect as this function returns
     g_mutex_lock(&st.lock)
     e.done = True
-    g_cond_broadcast(&st.cond)
+    # The task waits for the head only; a drain (flushing) waits for entries already taken off the queue.
+    if st.flushing or g_queue_peek_head(st.fifo) == e:
+        _wake(st)
     g_mutex_unlock(&st.lock)
 
 
@@ -303,13 +327,16 @@ cdef void _task(gpointer user) noexcept nogil:
         e = <Entry*>g_queue_peek_head(st.fifo)
         if e != NULL and (e.job < 0 or e.done):
             break
-        g_cond_wait(&st.cond, &st.lock)
+        _wait(st)
     if st.flushing:
         g_mutex_unlock(&st.lock)
         gst_pad_pause_task(st.srcpad)
         return
     g_queue_pop_head(st.fifo)
-    g_cond_broadcast(&st.cond)
+    if st.space_waiters:
+        g_cond_signal(&st.space)
+    if st.cond_waiters and g_queue_is_empty(st.fifo):
+        g_cond_broadcast(&st.cond)     # new caps wait for the queue to empty
     if e.error != NULL:
         st.flow = GST_FLOW_ERROR
     g_mutex_unlock(&st.lock)
@@ -336,7 +363,7 @@ cdef void _task(gpointer user) noexcept nogil:
         g_mutex_lock(&st.lock)
         if st.flow == GST_FLOW_OK:
             st.flow = flow
-        g_cond_broadcast(&st.cond)
+        _wake_all(st)
         g_mutex_unlock(&st.lock)
         if ovf_flow_is_fatal(flow) and flow != GST_FLOW_ERROR and not st.flushing:
             snprintf(message, sizeof(message), "ovfastinfer: downstream refused a frame (%s)", gst_flow_get_name(flow))
@@ -355,7 +382,9 @@ cdef GstFlowReturn _chain(GstPad* pad, GstObject* parent, GstBuffer* buf) noexce
     # frames between the pads is what keeps a fast source from running ahead of a slow downstream.
     g_mutex_lock(&st.lock)
     while st.fifo.length >= st.max_queued and st.max_queued and not st.flushing and st.flow == GST_FLOW_OK:
-        g_cond_wait(&st.cond, &st.lock)
+        st.space_waiters += 1
+        g_cond_wait(&st.space, &st.lock)
+        st.space_waiters -= 1
     flow = GST_FLOW_FLUSHING if st.flushing else st.flow
     g_mutex_unlock(&st.lock)
     if flow != GST_FLOW_OK:
@@ -412,7 +441,7 @@ cdef GstFlowReturn _chain(GstPad* pad, GstObject* parent, GstBuffer* buf) noexce
                 e.mapped = False
                 g_mutex_lock(&st.lock)
                 e.done = True       # the task reports it in its turn and stops the stream
-                g_cond_broadcast(&st.cond)
+                _wake(st)
                 g_mutex_unlock(&st.lock)
                 return GST_FLOW_ERROR
             return GST_FLOW_OK
@@ -464,7 +493,7 @@ cdef gboolean _sink_event(GstPad* pad, GstObject* parent, GstEvent* event) noexc
     if kind == GST_EVENT_FLUSH_START:
         g_mutex_lock(&st.lock)
         st.flushing = True
-        g_cond_broadcast(&st.cond)
+        _wake_all(st)
         g_mutex_unlock(&st.lock)
         gst_pad_push_event(st.srcpad, event)
         gst_pad_pause_task(st.srcpad)      # returns once the loop is out
@@ -517,7 +546,7 @@ cdef void _stop_streaming(GstElement* el) noexcept nogil:
     cdef InferState* st = _st(el)
     g_mutex_lock(&st.lock)
     st.flushing = True
-    g_cond_broadcast(&st.cond)
+    _wake_all(st)
     g_mutex_unlock(&st.lock)
     gst_pad_stop_task(st.srcpad)
     st.task_started = False
@@ -606,6 +635,7 @@ cdef void _finalize(GObject* obj) noexcept nogil:
     g_queue_free(st.fifo)
     g_mutex_clear(&st.lock)
     g_cond_clear(&st.cond)
+    g_cond_clear(&st.space)
     g_free(st)
     (<OvfInferElement*>obj).st = NULL
     ovf_object_class(_infer_parent_class).finalize(obj)
@@ -657,6 +687,7 @@ cdef void _infer_instance_init(GTypeInstance* instance, gpointer klass) noexcept
     self.st = st
     g_mutex_init(&st.lock)
     g_cond_init(&st.cond)
+    g_cond_init(&st.space)
     st.fifo = g_queue_new()
     st.device = g_strdup("CPU")
     st.output = g_strdup("tensor")

@@ -29,6 +29,7 @@ cdef extern from "<glib-object.h>" nogil:
     void g_cond_wait(GCond*, GMutex*)
     gboolean g_cond_wait_until(GCond*, GMutex*, gint64 end_time)
     void g_cond_broadcast(GCond*)
+    void g_cond_signal(GCond*)
     gint64 g_get_monotonic_time()
 
     gpointer g_malloc0(gsize)
