@@ -28,6 +28,7 @@ import pytest  # noqa: E402
 import ovfast  # noqa: E402
 import ovfast.gst  # noqa: E402
 from ovfast.benchmark import builtin_model  # noqa: E402
+from test_video_regions import classifier, detector  # noqa: E402  (tests/ is on the path)
 
 FRAMES = 2000
 JOBS = 2
@@ -169,3 +170,118 @@ def test_probe(benchmark, setup, library):
     lib = openvino if library == "openvino" else ovfast
     compiled = lib.Core().compile_model(framed_path, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
     timed(benchmark, f"{source(side, setup[6])} ! identity name=probe ! fakesink sync=false", probe_with(compiled, side))
+
+
+# --- regions: detection ! classification per region, against the same in a Python probe with openvino -------
+@pytest.fixture(scope="module")
+def region_models(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp("regions"))
+    det, cls = os.path.join(folder, "det.xml"), os.path.join(folder, "cls.xml")
+    openvino.save_model(detector(64, 64), det, compress_to_fp16=False)   # tests/test_video_regions.py's models
+    openvino.save_model(classifier(), cls, compress_to_fp16=False)
+    return det, cls
+
+
+REGION_SRC = f"videotestsrc num-buffers={FRAMES} pattern=white ! {caps(64)}"   # all three boxes on every frame
+
+
+def test_ovfast_regions(benchmark, region_models):
+    """ovfastinfer detection ! ovfastinfer region=roi classification (3 regions a frame)."""
+    det, cls = region_models
+    benchmark.group = "video regions: detection ! classification per region"
+    timed(benchmark, f"{REGION_SRC} ! ovfastinfer model={det} output=detection threshold=0.2 jobs={JOBS} ! "
+                     f"ovfastinfer model={cls} region=roi output=classification jobs={JOBS} ! fakesink sync=false")
+
+
+def test_openvino_regions_probe(benchmark, region_models):
+    """The same in a Python pad probe with openvino: detector, boxes, numpy crops, classifier per crop (resized
+    inside a PrePostProcessor model taking crops of any size)."""
+    det, cls = region_models
+    benchmark.group = "video regions: detection ! classification per region"
+    core = openvino.Core()
+    detector = core.compile_model(det, "CPU")
+    crops, _ = ovfast.gst.frame_model(core.read_model(cls), "BGR", 16, 16, None, None, dynamic=True)
+    classifier = core.compile_model(crops, "CPU")
+
+    def probe(pad, info):
+        buf = info.get_buffer()
+        ok, mapping = buf.map(Gst.MapFlags.READ)
+        try:
+            frame = np.ndarray((64, 64, 3), np.uint8, mapping.data)
+            boxes = detector(frame[None])[0][0, 0]
+            for _, label, conf, x0, y0, x1, y1 in boxes:
+                if conf < 0.2:
+                    continue
+                px, py = int(x0 * 64 + 0.5), int(y0 * 64 + 0.5)
+                crop = np.ascontiguousarray(frame[py:int(y1 * 64 + 0.5), px:int(x1 * 64 + 0.5)])
+                scores = classifier(crop[None])[0]
+                int(np.argmax(scores))
+        finally:
+            buf.unmap(mapping)
+        return Gst.PadProbeReturn.OK
+
+    timed(benchmark, f"{REGION_SRC} ! identity name=probe ! fakesink sync=false", probe)
+
+
+# --- ovfastpython: a trivial Python function per frame ------------------------------------------------------
+TRIVIAL = "def process_frame(frame):\n    return True\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_and_trivial(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp("python"))
+    model, module = os.path.join(folder, "tiny.xml"), os.path.join(folder, "trivial.py")
+    openvino.save_model(tiny_model(64), model, compress_to_fp16=False)
+    with open(module, "w") as f:
+        f.write(TRIVIAL)
+    return model, module
+
+
+PY_GROUP = "video python: ovfastinfer (tiny 64x64) then a trivial Python function per frame"
+
+
+def test_ovfast_infer_alone(benchmark, tiny_and_trivial):
+    model, _ = tiny_and_trivial
+    benchmark.group = PY_GROUP
+    timed(benchmark, f"{source(64, 'black')} ! ovfastinfer model={model} jobs={JOBS} ! fakesink sync=false")
+
+
+def test_ovfast_infer_then_ovfastpython(benchmark, tiny_and_trivial):
+    model, module = tiny_and_trivial
+    benchmark.group = PY_GROUP
+    timed(benchmark, f"{source(64, 'black')} ! ovfastinfer model={model} jobs={JOBS} ! ovfastpython module={module} "
+                     f"max-inflight=32 ! fakesink sync=false")
+
+
+def test_baseline_gstgva_probe(benchmark, tiny_and_trivial):
+    """A pad probe calling the same function per frame through gstgva-style ctypes access (what DL Streamer's
+    gvapython does on the streaming thread): a frame object built from the buffer's address and the caps'
+    GstVideoInfo, its metadata walked with ctypes calls into libgstreamer."""
+    import ctypes
+
+    from gi.repository import GstVideo
+
+    model, module = tiny_and_trivial
+    benchmark.group = PY_GROUP
+    libgst = ctypes.CDLL("libgstreamer-1.0.so.0")
+    libgst.gst_buffer_iterate_meta.restype = ctypes.c_void_p
+    libgst.gst_buffer_iterate_meta.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+    namespace = {}
+    exec(TRIVIAL, namespace)
+    process_frame = namespace["process_frame"]
+
+    class CtypesFrame:
+        def __init__(self, buffer, caps):
+            self.buffer = ctypes.c_void_p.from_address(id(buffer) + object.__basicsize__).value
+            self.video_info = GstVideo.VideoInfo.new_from_caps(caps)
+            state = ctypes.c_void_p()
+            self.metas = []
+            while meta := libgst.gst_buffer_iterate_meta(self.buffer, ctypes.byref(state)):
+                self.metas.append(meta)
+
+    def probe(pad, info):
+        process_frame(CtypesFrame(info.get_buffer(), pad.get_current_caps()))
+        return Gst.PadProbeReturn.OK
+
+    timed(benchmark, f"{source(64, 'black')} ! ovfastinfer model={model} jobs={JOBS} ! identity name=probe ! "
+                     f"fakesink sync=false", probe)

@@ -57,9 +57,10 @@ def pipeline(description):
     return Gst.parse_launch(description)
 
 
-def run_appsrc(description, frames, fmt, width, height, timeout=60):
+def run_appsrc(description, frames, fmt, width, height, timeout=60, regions=False):
     """Pushes numpy frames through `appsrc name=src ! <description> ! appsink name=sink`; returns
-    [(pts, [FrameTensor data copies by name], frame data copy)] in arrival order, and the bus error if any."""
+    [(pts, {tensor name: data copy}, frame data copy)] in arrival order (with regions=True:
+    [(pts, [(label, rect, classifications, [(tensor name, data copy)])])]), and the bus error if any."""
     p = pipeline(f"appsrc name=src format=time caps=video/x-raw,format={fmt},width={width},height={height},"
                  f"framerate=30/1 ! {description} ! appsink name=sink sync=false max-buffers=100000")
     src, sink = p.get_by_name("src"), p.get_by_name("sink")
@@ -83,7 +84,11 @@ def run_appsrc(description, frames, fmt, width, height, timeout=60):
                 return out, msg.parse_error()[0].message
             continue
         with VideoFrame(sample.get_buffer(), sample.get_caps()) as f:
-            out.append((f.pts, {t.name(): t.data().copy() for t in f.tensors()}, f.data().copy()))
+            if regions:
+                out.append((f.pts, [(r.label(), r.rect(), r.classifications(),
+                                     [(t.name(), t.data().copy()) for t in r.tensors()]) for r in f.regions()]))
+            else:
+                out.append((f.pts, {t.name(): t.data().copy() for t in f.tensors()}, f.data().copy()))
     msg = p.get_bus().pop_filtered(Gst.MessageType.ERROR)
     p.set_state(Gst.State.NULL)
     return out, (msg.parse_error()[0].message if msg else None)
@@ -245,41 +250,47 @@ def test_videotestsrc_pipeline_and_interval(net32):
     assert [n for _, n in seen] == [2 if i % 3 == 0 else 0 for i in range(300)]
 
 
+def frames_while_gil_held(description, counted, probe_on=None, seconds=0.5):
+    """Plays the pipeline, then holds the GIL in a Python loop (no thread switch for 60 s) for `seconds`.
+    Returns {name: (buffers at its sink pad when the hold began, when it ended)} for the elements named in
+    `counted`. probe_on: an element whose src pad gets a Python pad probe (it needs the GIL per buffer)."""
+    p = pipeline(description)
+    if probe_on:
+        p.get_by_name(probe_on).get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER,
+                                                                lambda pad, info: Gst.PadProbeReturn.OK)
+    counters = {name: ovfast.gst.FrameCounter(p.get_by_name(name).get_static_pad("sink")) for name in counted}
+    first = counters[counted[0]]
+    p.set_state(Gst.State.PLAYING)
+    deadline = time.monotonic() + 30
+    while first.count < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.count >= 20, "the pipeline did not start"
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(60)
+    try:
+        before = {name: c.count for name, c in counters.items()}
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+        after = {name: c.count for name, c in counters.items()}
+    finally:
+        sys.setswitchinterval(old)
+    p.set_state(Gst.State.NULL)
+    for c in counters.values():
+        c.remove()
+    return {name: (before[name], after[name]) for name in counted}
+
+
 def test_streaming_thread_never_needs_the_gil(net32):
-    """The main thread holds the GIL in a Python loop (no switch for 60 s); frames still flow through
-    ovfastinfer. The same check with a Python pad probe in the pipeline sees the flow stop: it can fail."""
+    """The main thread holds the GIL; frames still flow through ovfastinfer. The same check with a Python pad
+    probe in the pipeline sees the flow stop: it can fail."""
     _, path = net32
-
-    def frames_while_gil_held(extra):
-        probe = None
-        if extra:     # a Python pad probe: the streaming thread takes the GIL for every frame
-            probe = lambda pad, info: Gst.PadProbeReturn.OK  # noqa: E731
-        p = pipeline(f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! ovfastinfer model={path} jobs=2 "
-                     f"name=inf ! {extra} fakesink name=sink sync=false")
-        if probe:
-            p.get_by_name("probe").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
-        counter = ovfast.gst.FrameCounter(p.get_by_name("sink").get_static_pad("sink"))
-        p.set_state(Gst.State.PLAYING)
-        deadline = time.monotonic() + 30
-        while counter.count < 20 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert counter.count >= 20, "the pipeline did not start"
-        old = sys.getswitchinterval()
-        sys.setswitchinterval(60)
-        try:
-            before = counter.count
-            end = time.perf_counter() + 0.5
-            while time.perf_counter() < end:
-                pass
-            during = counter.count - before
-        finally:
-            sys.setswitchinterval(old)
-        p.set_state(Gst.State.NULL)
-        counter.remove()
-        return during
-
-    assert frames_while_gil_held("") >= 20
-    assert frames_while_gil_held("identity name=probe ! ") <= 2
+    description = (f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! ovfastinfer model={path} jobs=2 ! "
+                   f"identity name=probe ! fakesink name=sink sync=false")
+    before, after = frames_while_gil_held(description, ["sink"])["sink"]
+    assert after - before >= 20
+    before, after = frames_while_gil_held(description, ["sink"], probe_on="probe")["sink"]
+    assert after - before <= 2
 
 
 # --- VideoFrame -------------------------------------------------------------------------------------------------
@@ -295,7 +306,7 @@ def test_videoframe_regions_lifetime_and_bad_arguments():
     assert (f.width, f.height, f.format, f.pts) == (4, 2, "RGB", 123)
     assert f.writable                                      # nothing but this Gst.Buffer holds it
     view = f.data()
-    assert not f.writable                                  # the view holds a reference of its own
+    assert f.writable                                      # the view keeps the memory, not the buffer
     assert view.shape == (2, 4, 3) and view.strides == (12, 3, 1)
     np.testing.assert_array_equal(view, data[:24].reshape(2, 4, 3))
     assert view.flags.writeable

@@ -53,6 +53,48 @@ static inline void ovf_post_error(GstElement* el, GQuark domain, int code, const
                              __FILE__, "ovfastinfer", __LINE__);
 }
 
+/* Regions of interest, with DL Streamer's field names for the same facts (label, label_id, confidence,
+ * x_min ... normalised to the frame), so code written against gstgva reads them unchanged. */
+static inline gint ovf_next_region_id(GstBuffer* b) {
+    gpointer state = NULL;
+    GstMeta* m;
+    gint next = 0;
+    while ((m = gst_buffer_iterate_meta_filtered(b, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)))
+        if (((GstVideoRegionOfInterestMeta*)m)->id >= next) next = ((GstVideoRegionOfInterestMeta*)m)->id + 1;
+    return next;
+}
+
+static inline GstVideoRegionOfInterestMeta* ovf_find_region(GstBuffer* b, gint id) {
+    gpointer state = NULL;
+    GstMeta* m;
+    while ((m = gst_buffer_iterate_meta_filtered(b, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)))
+        if (((GstVideoRegionOfInterestMeta*)m)->id == id) return (GstVideoRegionOfInterestMeta*)m;
+    return NULL;
+}
+
+static inline GstVideoRegionOfInterestMeta* ovf_add_region(GstBuffer* b, const char* label, guint x, guint y,
+                                                           guint w, guint h) {
+    gint id = ovf_next_region_id(b);        /* ids start at 0 and never repeat on a buffer */
+    GstVideoRegionOfInterestMeta* m = gst_buffer_add_video_region_of_interest_meta(b, label, x, y, w, h);
+    if (m) m->id = id;
+    return m;
+}
+
+static inline void ovf_region_detection(GstVideoRegionOfInterestMeta* m, const char* label, int label_id,
+                                        double confidence, double x0, double y0, double x1, double y1) {
+    gst_video_region_of_interest_meta_add_param(m, gst_structure_new(
+        "detection", "label", G_TYPE_STRING, label, "label_id", G_TYPE_INT, label_id, "confidence", G_TYPE_DOUBLE,
+        confidence, "x_min", G_TYPE_DOUBLE, x0, "y_min", G_TYPE_DOUBLE, y0, "x_max", G_TYPE_DOUBLE, x1, "y_max",
+        G_TYPE_DOUBLE, y1, NULL));
+}
+
+static inline void ovf_region_classification(GstVideoRegionOfInterestMeta* m, const char* label, int label_id,
+                                             double confidence) {
+    gst_video_region_of_interest_meta_add_param(m, gst_structure_new(
+        "classification", "label", G_TYPE_STRING, label, "label_id", G_TYPE_INT, label_id, "confidence",
+        G_TYPE_DOUBLE, confidence, NULL));
+}
+
 /* PyGObject's wrappers (pygobject.h): a GObject's and a boxed value's pointer sit right after the head.
  * Callers check the Python class first (Gst.Pad, Gst.Buffer, Gst.Caps). */
 typedef struct { PyObject_HEAD GObject* obj; } ovf_PyGObject;

@@ -12,7 +12,8 @@ from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 import ovfast
 
-OUTPUTS = ("tensor",)
+OUTPUTS = ("tensor", "detection", "classification")
+REGIONS = ("frame", "roi")
 
 # GStreamer's formats -> (OpenVINO's colour format, channels of the frame's tensor, planes read as one)
 _FORMATS = {
@@ -69,7 +70,7 @@ def _model_layout(model):
                     f"set a layout on the model's input")
 
 
-def frame_model(model, fmt, width, height, strides=None, offsets=None):
+def frame_model(model, fmt, width, height, strides=None, offsets=None, dynamic=False):
     """The model with preprocessing for frames of GStreamer format `fmt`, width x height, whose planes are
     `strides` bytes per row at `offsets` (GstVideoInfo's): colour conversion, resize, layout and type
     conversion inside OpenVINO. Returns (model, input bytes read from plane 0's start)."""
@@ -102,7 +103,10 @@ def frame_model(model, fmt, width, height, strides=None, offsets=None):
     ppp = PrePostProcessor(model)
     tensor = ppp.input().tensor()
     tensor.set_element_type(openvino.Type.u8).set_color_format(color).set_layout(openvino.Layout("NHWC"))
-    tensor.set_spatial_static_shape(height, width)
+    if dynamic:       # frames (regions) of any size: region_model feeds crops
+        tensor.set_spatial_dynamic_shape()
+    else:
+        tensor.set_spatial_static_shape(height, width)
     ppp.input().model().set_layout(openvino.Layout(layout))
     pre = ppp.input().preprocess()
     if model.input().get_element_type() != openvino.Type.u8:
@@ -110,9 +114,11 @@ def frame_model(model, fmt, width, height, strides=None, offsets=None):
     if not gray_model and fmt != "BGR":
         pre.convert_color(ColorFormat.BGR)      # OpenVINO's models take BGR unless they say otherwise
     mh, mw = shape[layout.index("H")], shape[layout.index("W")]
-    if (mh.is_static and mh.get_length() != height) or (mw.is_static and mw.get_length() != width):
+    if dynamic or (mh.is_static and mh.get_length() != height) or (mw.is_static and mw.get_length() != width):
         pre.resize(ResizeAlgorithm.RESIZE_LINEAR)
     model = ppp.build()
+    if dynamic:
+        return model, None
 
     # What the built model reads, as rows of bytes: packed frames [1, H, W, C]; one-plane NV12/I420 [1, H*3/2, W, 1]
     rows = height * 3 // 2 if planar else height
@@ -150,14 +156,77 @@ def _strided_input(model, rows, stride, row_bytes, width, channels):
                           model.get_friendly_name())
 
 
+def region_model(model, fmt, width, height, strides):
+    """The model with preprocessing that crops a region of a frame inside OpenVINO: inputs `frame`
+    (u8 [1, height, stride], the whole frame where it lies) and `roi` (i64 [4]: x, y, width, height in
+    pixels); the crop goes through the same preprocessing as a frame of its size (colour, linear resize,
+    layout, type)."""
+    if fmt not in ("BGR", "RGB", "BGRx", "RGBx", "GRAY8"):
+        raise CapsError(f"region=roi reads regions of packed frames (BGR, RGB, BGRx, RGBx, GRAY8), not {fmt}: "
+                        f"put videoconvert ! video/x-raw,format=BGR before ovfastinfer")
+    color, channels = _FORMATS[fmt]
+    model = model.clone() if not isinstance(model, (str, os.PathLike)) else openvino.Core().read_model(os.fspath(model))
+    # the frame-of-any-size model: PrePostProcessor with dynamic spatial dims, as frame_model does for one size
+    crop_model, _ = frame_model(model, fmt, width, height, None, None, dynamic=True)
+    old = crop_model.get_parameters()[0]
+    stride = strides[0] if strides else width * channels
+    frame = ops.parameter([1, height, stride], openvino.Type.u8, name="frame")
+    roi = ops.parameter([4], openvino.Type.i64, name="roi")
+    x, y, w, h = (ops.slice(roi, np.array([i], np.int64), np.array([i + 1], np.int64), np.array([1], np.int64))
+                  for i in range(4))
+    c = np.array([channels], np.int64)
+    zero, one = np.array([0], np.int64), np.array([1], np.int64)
+    begin = ops.concat([zero, y, ops.multiply(x, c)], 0)
+    end = ops.concat([one, ops.add(y, h), ops.multiply(ops.add(x, w), c)], 0)
+    cut = ops.strided_slice(frame, begin, end, np.array([1, 1, 1], np.int64), [], [])
+    image = ops.reshape(cut, ops.concat([one, h, w, c], 0), special_zero=False)
+    for target in list(old.output(0).get_target_inputs()):
+        target.replace_source_output(image.output(0))
+    frame.output(0).set_names({"frame"})
+    roi.output(0).set_names({"roi"})
+    cropped = openvino.Model(crop_model.get_results(), crop_model.get_sinks(), [frame, roi],
+                             crop_model.get_variables(), crop_model.get_friendly_name())
+    cropped.validate_nodes_and_infer_types()
+    # Shapes computed from the roi input's values lose what is static (a batch of 1 becomes ?): the model's
+    # own outputs had static shapes, so say them again.
+    for result, original in zip(cropped.get_results(), model.outputs):
+        if result.get_output_partial_shape(0).is_dynamic and original.get_partial_shape().is_static:
+            source = result.input_value(0)
+            names = source.get_names()
+            fixed = ops.reshape(source, np.array(list(original.get_shape()), np.int64), special_zero=False)
+            result.input(0).replace_source_output(fixed.output(0))
+            fixed.output(0).set_names(names)
+    cropped.validate_nodes_and_infer_types()
+    return cropped
+
+
+MODES = {"tensor": 0, "detection": 1, "classification": 2}
+
+
+def parse_labels(text):
+    """labels=: a file with one label per line, or labels separated by commas ('' for none)."""
+    if not text:
+        return []
+    if os.sep in text and not os.path.isfile(text):     # meant as a file
+        raise SettingsError(f"labels={text!r} could not be read: {'not a file' if os.path.exists(text) else 'no such file'} "
+                            f"(give a file with one label per line, or labels separated by commas)")
+    if os.path.isfile(text):
+        with open(text, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    return [item.strip() for item in text.split(",")]
+
+
 class Session:
     """A model compiled for one set of caps, its job queue and what the element needs to know of it."""
 
-    def __init__(self, compiled, jobs, input_nbytes):
+    def __init__(self, compiled, jobs, input_nbytes, output="tensor", region="frame", labels=()):
         self.compiled = compiled
         self.queue = ovfast.AsyncInferQueue(compiled, jobs)
         self.input_offset = 0
         self.input_nbytes = input_nbytes
+        self.mode = MODES[output]
+        self.per_region = region == "roi"
+        self.labels = [label.encode() for label in labels]
         outputs = []
         for i, port in enumerate(compiled.outputs):
             pshape = port.get_partial_shape()
@@ -174,15 +243,35 @@ class Session:
             name = port.get_any_name() if port.get_names() else f"output{i}"
             outputs.append((name.encode(), etype.get_type_name().encode(), dims, nbytes))
         self.outputs = outputs
+        first = compiled.outputs[0]
+        dims = outputs[0][2]
+        if self.mode == MODES["detection"]:
+            if len(dims) != 4 or dims[:2] != (1, 1) or dims[3] != 7 or first.get_element_type() != openvino.Type.f32:
+                raise CapsError(f"output=detection reads SSD-style boxes, an f32 output of shape [1,1,N,7] (image_id, "
+                                f"label, confidence, x_min, y_min, x_max, y_max); the model's first output "
+                                f"'{outputs[0][0].decode()}' is {first.get_element_type().get_type_name()}"
+                                f"{list(dims)}")
+        if self.mode == MODES["classification"]:
+            classes = [d for d in dims if d != 1]
+            if len(classes) != 1 or first.get_element_type() != openvino.Type.f32:
+                raise CapsError(f"output=classification reads class scores, an f32 output like [1,C] or [1,C,1,1]; "
+                                f"the model's first output '{outputs[0][0].decode()}' is "
+                                f"{first.get_element_type().get_type_name()}{list(dims)}")
 
 
 class Loaded:
     """The model read from its file, with the element's settings; compiled per caps by session()."""
 
-    def __init__(self, path, device, config, jobs, output, interval):
+    def __init__(self, path, device, config, jobs, output, interval, region="frame", labels=""):
         if output not in OUTPUTS:
-            raise SettingsError(f"output={output!r} is not one of {', '.join(OUTPUTS)} (detection and "
-                                f"classification are not there yet)")
+            raise SettingsError(f"output={output!r} is not one of {', '.join(OUTPUTS)}")
+        if region not in REGIONS:
+            raise SettingsError(f"region={region!r} is not one of {', '.join(REGIONS)}")
+        self.output, self.region = output, region
+        try:
+            self.labels = parse_labels(labels)
+        except OSError as exc:
+            raise SettingsError(f"labels={labels!r} could not be read: {exc}") from exc
         self.config = parse_config(config)
         self.device = device or "CPU"
         self.jobs = jobs
@@ -201,14 +290,78 @@ class Loaded:
             raise OSError(f"model={path!r} could not be read as a model: {exc}") from exc
 
     def session(self, fmt, width, height, strides, offsets, size):
-        model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
+        if self.region == "roi":
+            model, nbytes = region_model(self.model, fmt, width, height, strides), height * strides[0]
+        else:
+            model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
         try:
             compiled = self.core.compile_model(model, self.device, self.config)
         except Exception as exc:
             raise SettingsError(f"the model could not be compiled for {self.device} with config "
                                 f"{self.config}: {exc}") from exc
-        return Session(compiled, self.jobs, nbytes)
+        return Session(compiled, self.jobs, nbytes, self.output, self.region, self.labels)
 
 
-def load(path, device, config, jobs, output, interval):
-    return Loaded(path, device, config, jobs, output, interval)
+def load(path, device, config, jobs, output, interval, region="frame", labels=""):
+    return Loaded(path, device, config, jobs, output, interval, region, labels)
+
+
+def python_target(module, function, klass, kwargs):
+    """ovfastpython's callable: `function` of the module at path `module`, or the `function` method of an
+    instance of its class `klass` made with kwargs (JSON). Raises SettingsError naming what is missing."""
+    import importlib.util
+    import json
+    import sys
+
+    if not module:
+        raise SettingsError("no module: set module= to the path of a Python file")
+    if not os.path.isfile(module):
+        raise FileNotFoundError(f"module={module!r}: no such file")
+    try:
+        extra = json.loads(kwargs) if kwargs else {}
+    except ValueError as exc:
+        raise SettingsError(f"kwargs={kwargs!r} is not JSON: {exc}") from exc
+    if not isinstance(extra, dict):
+        raise SettingsError(f"kwargs must be a JSON object ({{\"name\": value, ...}}), got {kwargs!r}")
+    name = "ovfastpython_" + os.path.splitext(os.path.basename(module))[0]
+    spec = importlib.util.spec_from_file_location(name, module)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    function = function or "process_frame"
+    if klass:
+        cls = getattr(mod, klass, None)
+        if not isinstance(cls, type):
+            raise SettingsError(f"module {module!r} has no class {klass!r}")
+        instance = cls(**extra)
+        target = getattr(instance, function, None)
+        if not callable(target):
+            raise SettingsError(f"class {klass!r} of {module!r} has no method {function!r}")
+        return _Named(target, f"{module}:{klass}.{function}")
+    target = getattr(mod, function, None)
+    if not callable(target):
+        raise SettingsError(f"module {module!r} has no function {function!r}")
+    if extra:
+        import functools
+        target = functools.partial(target, **extra)
+    return _Named(target, f"{module}:{function}")
+
+
+class _Named:
+    """A callable that knows the module and function it came from (for error messages)."""
+
+    __slots__ = ("call", "name")
+
+    def __init__(self, call, name):
+        self.call, self.name = call, name
+
+    def __call__(self, frame):
+        return self.call(frame)
+
+
+def python_target_name(target):
+    return getattr(target, "name", None) or repr(target)

@@ -17,9 +17,11 @@ api.check_version()
 include "meta.pxi"
 include "infer.pxi"
 include "frame.pxi"
+include "python_element.pxi"
 
 
 def register():
     """Registers OvfastTensorMeta and the elements in this process (GStreamer must be initialised)."""
     _register_tensor_meta()
     _register_infer()
+    _register_python()

@@ -1,9 +1,10 @@
 # VideoFrame: a buffer's picture and metadata from Python, on GStreamer's C API.
 #
 # Lifetimes: a VideoFrame holds the buffer (through the Gst.Buffer it was given) until release(); after
-# that every accessor raises. Arrays it hands out (data(), tensor data()) hold their own reference to the
-# buffer and their own mapping, so they stay valid after the frame is released and never point at freed
-# memory.
+# that every accessor raises. Arrays it hands out keep what they point into: data() its mapping of the
+# buffer's memory, a tensor's data() the meta's reference-counted block. Neither keeps the buffer itself,
+# so they never make it shared (not writable), stay valid after the frame is released and never point at
+# freed memory.
 
 cimport numpy as cnp
 cnp.import_array()
@@ -14,30 +15,35 @@ _DTYPES = {"f32": "float32", "f64": "float64", "f16": "float16", "i8": "int8", "
            "i64": "int64", "u8": "uint8", "u16": "uint16", "u32": "uint32", "u64": "uint64", "boolean": "bool"}
 
 
-cdef class _BufferHold:
-    """A reference to a buffer, and optionally one mapping of it, for as long as arrays over it live."""
-    cdef GstBuffer* buf
+cdef class _MapHold:
+    """One mapping of a buffer's memory for as long as arrays over it live. It keeps the memory (the map's own
+    reference), not the buffer, so the buffer stays writable for whoever holds it."""
     cdef GstMapInfo map
     cdef bint mapped
 
     def __dealloc__(self):
-        if self.mapped:
-            gst_buffer_unmap(self.buf, &self.map)
-        if self.buf != NULL:
-            gst_buffer_unref(self.buf)
+        if self.mapped:      # what gst_buffer_unmap does, without the buffer (which may be gone by now)
+            gst_memory_unmap(self.map.memory, &self.map)
+            gst_memory_unref(self.map.memory)
 
 
-cdef _BufferHold _hold(GstBuffer* buf, int flags):
-    cdef _BufferHold h = _BufferHold.__new__(_BufferHold)
-    if flags:
-        if not gst_buffer_map(buf, &h.map, <GstMapFlags>flags):
-            raise ValueError("the buffer could not be mapped" + (" for writing" if flags & GST_MAP_WRITE else ""))
-        h.mapped = True
-    h.buf = gst_buffer_ref(buf)
+cdef _MapHold _hold(GstBuffer* buf, int flags):
+    cdef _MapHold h = _MapHold.__new__(_MapHold)
+    if not gst_buffer_map(buf, &h.map, <GstMapFlags>flags):
+        raise ValueError("the buffer could not be mapped" + (" for writing" if flags & GST_MAP_WRITE else ""))
+    h.mapped = True
     return h
 
 
-cdef object _array(_BufferHold owner, void* data, tuple shape, tuple strides, object dtype, bint writable):
+cdef class _TensorBlock:
+    """A reference to an OvfastTensorMeta's block (see meta.pxi) for as long as arrays over it live."""
+    cdef const OvfastTensor* tensors
+
+    def __dealloc__(self):
+        _block_unref(self.tensors)
+
+
+cdef object _array(object owner, void* data, tuple shape, tuple strides, object dtype, bint writable):
     cdef object descr = _np.dtype(dtype)
     arr = _np.ndarray(shape, dtype=descr, buffer=_RawMemory(owner, <size_t>data, _extent(shape, strides, descr.itemsize),
                                                             writable), strides=strides)
@@ -74,7 +80,7 @@ cdef class _RawMemory:
 
 cdef class FrameTensor:
     """One output tensor attached to a frame by ovfastinfer (an OvfastTensor of an OvfastTensorMeta)."""
-    cdef _BufferHold owner
+    cdef _TensorBlock owner
     cdef const OvfastTensor* t
     cdef readonly int roi_id
 
@@ -110,12 +116,17 @@ cdef class FrameTensor:
 
 
 cdef class Region:
-    """A region of interest on a frame (a GstVideoRegionOfInterestMeta), read when regions() was called."""
+    """A region of interest on a frame (a GstVideoRegionOfInterestMeta), read when regions() was called:
+    its rectangle and label, what a detector said of it ("detection": label_id, confidence), what
+    classifiers said (classifications()) and the tensors inferences on it attached (tensors())."""
     cdef readonly int region_id
+    cdef readonly int parent_id
     cdef str _label
     cdef tuple _rect
     cdef object _confidence
     cdef object _label_id
+    cdef list _classes
+    cdef list _tensors
 
     def label(self):
         """The region's label (its roi_type), "" if it has none."""
@@ -126,15 +137,42 @@ cdef class Region:
         return self._rect
 
     def confidence(self):
-        """The detector's confidence, from a "detection" parameter structure if one is attached, else None."""
+        """The detector's confidence ("detection" structure), else the first classification's, else None."""
+        if self._confidence is None and self._classes:
+            return self._classes[0]["confidence"]
         return self._confidence
 
     def label_id(self):
-        """The label's index, from a "detection" parameter structure if one is attached, else None."""
+        """The detector's class id ("detection" structure), else the first classification's, else None."""
+        if self._label_id is None and self._classes:
+            return self._classes[0]["label_id"]
         return self._label_id
 
+    def classifications(self):
+        """What classifiers put on the region: [{"label", "label_id", "confidence"}, ...]."""
+        return list(self._classes)
+
+    def tensors(self):
+        """The output tensors of inferences run on this region (FrameTensor, as VideoFrame.tensors())."""
+        return list(self._tensors)
+
     def __repr__(self):
-        return f"<Region {self._label!r} {self._rect} confidence={self._confidence}>"
+        return f"<Region {self.region_id} {self._label!r} {self._rect} confidence={self.confidence()}>"
+
+
+cdef dict _structure_fields(const GstStructure* s):
+    cdef double d
+    cdef gint i
+    cdef const gchar* text
+    out = {}
+    text = gst_structure_get_string(s, "label")
+    if text != NULL:
+        out["label"] = text.decode("utf-8", "replace")
+    if gst_structure_get_int(s, "label_id", &i):
+        out["label_id"] = i
+    if gst_structure_get_double(s, "confidence", &d):
+        out["confidence"] = d
+    return out
 
 
 cdef class VideoFrame:
@@ -249,7 +287,7 @@ cdef class VideoFrame:
         cdef bint writable = ovf_buffer_is_writable(buf)
         cdef int planes = ovf_info_planes(info)
         cdef int ps = ovf_info_pstride(info, 0)
-        cdef _BufferHold h
+        cdef _MapHold h
         fmt = ovf_info_format(info).decode()
         if writable:
             try:
@@ -285,7 +323,7 @@ cdef class VideoFrame:
         cdef OvfastTensorMeta* tm
         cdef FrameTensor t
         cdef uint32_t i
-        cdef _BufferHold h = None
+        cdef _TensorBlock block
         out = []
         if _tensor_meta_api == 0:
             return out
@@ -296,11 +334,12 @@ cdef class VideoFrame:
             tm = <OvfastTensorMeta*>m
             if tm.roi_id != roi_id:
                 continue
-            if h is None:
-                h = _hold(buf, 0)
+            block = _TensorBlock.__new__(_TensorBlock)
+            _block_ref(tm.tensors)
+            block.tensors = tm.tensors
             for i in range(tm.n_tensors):
                 t = FrameTensor.__new__(FrameTensor)
-                t.owner = h
+                t.owner = block
                 t.t = &tm.tensors[i]
                 t.roi_id = tm.roi_id
                 out.append(t)
@@ -311,30 +350,58 @@ cdef class VideoFrame:
         cdef GstBuffer* buf = self._buffer()
         cdef gpointer state = NULL
         cdef GstMeta* m
-        cdef GstVideoRegionOfInterestMeta* roi
-        cdef Region r
-        cdef GList* p
-        cdef double conf
-        cdef gint label_id
         out = []
         while True:
             m = gst_buffer_iterate_meta_filtered(buf, &state, ovf_roi_meta_api())
             if m == NULL:
                 break
-            roi = <GstVideoRegionOfInterestMeta*>m
-            r = Region.__new__(Region)
-            r.region_id = roi.id
-            r._label = g_quark_to_string(roi.roi_type).decode() if roi.roi_type else ""
-            r._rect = (roi.x, roi.y, roi.w, roi.h)
-            p = roi.params
-            while p != NULL:
-                if gst_structure_get_double(<GstStructure*>p.data, "confidence", &conf):
-                    r._confidence = conf
-                if gst_structure_get_int(<GstStructure*>p.data, "label_id", &label_id):
-                    r._label_id = label_id
-                p = p.next
-            out.append(r)
+            out.append(self._region(<GstVideoRegionOfInterestMeta*>m))
         return out
+
+    cdef Region _region(self, GstVideoRegionOfInterestMeta* roi):
+        cdef Region r = Region.__new__(Region)
+        cdef GList* p = roi.params
+        cdef const gchar* name
+        r.region_id = roi.id
+        r.parent_id = roi.parent_id
+        r._label = g_quark_to_string(roi.roi_type).decode("utf-8", "replace") if roi.roi_type else ""
+        r._rect = (roi.x, roi.y, roi.w, roi.h)
+        r._classes = []
+        while p != NULL:
+            name = gst_structure_get_name(<GstStructure*>p.data)
+            fields = _structure_fields(<GstStructure*>p.data)
+            if name == b"detection":
+                r._confidence = fields.get("confidence")
+                r._label_id = fields.get("label_id")
+            elif name == b"classification":
+                r._classes.append(fields)
+            p = p.next
+        r._tensors = self._tensors(roi.id) if roi.id >= 0 else []
+        return r
+
+    def add_region(self, int x, int y, int width, int height, str label="", confidence=None, label_id=None):
+        """Adds a region of interest (with a "detection" structure when confidence or label_id is given) and
+        returns it. The buffer must be writable (ovfastpython's frames are; a pad probe's are not)."""
+        cdef GstBuffer* buf = self._buffer()
+        cdef GstVideoInfo* info = self._info()
+        if not ovf_buffer_is_writable(buf):
+            raise RuntimeError("add_region: the buffer is not writable here (in a Python pad probe PyGObject holds "
+                               "a second reference); add regions from ovfastpython")
+        if width <= 0 or height <= 0 or x < 0 or y < 0 or x + width > info.width or y + height > info.height:
+            raise ValueError(f"add_region: ({x}, {y}, {width}, {height}) is not a non-empty rectangle inside the "
+                             f"{info.width}x{info.height} frame")
+        if confidence is not None and not 0.0 <= confidence <= 1.0:
+            raise ValueError(f"add_region: confidence must be within [0, 1], got {confidence}")
+        cdef bytes name = label.encode()
+        cdef GstVideoRegionOfInterestMeta* roi = ovf_add_region(buf, name, x, y, width, height)
+        if roi == NULL:
+            raise RuntimeError("add_region: GStreamer refused the region")
+        if confidence is not None or label_id is not None:
+            ovf_region_detection(roi, name, -1 if label_id is None else int(label_id),
+                                 1.0 if confidence is None else float(confidence), <double>x / info.width,
+                                 <double>y / info.height, <double>(x + width) / info.width,
+                                 <double>(y + height) / info.height)
+        return self._region(roi)
 
     def __repr__(self):
         if self.buf == NULL:
@@ -342,6 +409,19 @@ cdef class VideoFrame:
         if not self.has_info:
             return "<VideoFrame (no caps)>"
         return f"<VideoFrame {self.format} {self.width}x{self.height} pts={self.pts}>"
+
+
+cdef VideoFrame _borrowed_frame(GstBuffer* buf, GstVideoInfo* info):
+    """A frame over a buffer an element holds for the length of one call (ovfastpython); the element
+    releases it after the call, so it never outlives the buffer. No reference of its own: the buffer stays
+    writable for the function."""
+    cdef VideoFrame f = VideoFrame.__new__(VideoFrame)
+    f.buf = buf
+    f.holder = True
+    if info != NULL:
+        f.info = info[0]
+        f.has_info = True
+    return f
 
 
 cdef bint _contiguous(GstVideoInfo* info):

@@ -17,7 +17,11 @@ cdef enum:
     COPY_BELOW = 64 * 1024    # frames smaller than this are copied into the job's input (see _set_input)
 
 cdef enum:
-    PROP_0, PROP_MODEL, PROP_DEVICE, PROP_JOBS, PROP_CONFIG, PROP_INTERVAL, PROP_OUTPUT
+    PROP_0, PROP_MODEL, PROP_DEVICE, PROP_JOBS, PROP_CONFIG, PROP_INTERVAL, PROP_OUTPUT, PROP_REGION, PROP_ROI_LABEL
+    PROP_LABELS, PROP_THRESHOLD
+
+cdef enum:
+    MODE_TENSOR, MODE_DETECTION, MODE_CLASSIFICATION
 
 cdef struct Entry:
     GstBuffer* buf          # NULL for an event
@@ -26,8 +30,14 @@ cdef struct Entry:
     bint mapped
     GstVideoFrame frame
     InferState* st
-    bint done               # (under st.lock) the run is over, its outputs attached and its job handed back
-    char* error             # how the run failed (g_free), or NULL
+    int pending             # (under st.lock) runs not over yet: one per region (one for the whole frame)
+    bint done               # (under st.lock) every run is over, outputs attached and jobs handed back
+    char* error             # how a run failed (g_free), or NULL
+
+cdef struct Run:
+    Entry* e
+    int roi_id              # the region it runs on, -1 for the whole frame
+    guint x, y, w, h        # that region in pixels
 
 cdef struct InferState:
     # properties (under lock)
@@ -35,6 +45,10 @@ cdef struct InferState:
     char* device
     char* config
     char* output
+    char* region
+    char* roi_label
+    char* labels
+    double threshold
     guint jobs
     guint interval
     GstPad* sinkpad
@@ -55,6 +69,11 @@ cdef struct InferState:
     api.ovf_pool* pool
     GstVideoInfo info        # the negotiated frames
     GstCaps* caps            # the caps the session was compiled for
+    int mode                 # MODE_*: what the outputs become besides the tensors
+    bint per_region          # region=roi: a run per region of interest, cropped inside the model
+    GQuark roi_quark         # roi-label: the regions to run on (0: all)
+    uint32_t n_labels
+    const char** label_names # point into the session's Python bytes
     guint max_queued         # frames between the pads at most (backpressure): 2 x jobs x interval, so that
                              # the streaming thread starts the next runs while the task pushes finished ones
     size_t in_offset         # where the model's input starts after plane 0's start, and how many bytes
@@ -122,7 +141,7 @@ cdef int _open_model(GstElement* el) noexcept nogil:
             g_mutex_lock(&st.lock)
             try:
                 args = (_text(st.model), _text(st.device), _text(st.config), st.jobs, _text(st.output),
-                        st.interval)
+                        st.interval, _text(st.region), _text(st.labels))
             finally:
                 g_mutex_unlock(&st.lock)
             loaded = _model.load(*args)
@@ -143,6 +162,9 @@ cdef void _free_outputs(InferState* st) noexcept nogil:
     g_free(st.out_ranks)
     g_free(st.out_dims)
     g_free(st.out_nbytes)
+    g_free(st.label_names)
+    st.label_names = NULL
+    st.n_labels = 0
     st.out_names = NULL
     st.out_types = NULL
     st.out_ranks = NULL
@@ -201,6 +223,15 @@ cdef int _negotiate(GstElement* el, GstCaps* caps) noexcept nogil:
         st.pool = pool
         api.pool_size(pool, &jobs, NULL, NULL)
         st.max_queued = 2 * jobs * st.interval
+        st.mode = session.mode
+        st.per_region = session.per_region
+        st.n_labels = len(session.labels)
+        st.label_names = <const char**>g_malloc0(sizeof(char*) * (st.n_labels + 1))
+        for i, label in enumerate(session.labels):
+            st.label_names[i] = <const char*>(<bytes>label)
+        g_mutex_lock(&st.lock)
+        st.roi_quark = g_quark_from_string(st.roi_label) if st.roi_label != NULL and st.roi_label[0] else 0
+        g_mutex_unlock(&st.lock)
         st.in_offset = session.input_offset
         st.in_nbytes = session.input_nbytes
         outputs = session.outputs            # [(name bytes, type bytes, dims tuple, nbytes)], kept by session
@@ -279,12 +310,12 @@ cdef void _start_task(GstElement* el) noexcept nogil:
         gst_pad_start_task(st.srcpad, _task, el, NULL)
 
 
-cdef void _attach_outputs(InferState* st, Entry* e, int job) noexcept nogil:
+cdef void _attach_outputs(InferState* st, Entry* e, int job, int roi_id) noexcept nogil:
     cdef void* data
     cdef size_t nbytes
     cdef uint32_t i
-    cdef OvfastTensorMeta* m = _tensor_meta_add(e.buf, -1, st.n_out, st.out_names, st.out_types, st.out_ranks,
-                                                st.out_dims, st.out_nbytes)
+    cdef OvfastTensorMeta* m = _tensor_meta_add(e.buf, roi_id, st.n_out, st.out_names, st.out_types,
+                                                st.out_ranks, st.out_dims, st.out_nbytes)
     if m == NULL:
         return
     for i in range(st.n_out):
@@ -292,21 +323,118 @@ cdef void _attach_outputs(InferState* st, Entry* e, int job) noexcept nogil:
             memcpy(<void*>m.tensors[i].data, data, nbytes)
 
 
+cdef const char* _label(InferState* st, int label_id, char* scratch, size_t size) noexcept nogil:
+    """The name labels= gives a class id, else the id as text."""
+    if 0 <= label_id < <int>st.n_labels:
+        return st.label_names[label_id]
+    snprintf(scratch, size, "%d", label_id)
+    return scratch
+
+
+cdef inline double _clamp01(double v) noexcept nogil:
+    return 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+
+
+cdef void _detections(InferState* st, Entry* e, int job, Run* run) noexcept nogil:
+    """SSD-style boxes [1,1,N,7] (image_id, label, confidence, x_min, y_min, x_max, y_max; normalised to what
+    the model saw) above the threshold become regions of the frame, each with a "detection" structure."""
+    cdef void* data
+    cdef size_t nbytes, i, n
+    cdef const float* box
+    cdef double x0, y0, x1, y1
+    cdef guint px, py, pw, ph
+    cdef char scratch[32]
+    cdef const char* name
+    cdef GstVideoRegionOfInterestMeta* roi
+    if api.job_output(st.pool, job, 0, &data, &nbytes) != api.OVFAST_OK:
+        return
+    n = nbytes // (7 * sizeof(float))
+    for i in range(n):
+        box = <const float*>data + 7 * i
+        if box[0] < 0:          # image_id -1 ends the list
+            break
+        if box[2] < st.threshold:
+            continue
+        x0, y0, x1, y1 = _clamp01(box[3]), _clamp01(box[4]), _clamp01(box[5]), _clamp01(box[6])
+        if x1 <= x0 or y1 <= y0:
+            continue
+        px = run.x + <guint>(x0 * run.w + 0.5)
+        py = run.y + <guint>(y0 * run.h + 0.5)
+        pw = <guint>(x1 * run.w + 0.5) - <guint>(x0 * run.w + 0.5)
+        ph = <guint>(y1 * run.h + 0.5) - <guint>(y0 * run.h + 0.5)
+        if pw == 0 or ph == 0:
+            continue
+        name = _label(st, <int>box[1], scratch, sizeof(scratch))
+        roi = ovf_add_region(e.buf, name, px, py, pw, ph)
+        if roi == NULL:
+            continue
+        roi.parent_id = run.roi_id
+        # normalised to the frame, as DL Streamer's x_min ... are
+        ovf_region_detection(roi, name, <int>box[1], box[2], <double>px / st.info.width,
+                             <double>py / st.info.height, <double>(px + pw) / st.info.width,
+                             <double>(py + ph) / st.info.height)
+
+
+cdef void _classification(InferState* st, Entry* e, int job, Run* run) noexcept nogil:
+    """The best class of [1,C] (or [1,C,1,1]) scores goes onto the region the run was on, or onto a region
+    covering the whole frame, as a "classification" structure (label, label_id, confidence)."""
+    cdef void* data
+    cdef size_t nbytes, i, n
+    cdef const float* scores
+    cdef int best = 0
+    cdef char scratch[32]
+    cdef const char* name
+    cdef GstVideoRegionOfInterestMeta* roi
+    if api.job_output(st.pool, job, 0, &data, &nbytes) != api.OVFAST_OK or nbytes < sizeof(float):
+        return
+    scores = <const float*>data
+    n = nbytes // sizeof(float)
+    for i in range(1, n):
+        if scores[i] > scores[best]:
+            best = <int>i
+    name = _label(st, best, scratch, sizeof(scratch))
+    if run.roi_id >= 0:
+        roi = ovf_find_region(e.buf, run.roi_id)
+    else:
+        roi = ovf_add_region(e.buf, name, 0, 0, st.info.width, st.info.height)
+    if roi != NULL:
+        ovf_region_classification(roi, name, best, scores[best])
+
+
 cdef void _done(void* ctx, int job) noexcept nogil:
-    """A frame's run is over (OpenVINO's callback thread): its outputs go onto the buffer and the job back to
-    the pool right here, so the streaming thread can start the next frame before the source pad's task
-    gets to this one. Nothing else touches the entry until it is marked done."""
-    cdef Entry* e = <Entry*>ctx
+    """A run is over (OpenVINO's callback thread, where every run of this model ends, one at a time): its
+    outputs go onto the buffer and its job back to the pool right here, so the streaming thread can start
+    the next runs before the source pad's task gets to this frame. Nothing else touches the frame until all
+    its runs are over and it is marked done."""
+    cdef Run* run = <Run*>ctx
+    cdef Entry* e = run.e
     cdef InferState* st = e.st
+    cdef bint last
     cdef int status = api.job_wait(st.pool, job, 0)    # inside done(): how the run ended, no waiting
     if status == api.OVFAST_OK:
-        _attach_outputs(st, e, job)
-    else:
+        _attach_outputs(st, e, job, run.roi_id)
+        if st.mode == MODE_DETECTION:
+            _detections(st, e, job, run)
+        elif st.mode == MODE_CLASSIFICATION:
+            _classification(st, e, job, run)
+    elif e.error == NULL:
         e.error = g_strdup_printf("ovfastinfer: an inference failed: %s", api.last_error())
+    api.job_release(st.pool, job)                     # takes effect as this function returns
+    g_free(run)
+    _run_over(st, e)
+
+
+cdef void _run_over(InferState* st, Entry* e) noexcept nogil:
+    """One run of e is over (or will never start); the last one unmaps the frame and marks it done."""
+    g_mutex_lock(&st.lock)
+    e.pending -= 1
+    cdef bint last = e.pending == 0
+    g_mutex_unlock(&st.lock)
+    if not last:
+        return
     if e.mapped:
         gst_video_frame_unmap(&e.frame)
         e.mapped = False
-    api.job_release(st.pool, job)                     # takes effect as this function returns
     g_mutex_lock(&st.lock)
     e.done = True
     # The task waits for the head only; a drain (flushing) waits for entries already taken off the queue.
@@ -405,7 +533,7 @@ cdef GstFlowReturn _chain(GstPad* pad, GstObject* parent, GstBuffer* buf) noexce
         _enqueue(st, e)
         return GST_FLOW_OK
 
-    # Make it writable now, while this thread owns it: the task adds the meta to it later.
+    # Make it writable now, while this thread owns it: its runs add metadata to it later.
     e.buf = ovf_buffer_make_writable(buf)
     if not gst_video_frame_map(&e.frame, &st.info, e.buf, GST_MAP_READ | GST_VIDEO_FRAME_MAP_FLAG_NO_REF):
         _entry_free(st, e)
@@ -417,39 +545,112 @@ cdef GstFlowReturn _chain(GstPad* pad, GstObject* parent, GstBuffer* buf) noexce
         _entry_free(st, e)
         _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FORMAT, message, NULL)
         return GST_FLOW_ERROR
+    return _start_runs(el, st, e)
+
+
+cdef int _regions(InferState* st, GstBuffer* buf, Run** runs) noexcept nogil:
+    """The regions of interest to run on (roi-label's, or all), clipped to the frame; *runs is g_malloc'd."""
+    cdef gpointer state = NULL
+    cdef GstMeta* m
+    cdef GstVideoRegionOfInterestMeta* roi
+    cdef int n = 0, cap = 8
+    cdef guint x, y, w, h
+    runs[0] = <Run*>g_malloc0(sizeof(Run) * cap)
     while True:
-        status = api.job_acquire(st.pool, 100, &job)
-        if status != api.OVFAST_TIMEOUT:
+        m = gst_buffer_iterate_meta_filtered(buf, &state, ovf_roi_meta_api())
+        if m == NULL:
             break
-        g_mutex_lock(&st.lock)
-        flow = GST_FLOW_FLUSHING if st.flushing else st.flow
-        g_mutex_unlock(&st.lock)
-        if flow != GST_FLOW_OK:
-            _entry_free(st, e)
-            return flow
-    if status == api.OVFAST_OK:
-        status = _set_input(st, job, <char*>e.frame.data[0] + st.in_offset)
-        if status == api.OVFAST_OK:
-            # queued before it starts: _done may run before job_start returns
-            e.job = job
+        roi = <GstVideoRegionOfInterestMeta*>m
+        if st.roi_quark and roi.roi_type != st.roi_quark:
+            continue
+        x, y = roi.x, roi.y
+        if x >= <guint>st.info.width or y >= <guint>st.info.height:
+            continue
+        w = roi.w if roi.w <= st.info.width - x else st.info.width - x
+        h = roi.h if roi.h <= st.info.height - y else st.info.height - y
+        if w == 0 or h == 0:
+            continue
+        if n == cap:
+            cap *= 2
+            runs[0] = <Run*>g_realloc(runs[0], sizeof(Run) * cap)
+        runs[0][n].roi_id = roi.id
+        runs[0][n].x, runs[0][n].y, runs[0][n].w, runs[0][n].h = x, y, w, h
+        n += 1
+    return n
+
+
+cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcept nogil:
+    """Starts the frame's runs (one, or one per region) and queues it; a frame with no region to run on
+    passes untouched."""
+    cdef Run* runs
+    cdef Run* run
+    cdef int n, i, status, job = -1
+    cdef char message[1024]
+    cdef int64_t* roi
+    cdef size_t nbytes
+    cdef GstFlowReturn flow = GST_FLOW_OK
+    if st.per_region:
+        # read the regions before any run starts: a finished run adds metadata to this buffer
+        n = _regions(st, e.buf, &runs)
+        if n == 0:
+            g_free(runs)
+            gst_video_frame_unmap(&e.frame)
+            e.mapped = False
             _enqueue(st, e)
-            status = api.job_start(st.pool, job, _done, e)
-            if status != api.OVFAST_OK:
-                e.error = g_strdup_printf("ovfastinfer: a frame could not be started: %s", api.last_error())
-                api.job_release(st.pool, job)
-                gst_video_frame_unmap(&e.frame)
-                e.mapped = False
-                g_mutex_lock(&st.lock)
-                e.done = True       # the task reports it in its turn and stops the stream
-                _wake(st)
-                g_mutex_unlock(&st.lock)
-                return GST_FLOW_ERROR
             return GST_FLOW_OK
-        api.job_release(st.pool, job)
-    snprintf(message, sizeof(message), "ovfastinfer: a frame could not be started: %s", api.last_error())
-    _entry_free(st, e)
-    _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, message, NULL)
-    return GST_FLOW_ERROR
+    else:
+        n = 1
+        runs = <Run*>g_malloc0(sizeof(Run))
+        runs[0].roi_id = -1
+        runs[0].w, runs[0].h = st.info.width, st.info.height
+    e.pending = n
+    e.job = 0                   # has runs: the task waits until it is done
+    _enqueue(st, e)             # queued before any run starts: _done may come before job_start returns
+    for i in range(n):
+        status = api.OVFAST_TIMEOUT
+        while status == api.OVFAST_TIMEOUT:
+            status = api.job_acquire(st.pool, 100, &job)
+            g_mutex_lock(&st.lock)
+            flow = GST_FLOW_FLUSHING if st.flushing else st.flow
+            g_mutex_unlock(&st.lock)
+            if flow != GST_FLOW_OK:
+                if status == api.OVFAST_OK:
+                    api.job_release(st.pool, job)
+                status = api.OVFAST_CLOSED
+        if status == api.OVFAST_OK:
+            if st.per_region:   # the whole frame where it lies, and the region's rectangle
+                status = api.job_bind(st.pool, job, False, 0, <char*>e.frame.data[0] + st.in_offset, st.in_nbytes,
+                                      NULL, 0)
+                if status == api.OVFAST_OK:
+                    status = api.job_input(st.pool, job, 1, <void**>&roi, &nbytes)
+                if status == api.OVFAST_OK:
+                    roi[0], roi[1], roi[2], roi[3] = runs[i].x, runs[i].y, runs[i].w, runs[i].h
+            else:
+                status = _set_input(st, job, <char*>e.frame.data[0] + st.in_offset)
+        if status == api.OVFAST_OK:
+            run = <Run*>g_malloc(sizeof(Run))
+            run[0] = runs[i]
+            run.e = e
+            status = api.job_start(st.pool, job, _done, run)
+            if status == api.OVFAST_OK:
+                continue
+            g_free(run)
+        # this run and the ones after it never start
+        if flow == GST_FLOW_OK:
+            snprintf(message, sizeof(message), "ovfastinfer: a frame could not be started: %s", api.last_error())
+            _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, message, NULL)
+            g_mutex_lock(&st.lock)
+            st.flow = flow = GST_FLOW_ERROR     # the task drops what is queued
+            g_mutex_unlock(&st.lock)
+        if status != api.OVFAST_CLOSED:
+            api.job_release(st.pool, job)
+        while i < n:
+            _run_over(st, e)
+            i += 1
+        g_free(runs)
+        return flow
+    g_free(runs)
+    return GST_FLOW_OK
 
 
 cdef int _set_input(InferState* st, int job, char* frame) noexcept nogil:
@@ -599,6 +800,14 @@ cdef void _set_property(GObject* obj, guint prop, const GValue* value, GParamSpe
         _replace(&st.config, value)
     elif prop == PROP_OUTPUT:
         _replace(&st.output, value)
+    elif prop == PROP_REGION:
+        _replace(&st.region, value)
+    elif prop == PROP_ROI_LABEL:
+        _replace(&st.roi_label, value)
+    elif prop == PROP_LABELS:
+        _replace(&st.labels, value)
+    elif prop == PROP_THRESHOLD:
+        st.threshold = g_value_get_double(value)
     elif prop == PROP_JOBS:
         st.jobs = g_value_get_uint(value)
     elif prop == PROP_INTERVAL:
@@ -617,6 +826,14 @@ cdef void _get_property(GObject* obj, guint prop, GValue* value, GParamSpec* spe
         g_value_set_string(value, st.config)
     elif prop == PROP_OUTPUT:
         g_value_set_string(value, st.output)
+    elif prop == PROP_REGION:
+        g_value_set_string(value, st.region)
+    elif prop == PROP_ROI_LABEL:
+        g_value_set_string(value, st.roi_label)
+    elif prop == PROP_LABELS:
+        g_value_set_string(value, st.labels)
+    elif prop == PROP_THRESHOLD:
+        g_value_set_double(value, st.threshold)
     elif prop == PROP_JOBS:
         g_value_set_uint(value, st.jobs)
     elif prop == PROP_INTERVAL:
@@ -632,6 +849,9 @@ cdef void _finalize(GObject* obj) noexcept nogil:
     g_free(st.device)
     g_free(st.config)
     g_free(st.output)
+    g_free(st.region)
+    g_free(st.roi_label)
+    g_free(st.labels)
     g_queue_free(st.fifo)
     g_mutex_clear(&st.lock)
     g_cond_clear(&st.cond)
@@ -668,8 +888,19 @@ cdef void _infer_class_init(gpointer klass, gpointer data) noexcept nogil:
     g_object_class_install_property(oc, PROP_INTERVAL, g_param_spec_uint(
         "interval", "Interval", "Run on every Nth frame; the others pass untouched", 1, 1000000, 1, _RW))
     g_object_class_install_property(oc, PROP_OUTPUT, g_param_spec_string(
-        "output", "Output", "What the results become: tensor (the raw outputs as OvfastTensorMeta)", "tensor",
-        _RW))
+        "output", "Output", "What the results become besides the raw outputs (OvfastTensorMeta): tensor (nothing "
+        "more), detection (regions of interest from SSD-style [1,1,N,7] boxes), classification (the best class "
+        "on the region or frame)", "tensor", _RW))
+    g_object_class_install_property(oc, PROP_REGION, g_param_spec_string(
+        "region", "Region", "What the model runs on: frame (the whole frame) or roi (each region of interest, "
+        "cropped inside the model)", "frame", _RW))
+    g_object_class_install_property(oc, PROP_ROI_LABEL, g_param_spec_string(
+        "roi-label", "Region label", "With region=roi: only regions with this label (empty: all)", NULL, _RW))
+    g_object_class_install_property(oc, PROP_LABELS, g_param_spec_string(
+        "labels", "Labels", "Class names for detection and classification: a file with one per line, or names "
+        "separated by commas (class ids without a name are written as numbers)", NULL, _RW))
+    g_object_class_install_property(oc, PROP_THRESHOLD, g_param_spec_double(
+        "threshold", "Threshold", "output=detection: the lowest confidence of a box kept", 0.0, 1.0, 0.5, _RW))
     gst_element_class_set_static_metadata(
         ec, "ovfast inference", "Filter/Video/Analyzer",
         "Runs an OpenVINO model on video frames through ovfast's job pool and attaches the output tensors",
@@ -691,6 +922,8 @@ cdef void _infer_instance_init(GTypeInstance* instance, gpointer klass) noexcept
     st.fifo = g_queue_new()
     st.device = g_strdup("CPU")
     st.output = g_strdup("tensor")
+    st.region = g_strdup("frame")
+    st.threshold = 0.5
     st.interval = 1
     st.flow = GST_FLOW_OK
     st.sinkpad = gst_pad_new_from_template(gst_element_class_get_pad_template(ec, "sink"), "sink")

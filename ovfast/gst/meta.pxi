@@ -9,6 +9,22 @@ cdef inline size_t _align64(size_t n) noexcept nogil:
     return (n + 63) & ~(<size_t>63)
 
 
+# The block is reference counted (the count sits in the 64 bytes before the OvfastTensor array, which is
+# what the meta points to): FrameTensor arrays keep the block, not the buffer, so a frame's tensors never
+# make its buffer shared (an element or ovfastpython can still add metadata while they live).
+cdef inline gint* _block_count(const OvfastTensor* t) noexcept nogil:
+    return <gint*>(<char*>t - 64)
+
+
+cdef inline void _block_ref(const OvfastTensor* t) noexcept nogil:
+    g_atomic_int_inc(_block_count(t))
+
+
+cdef inline void _block_unref(const OvfastTensor* t) noexcept nogil:
+    if t != NULL and g_atomic_int_dec_and_test(_block_count(t)):
+        g_free(<char*>t - 64)
+
+
 cdef OvfastTensor* _tensor_block_new(uint32_t n, const char** names, const char** types, const uint32_t* ranks,
                                      const int64_t* dims, const size_t* nbytes) noexcept nogil:
     """A block for n tensors laid out as above; data is left for the caller to fill. dims: n x MAX_RANK."""
@@ -17,8 +33,9 @@ cdef OvfastTensor* _tensor_block_new(uint32_t n, const char** names, const char*
         text += strlen(names[i]) + 1 + strlen(types[i]) + 1
         body += _align64(nbytes[i])
     # g_malloc is 16-byte aligned: over-allocate and place the data at the next 64-byte boundary
-    cdef char* raw = <char*>g_malloc0(head + _align64(text) + body + 64)
+    cdef char* raw = <char*>g_malloc0(64 + head + _align64(text) + body + 64) + 64
     cdef OvfastTensor* t = <OvfastTensor*>raw
+    _block_count(t)[0] = 1
     cdef char* s = raw + head
     cdef char* d = <char*>_align64(<size_t>(raw + head + _align64(text)))
     for i in range(n):
@@ -47,7 +64,7 @@ cdef gboolean _meta_init(GstMeta* meta, gpointer params, GstBuffer* buffer) noex
 
 cdef void _meta_free(GstMeta* meta, GstBuffer* buffer) noexcept nogil:
     cdef OvfastTensorMeta* m = <OvfastTensorMeta*>meta
-    g_free(m.tensors)
+    _block_unref(m.tensors)
     m.tensors = NULL
     m.n_tensors = 0
 

@@ -33,6 +33,8 @@ cdef extern from "<glib-object.h>" nogil:
     gint64 g_get_monotonic_time()
 
     gpointer g_malloc0(gsize)
+    gpointer g_malloc(gsize)
+    gpointer g_realloc(gpointer, gsize)
     void g_free(gpointer)
     gchar* g_strdup(const gchar*)
     gchar* g_strdup_printf(const gchar*, ...)
@@ -88,6 +90,9 @@ cdef extern from "<glib-object.h>" nogil:
         G_PARAM_READWRITE
         G_PARAM_STATIC_STRINGS
     GParamSpec* g_param_spec_string(const gchar*, const gchar*, const gchar*, const gchar*, GParamFlags)
+    GParamSpec* g_param_spec_double(const gchar*, const gchar*, const gchar*, double, double, double, GParamFlags)
+    void g_value_set_double(GValue*, double)
+    double g_value_get_double(const GValue*)
     GParamSpec* g_param_spec_uint(const gchar*, const gchar*, const gchar*, guint, guint, guint, GParamFlags)
     void g_object_class_install_property(GObjectClass*, guint, GParamSpec*)
     void g_value_set_string(GValue*, const gchar*)
@@ -97,6 +102,7 @@ cdef extern from "<glib-object.h>" nogil:
     ctypedef void* GWeakNotify
     void g_atomic_int_inc(gint*)
     gint g_atomic_int_get(const gint*)
+    gboolean g_atomic_int_dec_and_test(gint*)
 
 cdef extern from "<gst/gst.h>" nogil:
     ctypedef guint64 GstClockTime
@@ -134,9 +140,14 @@ cdef extern from "<gst/gst.h>" nogil:
         pass
     ctypedef struct GstMetaInfo:
         GType api
+    ctypedef struct GstMemory:
+        pass
     ctypedef struct GstMapInfo:
+        GstMemory* memory
         unsigned char* data
         gsize size
+    void gst_memory_unmap(GstMemory*, GstMapInfo*)
+    void gst_memory_unref(GstMemory*)
     ctypedef struct GstBuffer:
         GstClockTime pts
     ctypedef struct GstMiniObject:
@@ -245,6 +256,7 @@ cdef extern from "<gst/gst.h>" nogil:
         GST_RESOURCE_ERROR_SETTINGS
         GST_LIBRARY_ERROR_SETTINGS
         GST_LIBRARY_ERROR_INIT
+        GST_LIBRARY_ERROR_FAILED
         GST_CORE_ERROR_NEGOTIATION
 
 cdef extern from "<gst/video/video.h>" nogil:
@@ -338,5 +350,12 @@ cdef extern from "_gst_glue.h" nogil:
     int ovf_info_planes(const GstVideoInfo*)
     int ovf_flow_is_fatal(GstFlowReturn)
     void ovf_post_error(GstElement*, GQuark domain, int code, const char* text, const char* debug)
+    gint ovf_next_region_id(GstBuffer*)
+    GstVideoRegionOfInterestMeta* ovf_find_region(GstBuffer*, gint id)
+    GstVideoRegionOfInterestMeta* ovf_add_region(GstBuffer*, const char* label, guint x, guint y, guint w, guint h)
+    void ovf_region_detection(GstVideoRegionOfInterestMeta*, const char* label, int label_id, double confidence,
+                              double x0, double y0, double x1, double y1)
+    void ovf_region_classification(GstVideoRegionOfInterestMeta*, const char* label, int label_id,
+                                   double confidence)
     GObject* ovf_pygobject_ptr(PyObject*)
     gpointer ovf_pyboxed_ptr(PyObject*, GType)

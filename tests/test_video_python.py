@@ -1,0 +1,125 @@
+"""ovfastpython: a user's Python function per frame (VideoFrame), in order, in batches off the streaming thread."""
+
+import sys
+import textwrap
+
+import pytest
+from gi.repository import Gst
+
+import ovfast.gst
+from test_video import bus_error, conv_net, frames_out, frames_while_gil_held, pipeline, save
+
+SRC = "videotestsrc num-buffers={n} ! video/x-raw,format=BGR,width=32,height=32,framerate=30/1"
+
+
+def module(tmp_path, text, name="user"):
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    return save(conv_net(32, 32), tmp_path_factory.mktemp("py"))
+
+
+USER = """
+    import json
+    seen = []
+
+    class Counter:
+        def __init__(self, start=0, label="x"):
+            self.count = start
+            self.label = label
+
+        def process_frame(self, frame):
+            self.count += 1
+            tensors = frame.tensors()
+            frame.add_region(0, 0, 4, 4, f"{self.label}{self.count}", confidence=min(1.0, len(tensors) / 2))
+            return True
+
+    def process_frame(frame):
+        seen.append(frame.pts)
+        return frame.pts // 33333333 % 2 == 0        # drops odd frames
+
+    def boom(frame, after=3):
+        seen.append(frame.pts)
+        if len(seen) > after:
+            raise ValueError(f"frame {len(seen)} is one too many")
+"""
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 4])
+def test_class_reads_and_adds_metadata_in_order(tmp_path, net, jobs):
+    path = module(tmp_path, USER)
+    p = pipeline(f"{SRC.format(n=40)} ! ovfastinfer model={net} jobs={jobs} ! ovfastpython module={path} "
+                 f"class=Counter kwargs={{\\\"start\\\":10,\\\"label\\\":\\\"n\\\"}} ! "
+                 f"appsink name=sink sync=false max-buffers=1000")
+    got = [(f.pts, [(r.label(), r.confidence()) for r in f.regions()]) for f in frames_out(p)]
+    assert [pts for pts, _ in got] == [i * Gst.SECOND // 30 for i in range(40)]
+    assert [regions for _, regions in got] == [[(f"n{11 + i}", 1.0)] for i in range(40)]
+
+
+def test_function_drops_frames_returning_false(tmp_path):
+    path = module(tmp_path, USER)
+    p = pipeline(f"{SRC.format(n=20)} ! ovfastpython module={path} ! appsink name=sink sync=false max-buffers=100")
+    pts = [f.pts for f in frames_out(p)]
+    assert pts == [i * Gst.SECOND // 30 for i in range(0, 20, 2)]
+    assert len(sys.modules["ovfastpython_user"].seen) == 20
+
+
+def test_a_function_that_raises_stops_the_pipeline_with_its_traceback(tmp_path):
+    path = module(tmp_path, USER)
+    text, debug = bus_error_and_debug(f"{SRC.format(n=50)} ! ovfastpython module={path} function=boom "
+                                      f"kwargs={{\\\"after\\\":4}} ! fakesink")
+    assert f"{path}:boom raised ValueError: frame 5 is one too many" in text
+    assert "Traceback" in debug and "raise ValueError" in debug
+
+
+def bus_error_and_debug(description, timeout=30):
+    p = pipeline(description)
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(timeout * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    assert msg is not None and msg.type == Gst.MessageType.ERROR, "no error within the timeout"
+    error, debug = msg.parse_error()
+    return error.message, debug or ""
+
+
+def test_missing_module_function_class_and_bad_kwargs(tmp_path):
+    path = module(tmp_path, USER)
+    src = SRC.format(n=3)
+    assert "no such file" in bus_error(f"{src} ! ovfastpython module={tmp_path}/nope.py ! fakesink")
+    assert "no module" in bus_error(f"{src} ! ovfastpython ! fakesink")
+    assert "has no function 'missing'" in bus_error(f"{src} ! ovfastpython module={path} function=missing ! fakesink")
+    assert "has no class 'Nope'" in bus_error(f"{src} ! ovfastpython module={path} class=Nope ! fakesink")
+    assert "is not JSON" in bus_error(f"{src} ! ovfastpython module={path} kwargs=oops ! fakesink")
+    broken = module(tmp_path, "import no_such_module_here\n", name="broken")
+    assert "no_such_module_here" in bus_error(f"{src} ! ovfastpython module={broken} ! fakesink")
+
+
+def test_eos_with_frames_pending_delivers_every_frame_in_order(tmp_path):
+    path = module(tmp_path, """
+        import time
+        def process_frame(frame):
+            time.sleep(0.002)
+    """, name="slow")
+    p = pipeline(f"{SRC.format(n=150)} ! ovfastpython module={path} max-inflight=64 ! "
+                 f"appsink name=sink sync=false max-buffers=1000")
+    assert [f.pts for f in frames_out(p)] == [i * Gst.SECOND // 30 for i in range(150)]
+
+
+def test_the_streaming_thread_does_not_wait_for_python(tmp_path):
+    """While the main thread holds the GIL, no frame leaves ovfastpython, yet the streaming thread keeps
+    handing it frames until max-inflight are pending (then waits for room); with a Python pad probe upstream
+    it hands none."""
+    path = module(tmp_path, "def process_frame(frame):\n    pass\n", name="trivial")
+    description = (f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! identity name=probe ! "
+                   f"ovfastpython name=py module={path} max-inflight=24 ! fakesink name=out sync=false")
+    counts = frames_while_gil_held(description, ["py", "out"])
+    (in_before, in_after), (out_before, out_after) = counts["py"], counts["out"]
+    assert out_after - out_before <= 1                 # Python cannot run: nothing (but a frame in push) leaves
+    assert 24 <= in_after - out_after <= 24 + 1        # pending at the end: max-inflight (+ one in the chain)
+    assert in_after > in_before or in_before - out_before >= 24
+    (in_before, in_after), _ = frames_while_gil_held(description, ["py", "out"], probe_on="probe").values()
+    assert in_after - in_before <= 2
