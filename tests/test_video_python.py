@@ -118,8 +118,8 @@ def test_the_streaming_thread_does_not_wait_for_python(tmp_path):
                    f"ovfastpython name=py module={path} max-inflight=24 ! fakesink name=out sync=false")
     counts = frames_while_gil_held(description, ["py", "out"])
     (in_before, in_after), (out_before, out_after) = counts["py"], counts["out"]
-    assert out_after - out_before <= 1                 # Python cannot run: nothing (but a frame in push) leaves
+    # Python cannot run: at most the batch whose calls were already over when the hold began goes out
+    assert out_after - out_before <= 24
     assert 24 <= in_after - out_after <= 24 + 1        # pending at the end: max-inflight (+ one in the chain)
-    assert in_after > in_before or in_before - out_before >= 24
     (in_before, in_after), _ = frames_while_gil_held(description, ["py", "out"], probe_on="probe").values()
     assert in_after - in_before <= 2
