@@ -541,3 +541,20 @@ def test_flushing_seek_and_caps_change_mid_stream(net32):
     for (w, tensors), frame in zip(got, sent):
         want = (direct if w == 32 else resized)(frame[None])
         np.testing.assert_allclose(tensors["features"], want["features"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_failed_inference_is_an_error_on_the_bus_after_the_frames_before_it(tmp_path):
+    """A model that fails on some inputs (a Reshape to a size the first byte of the frame gives): the frames
+    before the failing one come out, then the error with OpenVINO's words, and the pipeline stops."""
+    x = ops.parameter([1, 4, 4, 3], openvino.Type.u8, name="image")
+    flat = ops.reshape(ops.convert(x, openvino.Type.i64), np.array([48], np.int64), False)
+    k = ops.slice(flat, np.array([0], np.int64), np.array([1], np.int64), np.array([1], np.int64))
+    rows = ops.reshape(flat, ops.concat([k, ops.constant(np.array([-1], np.int64))], 0), False)
+    total = ops.reshape(ops.reduce_sum(rows, np.array([0, 1], np.int64), keep_dims=False),
+                        np.array([1], np.int64), False)            # a static [1] whatever the rows were
+    path = save(openvino.Model([total], [x], "fragile"), tmp_path, "fragile")
+    frames = [np.full((4, 4, 3), v, np.uint8) for v in (4, 6, 5, 4)]            # 48 % 5 != 0: the third fails
+    got, error = run_appsrc(f"ovfastinfer model={path} jobs=1", frames, "BGR", 4, 4)
+    assert error is not None and error.startswith("ovfastinfer: an inference failed:"), error
+    assert "Reshape" in error or "reshape" in error
+    assert [int(next(iter(t.values()))[0]) for _, t, _ in got] == [192, 288]

@@ -62,9 +62,9 @@ def _model_layout(model):
     if not layout.empty:
         return str(layout).strip("[]").replace(",", ""), shape
     c1, c3 = shape[1], shape[3]
-    if c1.is_static and c1.get_length() in (1, 3, 4):
+    if c1.is_static and c1.get_length() in (1, 3):
         return "NCHW", shape
-    if c3.is_static and c3.get_length() in (1, 3, 4):
+    if c3.is_static and c3.get_length() in (1, 3):
         return "NHWC", shape
     raise CapsError(f"the model's input '{name}' has shape {shape}: neither dimension 1 nor 3 looks like channels; "
                     f"set a layout on the model's input")
