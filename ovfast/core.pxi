@@ -83,7 +83,7 @@ cdef class Core:
         elif isinstance(model, (str, os.PathLike)):
             path = os.fspath(model)
             if not os.path.isfile(path):
-                raise FileNotFoundError(f"{what}: no model file at {path!r}")
+                raise _exc.ModelFileNotFound(f"{what}: no model file at {path!r}")
             bpath = os.fsencode(path)
             cpath = bpath
             with nogil:

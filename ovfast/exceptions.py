@@ -7,6 +7,7 @@ is a KeyError, a wrong shape a ValueError.
 
 __all__ = [
     "OVError",
+    "ModelFileNotFound",
     "GeneralError",
     "NotImplementedOVError",
     "ParameterMismatch",
@@ -111,6 +112,11 @@ class InputValueTypeError(InputValueError, InputTypeError):
 class UnsupportedDtype(InputTypeError, ValueError):
     """A numpy dtype with no OpenVINO element type (object, str, complex, ...): a TypeError, and the
     RuntimeError (Tensor) or ValueError (inputs) openvino raises for the same array."""
+
+
+class ModelFileNotFound(FileNotFoundError, OVError):
+    """A model path with no file behind it: openvino raises RuntimeError, Python code expects
+    FileNotFoundError; this is both."""
 
 
 class VersionMismatch(ImportError):

@@ -159,6 +159,8 @@ cdef class InferRequest:
                 return True, self.cm._in_names[key]
             if key in self.cm._out_names:
                 return False, self.cm._out_names[key]
+        else:   # as openvino: a key of another kind is a TypeError
+            raise _exc.InputTypeError(f"a tensor is named by a str or a port, got {type(key).__name__} {key!r}")
         raise _exc.InputKeyError(
             f"{key!r} names no input or output of this model; inputs are "
             f"{[p.any_name for p in self.cm._inputs]}, outputs {[p.any_name for p in self.cm._outputs]}")
@@ -301,6 +303,8 @@ cdef class InferRequest:
 
     def wait_for(self, timeout):
         """Waits up to timeout milliseconds; True when the result (and its callback) is done."""
+        if not isinstance(timeout, (int, np.integer)) or isinstance(timeout, bool):
+            raise TypeError(f"wait_for(timeout): timeout is an int of milliseconds, got {type(timeout).__name__}")
         done = self._wait(int(timeout))
         if done:
             self._raise_callback_error()

@@ -163,6 +163,8 @@ cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what) except
     """Index of the port named by key: its index, any of its names, or the port itself."""
     cdef ConstOutput port
     cdef Py_ssize_t n = len(ports)
+    if isinstance(key, np.integer):
+        key = int(key)
     if isinstance(key, int):
         if not -n <= key < n:
             raise _exc.InputKeyError(f"{what} index {key} out of range: the model has {n} {what}(s) "
@@ -179,6 +181,9 @@ cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what) except
         i = names.get(key)
         if i is not None:
             return i
+    else:   # as openvino: a key of another kind (a float, None) is a TypeError
+        raise _exc.InputTypeError(f"an {what} is named by its index, a name or a port, got {type(key).__name__} "
+                                  f"{key!r}")
     raise _exc.InputKeyError(f"{key!r} is not an {what} of this model; {what}s are "
                              f"{[p.any_name for p in ports]} (or their index 0..{n - 1})")
 

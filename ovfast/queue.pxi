@@ -49,7 +49,7 @@ cdef class AsyncInferQueue:
 
     def __init__(self, CompiledModel model, int jobs=0):
         if jobs < 0:
-            raise ValueError(f"jobs must be >= 0 (0: the model's optimal number), got {jobs}")
+            raise _exc.InputValueTypeError(f"jobs must be >= 0 (0: the model's optimal number), got {jobs}")
         if jobs == 0:
             jobs = int(model.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self.cm = model

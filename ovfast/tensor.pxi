@@ -286,9 +286,10 @@ cdef class Tensor:
             _copy_tensor(<Tensor>source, self)
             return
         src = np.asarray(source)
+        if not is_packed(self.ctype) and src.shape != tuple(self.shape):
+            # as openvino: the tensor takes the source's shape (growing it needs memory of its own)
+            self.shape = list(src.shape)
         dst = self.view()
-        if src.shape != dst.shape and not is_packed(self.ctype):
-            raise _exc.InputValueError(f"copy_from: tensor has shape {dst.shape}, source has {src.shape}")
         if src.size != dst.size:
             raise _exc.InputValueError(f"copy_from: tensor holds {dst.size} values, source has {src.size}")
         np.copyto(dst, src.reshape(dst.shape), casting="same_kind")
