@@ -409,7 +409,6 @@ cdef void _done(void* ctx, int job) noexcept nogil:
     cdef Run* run = <Run*>ctx
     cdef Entry* e = run.e
     cdef InferState* st = e.st
-    cdef bint last
     cdef int status = api.job_wait(st.pool, job, 0)    # inside done(): how the run ended, no waiting
     if status == api.OVFAST_OK:
         _attach_outputs(st, e, job, run.roi_id)
@@ -503,7 +502,6 @@ cdef GstFlowReturn _chain(GstPad* pad, GstObject* parent, GstBuffer* buf) noexce
     cdef GstElement* el = <GstElement*>parent
     cdef InferState* st = _st(el)
     cdef Entry* e
-    cdef int job, status
     cdef GstFlowReturn flow
     cdef char message[1024]
     # Backpressure: runs end (and give their job back) before the task pushes their frames, so the number of
@@ -732,7 +730,6 @@ cdef gboolean _sink_event(GstPad* pad, GstObject* parent, GstEvent* event) noexc
 # --- state changes --------------------------------------------------------------------------------------------
 cdef int _check_properties(GstElement* el) noexcept nogil:
     cdef InferState* st = _st(el)
-    cdef char message[512]
     g_mutex_lock(&st.lock)
     cdef bint no_model = st.model == NULL or st.model[0] == 0
     g_mutex_unlock(&st.lock)
