@@ -10,7 +10,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 from ovfast.includes.gstreamer cimport *
 from ovfast cimport api
 
-from ovfast.gst import _model
+from ovfast.gst import _model, _python
 
 api.check_version()
 

@@ -113,8 +113,9 @@ cdef void _post(GstElement* el, GQuark domain, int code, const char* text, const
     ovf_post_error(el, domain, code, text, debug)
 
 
-cdef void _post_exception(GstElement* el, object exc) noexcept:
-    """Posts a Python exception raised while opening or compiling the model (with the GIL)."""
+cdef void _post_exception(GstElement* el, object exc, str text=None) noexcept:
+    """Posts a Python exception (with the GIL): text (default "ovfastinfer: <exc>") as the message, the
+    traceback as the debug text, the domain and code from the exception's class."""
     import traceback
     cdef GQuark domain
     cdef int code
@@ -128,9 +129,9 @@ cdef void _post_exception(GstElement* el, object exc) noexcept:
         domain, code = gst_library_error_quark(), GST_LIBRARY_ERROR_SETTINGS
     else:
         domain, code = gst_library_error_quark(), GST_LIBRARY_ERROR_INIT
-    text = f"ovfastinfer: {exc}".encode("utf-8", "replace")
+    message = (text or f"ovfastinfer: {exc}").encode("utf-8", "replace")
     debug = "".join(traceback.format_exception(exc)).encode("utf-8", "replace")
-    _post(el, domain, code, text, debug)
+    _post(el, domain, code, message, debug)
 
 
 # --- the model: open, compile for caps, close (the only places Python runs) --------------------------------

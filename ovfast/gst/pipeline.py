@@ -26,6 +26,16 @@ def _sink_pads(pipeline):
     return pads
 
 
+def _report(msg, err):
+    """Prints the first error on the bus (the one that stopped the pipeline) with its debug text."""
+    if msg is None:
+        return
+    error, debug = msg.parse_error()
+    print(f"ovfast pipeline: error from {msg.src.get_name()}: {error.message}", file=err)
+    if debug:
+        print(f"  {debug.strip()}", file=err)
+
+
 def run(description, out=sys.stdout, err=sys.stderr):
     """Runs the pipeline to EOS, an error or Ctrl-C. Returns the exit code (0, 1 on an error, 130 if
     interrupted)."""
@@ -42,7 +52,8 @@ def run(description, out=sys.stdout, err=sys.stderr):
     start = time.monotonic()
     try:
         if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
-            code = 1
+            code = 1            # why is on the bus
+            _report(bus.pop_filtered(Gst.MessageType.ERROR), err)
         eos_sent = None
         while code == 0:
             if interrupted and eos_sent is None:
@@ -57,17 +68,10 @@ def run(description, out=sys.stdout, err=sys.stderr):
             if msg is None:
                 continue
             if msg.type == Gst.MessageType.ERROR:
-                error, debug = msg.parse_error()
-                print(f"ovfast pipeline: error from {msg.src.get_name()}: {error.message}", file=err)
-                if debug:
-                    print(f"  {debug.strip()}", file=err)
+                _report(msg, err)
                 code = 1
             else:
                 break   # EOS, also after Ctrl-C: every frame in flight made it out
-        # an error before PLAYING: the reason is on the bus
-        msg = bus.pop_filtered(Gst.MessageType.ERROR) if code == 1 else None
-        if msg is not None:
-            print(f"ovfast pipeline: error from {msg.src.get_name()}: {msg.parse_error()[0].message}", file=err)
     finally:
         elapsed = time.monotonic() - start
         pipeline.set_state(Gst.State.NULL)

@@ -41,13 +41,6 @@ cdef inline PyState* _pst(void* element) noexcept nogil:
     return <PyState*>(<OvfInferElement*>element).st
 
 
-cdef void _py_post(GstElement* el, str text, str debug) noexcept:
-    cdef bytes t = text.encode("utf-8", "replace")
-    cdef bytes d = debug.encode("utf-8", "replace") if debug else None
-    ovf_post_error(el, gst_library_error_quark(), GST_LIBRARY_ERROR_INIT if debug is None else GST_LIBRARY_ERROR_FAILED,
-                   t, NULL if d is None else <const char*>d)
-
-
 cdef int _py_open(GstElement* el) noexcept nogil:
     """Imports the module and finds the function or the class (NULL -> READY)."""
     cdef PyState* st = _pst(el)
@@ -58,10 +51,9 @@ cdef int _py_open(GstElement* el) noexcept nogil:
         finally:
             g_mutex_unlock(&st.lock)
         try:
-            target = _model.python_target(*args)
+            target = _python.python_target(*args)
         except BaseException as exc:
-            import traceback
-            _py_post(el, f"ovfastpython: {exc}", "".join(traceback.format_exception(exc)))
+            _post_exception(el, exc, f"ovfastpython: {exc}")
             return -1
         Py_INCREF(target)
         st.target = <PyObject*>target
@@ -117,9 +109,8 @@ cdef int _py_call_batch(GstElement* el, PyState* st, PyEntry** batch, int n, bin
         try:
             result = target(frame)
         except BaseException as exc:
-            import traceback
-            _py_post(el, f"ovfastpython: {_model.python_target_name(target)} raised {type(exc).__name__}: {exc}",
-                     "".join(traceback.format_exception(exc)))
+            _post_exception(el, exc, f"ovfastpython: {_python.python_target_name(target)} raised "
+                                     f"{type(exc).__name__}: {exc}")
             return -1
         finally:
             frame.release()
