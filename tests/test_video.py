@@ -251,7 +251,8 @@ def test_videotestsrc_pipeline_and_interval(net32):
 
 
 def frames_while_gil_held(description, counted, probe_on=None, seconds=0.5):
-    """Plays the pipeline, then holds the GIL in a Python loop (no thread switch for 60 s) for `seconds`.
+    """Plays the pipeline, then holds the GIL in a Python loop (no thread switch for 60 s) for `seconds`, or
+    for as long as this machine takes for 60 frames if that is longer.
     Returns {name: (buffers at its sink pad when the hold began, when it ended)} for the elements named in
     `counted`. probe_on: an element whose src pad gets a Python pad probe (it needs the GIL per buffer)."""
     p = pipeline(description)
@@ -265,6 +266,11 @@ def frames_while_gil_held(description, counted, probe_on=None, seconds=0.5):
     while first.count < 20 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert first.count >= 20, "the pipeline did not start"
+    # size the hold by this machine's rate: long enough for 60 frames at least (the callers expect 20)
+    t, start = time.monotonic(), first.count
+    while first.count < start + 20 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    seconds = max(seconds, 3 * (time.monotonic() - t))
     old = sys.getswitchinterval()
     sys.setswitchinterval(60)
     try:
