@@ -251,29 +251,32 @@ def test_videotestsrc_pipeline_and_interval(net32):
 
 
 def frames_while_gil_held(description, counted, probe_on=None, seconds=0.5):
-    """Plays the pipeline, then holds the GIL in a Python loop (no thread switch for 60 s) for `seconds`, or
-    for as long as this machine takes for 60 frames if that is longer.
-    Returns {name: (buffers at its sink pad when the hold began, when it ended)} for the elements named in
-    `counted`. probe_on: an element whose src pad gets a Python pad probe (it needs the GIL per buffer)."""
-    p = pipeline(description)
-    if probe_on:
-        p.get_by_name(probe_on).get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER,
-                                                                lambda pad, info: Gst.PadProbeReturn.OK)
-    counters = {name: ovfast.gst.FrameCounter(p.get_by_name(name).get_static_pad("sink")) for name in counted}
-    first = counters[counted[0]]
-    p.set_state(Gst.State.PLAYING)
-    deadline = time.monotonic() + 30
-    while first.count < 20 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert first.count >= 20, "the pipeline did not start"
-    # size the hold by this machine's rate: long enough for 60 frames at least (the callers expect 20)
-    t, start = time.monotonic(), first.count
-    while first.count < start + 20 and time.monotonic() < deadline:
-        time.sleep(0.001)
-    seconds = max(seconds, 3 * (time.monotonic() - t))
+    """Plays the pipeline, then holds the GIL in a Python loop for `seconds`, or for as long as this machine
+    takes for 60 frames if that is longer. Returns {name: (buffers at its sink pad when the hold began, when
+    it ended)} for the elements named in `counted`. probe_on: an element whose src pad gets a Python pad
+    probe (it needs the GIL per buffer)."""
+    # No forced thread switch during the hold. Set before anything starts: a thread already waiting for the
+    # GIL keeps the interval it began waiting with, and would take the GIL from the hold after 5 ms. The
+    # threads here all give the GIL back by themselves (after a probe call, a batch, a sleep).
     old = sys.getswitchinterval()
     sys.setswitchinterval(60)
+    p = pipeline(description)
     try:
+        if probe_on:
+            p.get_by_name(probe_on).get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER,
+                                                                    lambda pad, info: Gst.PadProbeReturn.OK)
+        counters = {name: ovfast.gst.FrameCounter(p.get_by_name(name).get_static_pad("sink")) for name in counted}
+        first = counters[counted[0]]
+        p.set_state(Gst.State.PLAYING)
+        deadline = time.monotonic() + 30
+        while first.count < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert first.count >= 20, "the pipeline did not start"
+        # size the hold by this machine's rate: long enough for 60 frames at least (the callers expect 20)
+        t, start = time.monotonic(), first.count
+        while first.count < start + 20 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        seconds = max(seconds, 3 * (time.monotonic() - t))
         before = {name: c.count for name, c in counters.items()}
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
@@ -281,7 +284,7 @@ def frames_while_gil_held(description, counted, probe_on=None, seconds=0.5):
         after = {name: c.count for name, c in counters.items()}
     finally:
         sys.setswitchinterval(old)
-    p.set_state(Gst.State.NULL)
+        p.set_state(Gst.State.NULL)
     for c in counters.values():
         c.remove()
     return {name: (before[name], after[name]) for name in counted}
