@@ -60,6 +60,34 @@ def test_class_reads_and_adds_metadata_in_order(tmp_path, net, jobs):
     assert [regions for _, regions in got] == [[(f"n{11 + i}", 1.0)] for i in range(40)]
 
 
+THREAD_LOCAL = """
+    import threading
+    mine = threading.local()
+    calls = []
+
+    def process_frame(frame):
+        mine.count = getattr(mine, "count", 0) + 1
+        calls.append((threading.get_ident(), mine.count))
+        return True
+"""
+
+
+def test_calls_share_one_python_thread_across_batches(tmp_path):
+    """Every call runs on the element's one thread with one Python thread state, so threading.local()
+    keeps what a call put there: a per-thread cache (a connection, a tracker) is made once, not once per
+    batch. The sink paces the frames (2000 a second), so they reach Python in many batches."""
+    path = module(tmp_path, THREAD_LOCAL, name="local")
+    p = pipeline(f"videotestsrc num-buffers=60 ! video/x-raw,format=BGR,width=32,height=32,framerate=2000/1 ! "
+                 f"ovfastpython module={path} ! fakesink sync=true")
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    assert msg is not None and msg.type == Gst.MessageType.EOS
+    calls = sys.modules["ovfastpython_local"].calls
+    assert len({ident for ident, _ in calls}) == 1
+    assert [count for _, count in calls] == list(range(1, 61))
+
+
 def test_function_drops_frames_returning_false(tmp_path):
     path = module(tmp_path, USER)
     p = pipeline(f"{SRC.format(n=20)} ! ovfastpython module={path} ! appsink name=sink sync=false max-buffers=100")

@@ -8,6 +8,16 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 
 from ovfast.includes.gstreamer cimport *
+
+cdef extern from "Python.h" nogil:
+    ctypedef struct PyThreadState
+    ctypedef enum PyGILState_STATE:
+        PyGILState_LOCKED
+        PyGILState_UNLOCKED
+    PyGILState_STATE PyGILState_Ensure()
+    void PyGILState_Release(PyGILState_STATE)
+    PyThreadState* PyEval_SaveThread()
+    void PyEval_RestoreThread(PyThreadState*)
 from ovfast cimport api
 
 from ovfast.gst import _model, _python

@@ -882,7 +882,8 @@ cdef void _infer_class_init(gpointer klass, gpointer data) noexcept nogil:
         "jobs", "Jobs", "Inferences in flight (0: the compiled model's optimal number)", 0, 1024, 0, _RW))
     g_object_class_install_property(oc, PROP_CONFIG, g_param_spec_string(
         "config", "Config", "OpenVINO properties for compiling, KEY=VALUE[,KEY=VALUE...] "
-        "(e.g. PERFORMANCE_HINT=THROUGHPUT)", NULL, _RW))
+        "(e.g. INFERENCE_PRECISION_HINT=f32); without PERFORMANCE_HINT or NUM_STREAMS: THROUGHPUT for the jobs",
+        NULL, _RW))
     g_object_class_install_property(oc, PROP_INTERVAL, g_param_spec_uint(
         "interval", "Interval", "Run on every Nth frame; the others pass untouched", 1, 1000000, 1, _RW))
     g_object_class_install_property(oc, PROP_OUTPUT, g_param_spec_string(

@@ -118,9 +118,8 @@ cdef int _py_call_batch(GstElement* el, PyState* st, PyEntry** batch, int n, bin
     return 0
 
 
-cdef void _py_task(gpointer user) noexcept nogil:
-    cdef GstElement* el = <GstElement*>user
-    cdef PyState* st = _pst(el)
+cdef int _py_batch(GstElement* el, PyState* st, PyThreadState** tstate, PyGILState_STATE* gstate) noexcept nogil:
+    """Waits for frames, calls the function on all queued so far, pushes them; 0 once flushing."""
     cdef PyEntry** batch
     cdef bint* keep
     cdef int n = 0, i
@@ -130,8 +129,7 @@ cdef void _py_task(gpointer user) noexcept nogil:
         g_cond_wait(&st.cond, &st.lock)
     if st.flushing:
         g_mutex_unlock(&st.lock)
-        gst_pad_pause_task(st.srcpad)
-        return
+        return 0
     batch = <PyEntry**>g_malloc(sizeof(PyEntry*) * st.fifo.length)
     keep = <bint*>g_malloc(sizeof(bint) * st.fifo.length)
     while not g_queue_is_empty(st.fifo):
@@ -140,8 +138,12 @@ cdef void _py_task(gpointer user) noexcept nogil:
     st.in_batch = n
     flow = st.flow
     g_mutex_unlock(&st.lock)
-    if flow == GST_FLOW_OK and _py_call_batch(el, st, batch, n, keep) != 0:
-        flow = GST_FLOW_ERROR
+    if flow == GST_FLOW_OK:
+        if tstate[0] == NULL:
+            gstate[0] = PyGILState_Ensure()
+            tstate[0] = PyEval_SaveThread()
+        if _py_call_batch(el, st, batch, n, keep) != 0:
+            flow = GST_FLOW_ERROR
     for i in range(n):
         if batch[i].buf != NULL:
             if flow == GST_FLOW_OK and keep[i]:
@@ -161,6 +163,24 @@ cdef void _py_task(gpointer user) noexcept nogil:
         st.flow = flow
     g_cond_broadcast(&st.cond)          # room for the streaming thread
     g_mutex_unlock(&st.lock)
+    return 1
+
+
+cdef void _py_task(gpointer user) noexcept nogil:
+    """The source pad's task: batches until flushing, all on one Python thread state, made at the first
+    batch and deleted here. Without it, every `with gil` on a thread Python did not start makes a thread
+    state and deletes it again; in CPython 3.11 that maps and unmaps its frame stack, and the unmap flushes
+    every core's TLB: a third of ovfastpython's cost per frame when frames come one at a time (perf)."""
+    cdef GstElement* el = <GstElement*>user
+    cdef PyState* st = _pst(el)
+    cdef PyThreadState* tstate = NULL
+    cdef PyGILState_STATE gstate
+    while _py_batch(el, st, &tstate, &gstate):
+        pass
+    if tstate != NULL:
+        PyEval_RestoreThread(tstate)
+        PyGILState_Release(gstate)
+    gst_pad_pause_task(st.srcpad)
 
 
 cdef GstFlowReturn _py_chain(GstPad* pad, GstObject* parent, GstBuffer* buf) noexcept nogil:
