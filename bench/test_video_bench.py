@@ -269,33 +269,42 @@ def tiny_and_trivial(tmp_path_factory):
     return model, module
 
 
-# Two states of the process around the pipeline: idle (nothing else wants the GIL) and busy (another
-# thread runs Python all the time, as in an application that serves requests while the pipeline runs).
-# Busy, a per-frame GIL acquisition waits for that thread to let go (up to sys.getswitchinterval(), 5 ms),
-# so the probe runs at tens of FPS: fewer frames there, sized to keep a round near a few seconds.
-APPS = {"idle": (FRAMES, play), "busy": (300, play_beside_python)}
+# Three cases. idle: nothing else in the process wants the GIL, inference on every frame. idle, interval=4:
+# inference on every 4th frame (DL Streamer's inference-interval; a tracker fills the frames between), so
+# the Python step's own cost shows; more frames, as they go 4-5 times faster. busy: another thread runs
+# Python all the time, as in an application serving requests while the pipeline runs; a per-frame GIL
+# acquisition then waits for that thread to let go (up to sys.getswitchinterval(), 5 ms), so the probe
+# runs at ~100 FPS: 300 frames keep its round near three seconds. no inference: the Python step's own cost,
+# the source straight into it (the "alone" row is then the bare source).
+APPS = {"idle": (FRAMES, play, 1), "idle, interval=4": (5 * FRAMES, play, 4), "busy": (300, play_beside_python, 1),
+        "idle, no inference": (10 * FRAMES, play, None)}
 
 
 def py_group(app):
-    return f"video python, {app} process: ovfastinfer (tiny 64x64) then a trivial Python function per frame"
+    return f"video python, {app}: ovfastinfer (tiny 64x64) then a trivial Python function per frame"
+
+
+def py_source(model, app):
+    frames, _, interval = APPS[app]
+    if interval is None:
+        return source(64, "black", frames)
+    return f"{source(64, 'black', frames)} ! ovfastinfer model={model} jobs={JOBS} interval={interval}"
 
 
 @pytest.mark.parametrize("app", APPS)
 def test_ovfast_infer_alone(benchmark, tiny_and_trivial, app):
     model, _ = tiny_and_trivial
     benchmark.group = py_group(app)
-    frames, target = APPS[app]
-    timed(benchmark, f"{source(64, 'black', frames)} ! ovfastinfer model={model} jobs={JOBS} ! fakesink sync=false",
-          frames=frames, target=target)
+    frames, target, _ = APPS[app]
+    timed(benchmark, f"{py_source(model, app)} ! fakesink sync=false", frames=frames, target=target)
 
 
 @pytest.mark.parametrize("app", APPS)
 def test_ovfast_infer_then_ovfastpython(benchmark, tiny_and_trivial, app):
     model, module = tiny_and_trivial
     benchmark.group = py_group(app)
-    frames, target = APPS[app]
-    timed(benchmark, f"{source(64, 'black', frames)} ! ovfastinfer model={model} jobs={JOBS} ! "
-                     f"ovfastpython module={module} max-inflight=32 ! fakesink sync=false",
+    frames, target, _ = APPS[app]
+    timed(benchmark, f"{py_source(model, app)} ! ovfastpython module={module} max-inflight=32 ! fakesink sync=false",
           frames=frames, target=target)
 
 
@@ -310,7 +319,7 @@ def test_baseline_gstgva_probe(benchmark, tiny_and_trivial, app):
 
     model, module = tiny_and_trivial
     benchmark.group = py_group(app)
-    frames, target = APPS[app]
+    frames, target, _ = APPS[app]
     libgst = ctypes.CDLL("libgstreamer-1.0.so.0")
     libgst.gst_buffer_iterate_meta.restype = ctypes.c_void_p
     libgst.gst_buffer_iterate_meta.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
@@ -331,5 +340,5 @@ def test_baseline_gstgva_probe(benchmark, tiny_and_trivial, app):
         process_frame(CtypesFrame(info.get_buffer(), pad.get_current_caps()))
         return Gst.PadProbeReturn.OK
 
-    timed(benchmark, f"{source(64, 'black', frames)} ! ovfastinfer model={model} jobs={JOBS} ! identity name=probe ! "
-                     f"fakesink sync=false", probe, frames=frames, target=target)
+    timed(benchmark, f"{py_source(model, app)} ! identity name=probe ! fakesink sync=false", probe, frames=frames,
+          target=target)

@@ -2,6 +2,7 @@
 
 import sys
 import textwrap
+import threading
 
 import pytest
 from gi.repository import Gst
@@ -86,6 +87,56 @@ def test_calls_share_one_python_thread_across_batches(tmp_path):
     calls = sys.modules["ovfastpython_local"].calls
     assert len({ident for ident, _ in calls}) == 1
     assert [count for _, count in calls] == list(range(1, 61))
+
+
+TICKS = """
+    import threading
+    ticks = 0
+    stop = threading.Event()
+    seen = []
+
+    def spin():                  # another Python thread that always wants the GIL: a busy application
+        global ticks
+        while not stop.is_set():
+            ticks += 1
+
+    def process_frame(frame):
+        seen.append((ticks, frame.pts))
+        return True
+"""
+
+
+def test_under_a_busy_interpreter_each_wait_for_the_gil_serves_a_full_batch(tmp_path):
+    """While another thread runs Python, each wait for the GIL lasts a switch interval; the frames that
+    arrive meanwhile join the batch that waited, so a batch is max-inflight frames, not one frame followed
+    by the rest. Calls of one batch run under one hold of the GIL, so the spinning thread's counter does
+    not move within a batch: distinct counter values are batches."""
+    path = module(tmp_path, TICKS, name="ticks")
+    n, inflight = 160, 16
+    p = pipeline(f"videotestsrc num-buffers={n} ! video/x-raw,format=GRAY8,width=16,height=16,framerate=30/1 ! "
+                 f"ovfastpython module={path} max-inflight={inflight} ! fakesink sync=false")
+    user = None
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.02)          # 20 ms: time enough for the source to fill max-inflight, on any machine
+    try:
+        p.set_state(Gst.State.PAUSED)
+        p.get_state(30 * Gst.SECOND)
+        user = sys.modules["ovfastpython_ticks"]
+        spinner = threading.Thread(target=user.spin)
+        spinner.start()
+        try:
+            p.set_state(Gst.State.PLAYING)
+            msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        finally:
+            user.stop.set()
+            spinner.join()
+    finally:
+        sys.setswitchinterval(previous)
+        p.set_state(Gst.State.NULL)
+    assert msg is not None and msg.type == Gst.MessageType.EOS
+    assert [pts for _, pts in user.seen] == [i * Gst.SECOND // 30 for i in range(n)]
+    batches = len({tick for tick, _ in user.seen[1:]})      # the first frame went through at preroll
+    assert batches <= (n - 1) // inflight + 2, f"{batches} batches for {n - 1} frames"
 
 
 def test_function_drops_frames_returning_false(tmp_path):

@@ -118,32 +118,48 @@ cdef int _py_call_batch(GstElement* el, PyState* st, PyEntry** batch, int n, bin
     return 0
 
 
+cdef int _py_take(PyState* st, PyEntry*** batch, bint** keep) noexcept nogil:
+    """Takes every queued entry (frames and events, in order) as the next batch; returns how many."""
+    cdef int n = 0
+    g_mutex_lock(&st.lock)
+    batch[0] = <PyEntry**>g_malloc(sizeof(PyEntry*) * (st.fifo.length + 1))
+    keep[0] = <bint*>g_malloc(sizeof(bint) * (st.fifo.length + 1))
+    while not g_queue_is_empty(st.fifo):
+        batch[0][n] = <PyEntry*>g_queue_pop_head(st.fifo)
+        n += 1
+    st.in_batch = n
+    g_mutex_unlock(&st.lock)
+    return n
+
+
 cdef int _py_batch(GstElement* el, PyState* st, PyThreadState** tstate, PyGILState_STATE* gstate) noexcept nogil:
-    """Waits for frames, calls the function on all queued so far, pushes them; 0 once flushing."""
+    """Waits for frames, calls the function on all queued so far, pushes them; 0 once flushing.
+
+    The batch is taken once the GIL is held: while another Python thread keeps it (up to the switch
+    interval, 5 ms), frames go on arriving, and they join this batch instead of waiting for the next."""
     cdef PyEntry** batch
     cdef bint* keep
-    cdef int n = 0, i
-    cdef GstFlowReturn flow = GST_FLOW_OK
+    cdef int n, i
+    cdef GstFlowReturn flow
     g_mutex_lock(&st.lock)
     while g_queue_is_empty(st.fifo) and not st.flushing:
         g_cond_wait(&st.cond, &st.lock)
     if st.flushing:
         g_mutex_unlock(&st.lock)
         return 0
-    batch = <PyEntry**>g_malloc(sizeof(PyEntry*) * st.fifo.length)
-    keep = <bint*>g_malloc(sizeof(bint) * st.fifo.length)
-    while not g_queue_is_empty(st.fifo):
-        batch[n] = <PyEntry*>g_queue_pop_head(st.fifo)
-        n += 1
-    st.in_batch = n
     flow = st.flow
     g_mutex_unlock(&st.lock)
     if flow == GST_FLOW_OK:
         if tstate[0] == NULL:
             gstate[0] = PyGILState_Ensure()
-            tstate[0] = PyEval_SaveThread()
+        else:
+            PyEval_RestoreThread(tstate[0])
+        n = _py_take(st, &batch, &keep)
         if _py_call_batch(el, st, batch, n, keep) != 0:
             flow = GST_FLOW_ERROR
+        tstate[0] = PyEval_SaveThread()
+    else:
+        n = _py_take(st, &batch, &keep)
     for i in range(n):
         if batch[i].buf != NULL:
             if flow == GST_FLOW_OK and keep[i]:
@@ -170,7 +186,7 @@ cdef void _py_task(gpointer user) noexcept nogil:
     """The source pad's task: batches until flushing, all on one Python thread state, made at the first
     batch and deleted here. Without it, every `with gil` on a thread Python did not start makes a thread
     state and deletes it again; in CPython 3.11 that maps and unmaps its frame stack, and the unmap flushes
-    every core's TLB: a third of ovfastpython's cost per frame when frames come one at a time (perf)."""
+    every core's TLB: most of what ovfastpython cost per frame when frames come one at a time (perf)."""
     cdef GstElement* el = <GstElement*>user
     cdef PyState* st = _pst(el)
     cdef PyThreadState* tstate = NULL
