@@ -1,5 +1,6 @@
 """ovfastpython: a user's Python function per frame (VideoFrame), in order, in batches off the streaming thread."""
 
+import subprocess
 import sys
 import textwrap
 import threading
@@ -137,6 +138,31 @@ def test_under_a_busy_interpreter_each_wait_for_the_gil_serves_a_full_batch(tmp_
     assert [pts for _, pts in user.seen] == [i * Gst.SECOND // 30 for i in range(n)]
     batches = len({tick for tick, _ in user.seen[1:]})      # the first frame went through at preroll
     assert batches <= (n - 1) // inflight + 2, f"{batches} batches for {n - 1} frames"
+
+
+EXIT_WHILE_PLAYING = """
+import sys, time
+import ovfast.gst
+from gi.repository import Gst
+p = Gst.parse_launch(sys.argv[1])
+p.set_state(Gst.State.PLAYING)
+time.sleep(float(sys.argv[2]))
+print("leaving", flush=True)
+"""
+
+
+def test_the_interpreter_exits_cleanly_while_ovfastpython_is_playing(tmp_path, net):
+    """A program that ends without stopping its pipeline: Python finalizes while the element's thread
+    holds a thread state and may be in a batch. The process must end with its own exit code, at once."""
+    path = module(tmp_path, "def process_frame(frame):\n    return sum(range(500)) > 0\n", name="work")
+    script = tmp_path / "exit_while_playing.py"
+    script.write_text(EXIT_WHILE_PLAYING)
+    description = (f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! ovfastinfer model={net} ! "
+                   f"ovfastpython module={path} ! fakesink sync=false")
+    for pause in (0.0, 0.0, 0.0, 0.05, 0.3):     # 0: during caps negotiation (3 of 5 aborted without the gate)
+        done = subprocess.run([sys.executable, str(script), description, str(pause)], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path)
+        assert (done.returncode, done.stdout) == (0, "leaving\n"), done.stderr[-2000:]
 
 
 def test_function_drops_frames_returning_false(tmp_path):

@@ -24,6 +24,7 @@ from ovfast.gst import _model, _python
 
 api.check_version()
 
+include "python_gate.pxi"
 include "meta.pxi"
 include "infer.pxi"
 include "frame.pxi"
@@ -32,6 +33,8 @@ include "python_element.pxi"
 
 def register():
     """Registers OvfastTensorMeta and the elements in this process (GStreamer must be initialised)."""
+    import atexit
+    atexit.register(_close_python_gate)
     _register_tensor_meta()
     _register_infer()
     _register_python()

@@ -136,6 +136,14 @@ cdef void _post_exception(GstElement* el, object exc, str text=None) noexcept:
 
 # --- the model: open, compile for caps, close (the only places Python runs) --------------------------------
 cdef int _open_model(GstElement* el) noexcept nogil:
+    cdef int rc = -1
+    if _python_enter():          # not once the interpreter exits (python_gate.pxi)
+        rc = _open_model_python(el)
+        _python_leave()
+    return rc
+
+
+cdef int _open_model_python(GstElement* el) noexcept nogil:
     cdef InferState* st = _st(el)
     with gil:
         try:
@@ -184,14 +192,24 @@ cdef int _close_session(InferState* st) noexcept nogil:
         st.caps = NULL
     _free_outputs(st)
     if st.session != NULL:
-        with gil:
-            Py_DECREF(<object>st.session)
+        if _python_enter():      # at exit it is left to the interpreter's end
+            with gil:
+                Py_DECREF(<object>st.session)
+            _python_leave()
         st.session = NULL
     return 0
 
 
 cdef int _negotiate(GstElement* el, GstCaps* caps) noexcept nogil:
     """Compiles the model for frames of these caps (preprocessing inside the model) and takes its pool."""
+    cdef int rc = -1
+    if _python_enter():
+        rc = _negotiate_python(el, caps)
+        _python_leave()
+    return rc
+
+
+cdef int _negotiate_python(GstElement* el, GstCaps* caps) noexcept nogil:
     cdef InferState* st = _st(el)
     cdef GstVideoInfo info
     cdef uint32_t i, k
@@ -776,8 +794,10 @@ cdef GstStateChangeReturn _change_state(GstElement* el, GstStateChange transitio
 
 cdef void _close_loaded(InferState* st) noexcept nogil:
     if st.loaded != NULL:
-        with gil:
-            Py_DECREF(<object>st.loaded)
+        if _python_enter():
+            with gil:
+                Py_DECREF(<object>st.loaded)
+            _python_leave()
         st.loaded = NULL
 
 

@@ -43,6 +43,14 @@ cdef inline PyState* _pst(void* element) noexcept nogil:
 
 cdef int _py_open(GstElement* el) noexcept nogil:
     """Imports the module and finds the function or the class (NULL -> READY)."""
+    cdef int rc = -1
+    if _python_enter():          # not once the interpreter exits (python_gate.pxi)
+        rc = _py_open_python(el)
+        _python_leave()
+    return rc
+
+
+cdef int _py_open_python(GstElement* el) noexcept nogil:
     cdef PyState* st = _pst(el)
     with gil:
         g_mutex_lock(&st.lock)
@@ -62,8 +70,10 @@ cdef int _py_open(GstElement* el) noexcept nogil:
 
 cdef void _py_close(PyState* st) noexcept nogil:
     if st.target != NULL:
-        with gil:
-            Py_DECREF(<object>st.target)
+        if _python_enter():
+            with gil:
+                Py_DECREF(<object>st.target)
+            _python_leave()
         st.target = NULL
 
 
@@ -149,7 +159,10 @@ cdef int _py_batch(GstElement* el, PyState* st, PyThreadState** tstate, PyGILSta
         return 0
     flow = st.flow
     g_mutex_unlock(&st.lock)
-    if flow == GST_FLOW_OK:
+    if flow == GST_FLOW_OK and not _python_enter():      # the interpreter exits: drop, and stop
+        flow = GST_FLOW_FLUSHING
+        n = _py_take(st, &batch, &keep)
+    elif flow == GST_FLOW_OK:
         if tstate[0] == NULL:
             gstate[0] = PyGILState_Ensure()
         else:
@@ -158,6 +171,7 @@ cdef int _py_batch(GstElement* el, PyState* st, PyThreadState** tstate, PyGILSta
         if _py_call_batch(el, st, batch, n, keep) != 0:
             flow = GST_FLOW_ERROR
         tstate[0] = PyEval_SaveThread()
+        _python_leave()
     else:
         n = _py_take(st, &batch, &keep)
     for i in range(n):
@@ -193,9 +207,10 @@ cdef void _py_task(gpointer user) noexcept nogil:
     cdef PyGILState_STATE gstate
     while _py_batch(el, st, &tstate, &gstate):
         pass
-    if tstate != NULL:
+    if tstate != NULL and _python_enter():     # at exit the interpreter deletes it
         PyEval_RestoreThread(tstate)
         PyGILState_Release(gstate)
+        _python_leave()
     gst_pad_pause_task(st.srcpad)
 
 

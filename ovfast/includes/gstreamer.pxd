@@ -103,6 +103,8 @@ cdef extern from "<glib-object.h>" nogil:
     void g_atomic_int_inc(gint*)
     gint g_atomic_int_get(const gint*)
     gboolean g_atomic_int_dec_and_test(gint*)
+    void g_atomic_int_set(gint*, gint)
+    void g_usleep(unsigned long)
 
 cdef extern from "<gst/gst.h>" nogil:
     ctypedef guint64 GstClockTime
