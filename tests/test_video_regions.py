@@ -197,6 +197,7 @@ def test_elements_ask_for_throughput_sized_to_their_jobs():
                                                     "PERFORMANCE_HINT_NUM_REQUESTS": "3"}
     assert streaming_config(core, "CPU", {"INFERENCE_PRECISION_HINT": "f32"}, 0) == {
         "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "THROUGHPUT"}
+    assert streaming_config(core, "AUTO:CPU", {}, 2)["PERFORMANCE_HINT"] == "THROUGHPUT"   # asked of AUTO
     for given in ({"PERFORMANCE_HINT": "LATENCY"}, {"NUM_STREAMS": "1"}):     # the user's word stands
         assert streaming_config(core, "CPU", dict(given), 2) == given
 

@@ -325,7 +325,7 @@ def streaming_config(core, device, config, jobs):
     if "PERFORMANCE_HINT" in config or "NUM_STREAMS" in config:
         return config
     try:
-        supported = core.get_property(device, "SUPPORTED_PROPERTIES")
+        supported = core.get_property(device.split(":")[0], "SUPPORTED_PROPERTIES")
     except Exception:       # a device that cannot say (the compile names any real problem)
         return config
     if "PERFORMANCE_HINT" not in supported:
