@@ -116,7 +116,6 @@ def test_under_a_busy_interpreter_each_wait_for_the_gil_serves_a_full_batch(tmp_
     n, inflight = 160, 16
     p = pipeline(f"videotestsrc num-buffers={n} ! video/x-raw,format=GRAY8,width=16,height=16,framerate=30/1 ! "
                  f"ovfastpython module={path} max-inflight={inflight} ! fakesink sync=false")
-    user = None
     previous = sys.getswitchinterval()
     sys.setswitchinterval(0.02)          # 20 ms: time enough for the source to fill max-inflight, on any machine
     try:
@@ -151,9 +150,10 @@ print("leaving", flush=True)
 """
 
 
-def test_the_interpreter_exits_cleanly_while_ovfastpython_is_playing(tmp_path, net):
-    """A program that ends without stopping its pipeline: Python finalizes while the element's thread
-    holds a thread state and may be in a batch. The process must end with its own exit code, at once."""
+def test_the_interpreter_exits_cleanly_while_its_pipeline_plays(tmp_path, net):
+    """A program that ends without stopping its pipeline: Python finalizes while ovfastinfer may be
+    compiling for the caps and ovfastpython holds a thread state and may be in a batch. The process must
+    end with its own exit code, at once."""
     path = module(tmp_path, "def process_frame(frame):\n    return sum(range(500)) > 0\n", name="work")
     script = tmp_path / "exit_while_playing.py"
     script.write_text(EXIT_WHILE_PLAYING)

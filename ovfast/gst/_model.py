@@ -216,8 +216,7 @@ def _sampled_crop(model, fmt, frame, roi, width, height, stride, channels, mh, m
     gy = ops.broadcast(ops.reshape(positions(y, h, mh, height), np.array([1, mh, 1, 1], np.int64), False),
                        np.array([1, mh, mw, 1], np.int64))
     grid = ops.concat([gx, gy], 3)
-    sampled = ops.grid_sample(image, grid, {"align_corners": False, "mode": "bilinear",
-                                                        "padding_mode": "border"})
+    sampled = ops.grid_sample(image, grid, {"align_corners": False, "mode": "bilinear", "padding_mode": "border"})
     sampled = ops.transpose(sampled, np.array([0, 2, 3, 1], np.int64))
     if want.is_integral_number():        # a resize in an integer type rounds its results
         sampled = ops.round(sampled, "half_to_even")

@@ -8,8 +8,9 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 
 from ovfast.includes.gstreamer cimport *
+from ovfast cimport api
 
-cdef extern from "Python.h" nogil:
+cdef extern from "Python.h" nogil:     # ovfastpython's task keeps one thread state (python_element.pxi)
     ctypedef struct PyThreadState
     ctypedef enum PyGILState_STATE:
         PyGILState_LOCKED
@@ -18,7 +19,6 @@ cdef extern from "Python.h" nogil:
     void PyGILState_Release(PyGILState_STATE)
     PyThreadState* PyEval_SaveThread()
     void PyEval_RestoreThread(PyThreadState*)
-from ovfast cimport api
 
 from ovfast.gst import _model, _python
 
