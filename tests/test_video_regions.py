@@ -2,10 +2,14 @@
 add_region(). Boxes come from a detection model written here whose boxes are known; the classifier's
 results on each region are checked against the model run from Python on the same crop from numpy."""
 
+import functools
+
 import numpy as np
 import openvino
 import openvino.opset13 as ops
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from gi.repository import Gst, GstVideo
 
 import ovfast
@@ -149,33 +153,57 @@ CROP_CASES = [("BGR", 3, openvino.Type.f32, "NHWC", 37, 45, 1), ("RGB", 3, openv
               ("RGBx", 4, openvino.Type.u8, "NHWC", 16, 12, 0)]
 
 
-@pytest.mark.parametrize("fmt,bpp,etype,layout,height,width,pad", CROP_CASES,
-                         ids=[f"{c[0]}-{c[2]}-{c[3]}" for c in CROP_CASES])
-def test_region_crop_equals_a_resize_of_the_crop(fmt, bpp, etype, layout, height, width, pad):
-    """region_model's crop (sampled from the whole frame where it lies) against the crop cut out in numpy
-    and run through the frame preprocessing for its size (OpenVINO's own linear resize): rectangles that
-    shrink, grow, stretch one way, touch every edge, 1x1 and the whole frame, in padded rows. Float models
-    get the same pixels to float rounding; integer ones round the resize, at most 1 apart."""
+@functools.lru_cache(maxsize=None)
+def crop_case(case):
+    """(compiled region model, frame, its pixels) for CROP_CASES[case], made once."""
+    fmt, bpp, etype, layout, height, width, pad = CROP_CASES[case]
     model = passthrough(16, 12, 1 if fmt == "GRAY8" else 3, etype, layout)
     stride = width * bpp + pad
     compiled = ovfast.compile_model(region_model(model, fmt, width, height, (stride,)), "CPU", F32_CONFIG)
-    rng = np.random.default_rng(sum(map(ord, fmt)))
-    frame = rng.integers(0, 256, (1, height, stride), dtype=np.uint8)
-    rects = [(0, 0, width, height), (0, 0, 1, 1), (width - 1, height - 1, 1, 1), (width - 5, 0, 5, height),
-             (0, height - 3, width, 3), (width // 4, height // 4, width // 2, height // 2), (1, 1, 5, 4)]
-    for _ in range(6):
-        w, h = int(rng.integers(1, width + 1)), int(rng.integers(1, height + 1))
-        rects.append((int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1)), w, h))
-    pixels = frame[0, :, :width * bpp].reshape(height, width, bpp)
-    for x, y, w, h in rects:
-        got = compiled({"frame": frame, "roi": np.array([x, y, w, h], np.int64)})[0]
-        crop = np.ascontiguousarray(pixels[y:y + h, x:x + w])
-        oracle = ovfast.compile_model(ovfast.gst.frame_model(model, fmt, w, h, (w * bpp,), (0,))[0], "CPU",
-                                      F32_CONFIG)
-        want = oracle(crop[None])[0]
-        assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=0, atol=1.0 if etype == openvino.Type.u8 else 2e-3,
-                                   err_msg=f"roi {(x, y, w, h)}")
+    frame = np.random.default_rng(case).integers(0, 256, (1, height, stride), dtype=np.uint8)
+    return model, compiled, frame, frame[0, :, :width * bpp].reshape(height, width, bpp)
+
+
+def check_crop(case, x, y, w, h):
+    """The element's crop against the crop cut out in numpy and run through the frame preprocessing for its
+    size (OpenVINO's own linear resize). Float models: the same pixels to float rounding; integer ones
+    round the resize, at most 1 apart."""
+    fmt, bpp, etype = CROP_CASES[case][:3]
+    model, compiled, frame, pixels = crop_case(case)
+    got = compiled({"frame": frame, "roi": np.array([x, y, w, h], np.int64)})[0]
+    crop = np.ascontiguousarray(pixels[y:y + h, x:x + w])
+    oracle = ovfast.compile_model(ovfast.gst.frame_model(model, fmt, w, h, (w * bpp,), (0,))[0], "CPU", F32_CONFIG)
+    want = oracle(crop[None])[0]
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1.0 if etype == openvino.Type.u8 else 2e-3,
+                               err_msg=f"{fmt} {etype} roi {(x, y, w, h)}")
+
+
+CASE_IDS = [f"{c[0]}-{c[2]}-{c[3]}" for c in CROP_CASES]
+
+
+@pytest.mark.parametrize("case", range(len(CROP_CASES)), ids=CASE_IDS)
+def test_region_crop_at_the_edges_equals_a_resize_of_the_crop(case):
+    """The whole frame, 1x1 corners, strips along every edge, a centred half, a small upscale; rows padded."""
+    height, width = CROP_CASES[case][4:6]
+    for rect in [(0, 0, width, height), (0, 0, 1, 1), (width - 1, height - 1, 1, 1), (width - 5, 0, 5, height),
+                 (0, height - 3, width, 3), (width // 4, height // 4, width // 2, height // 2), (1, 1, 5, 4)]:
+        check_crop(case, *rect)
+
+
+@st.composite
+def case_and_rect(draw):
+    case = draw(st.integers(0, len(CROP_CASES) - 1))
+    height, width = CROP_CASES[case][4:6]
+    w, h = draw(st.integers(1, width)), draw(st.integers(1, height))
+    return case, draw(st.integers(0, width - w)), draw(st.integers(0, height - h)), w, h
+
+
+@settings(max_examples=40, deadline=None)
+@given(case_and_rect())
+def test_region_crop_anywhere_equals_a_resize_of_the_crop(case_rect):
+    """Any rectangle of any case: shrinking, growing, stretching one way only."""
+    check_crop(*case_rect)
 
 
 def test_region_model_with_a_dynamic_input_size_crops_at_the_region_size():
