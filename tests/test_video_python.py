@@ -9,7 +9,8 @@ import pytest
 from gi.repository import Gst
 
 import ovfast.gst
-from test_video import bus_error, conv_net, frames_out, frames_while_gil_held, pipeline, save
+from test_video import (assert_null_cycles_free_everything, bus_error, conv_net, frames_out, frames_while_gil_held,
+                        pipeline, playing, save)
 
 SRC = "videotestsrc num-buffers={n} ! video/x-raw,format=BGR,width=32,height=32,framerate=30/1"
 
@@ -228,3 +229,62 @@ def test_the_streaming_thread_does_not_wait_for_python(tmp_path):
     assert 24 <= in_after - out_after <= 24 + 1        # pending at the end: max-inflight (+ one in the chain)
     (in_before, in_after), _ = frames_while_gil_held(description, ["py", "out"], probe_on="probe").values()
     assert in_after - in_before <= 2
+
+
+SLOW_SEEN = """
+    import time
+    seen = []
+
+    def process_frame(frame):
+        seen.append((frame.pts, frame.width, frame.height))
+        time.sleep(0.001)         # frames wait in ovfastpython: a seek, new caps or NULL meets them pending
+        return True
+"""
+
+
+def test_flushing_seek_with_frames_pending(tmp_path):
+    """A flushing seek drops what is pending in ovfastpython and the stream goes on from the new position,
+    in order, with every frame after it called and delivered."""
+    path = module(tmp_path, SLOW_SEEN, name="seek")
+    p, counter = playing(f"videotestsrc ! video/x-raw,format=GRAY8,width=16,height=16,framerate=30/1 ! "
+                         f"ovfastpython module={path} max-inflight=32 ! fakesink name=sink sync=false", 20)
+    assert p.seek(1.0, Gst.Format.TIME, Gst.SeekFlags.FLUSH, Gst.SeekType.SET, 8 * Gst.SECOND, Gst.SeekType.SET,
+                  10 * Gst.SECOND)
+    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    assert msg is not None and msg.type == Gst.MessageType.EOS, msg and msg.parse_error()
+    pts = [t for t, _, _ in sys.modules["ovfastpython_seek"].seen]
+    after = pts[pts.index(8 * Gst.SECOND):]
+    assert after == [i * Gst.SECOND // 30 for i in range(240, 300)]     # frames 240..299, each once, in order
+    assert counter.count >= 20 + 60
+
+
+def test_new_caps_mid_stream_reach_the_function_with_their_frames(tmp_path):
+    """Frames queued under the old caps keep them; the function sees each frame's own size."""
+    path = module(tmp_path, SLOW_SEEN, name="caps")
+    p = pipeline(f"appsrc name=src format=time ! ovfastpython module={path} max-inflight=64 ! "
+                 f"appsink name=sink sync=false max-buffers=1000")
+    src = p.get_by_name("src")
+    p.set_state(Gst.State.PLAYING)
+    n = 0
+    for side in (8, 12, 8):
+        src.set_property("caps", Gst.Caps.from_string(f"video/x-raw,format=GRAY8,width={side},height={side},"
+                                                      f"framerate=30/1"))
+        for _ in range(10):
+            buf = Gst.Buffer.new_wrapped(bytes(side * side))
+            buf.pts = n
+            n += 1
+            src.emit("push-buffer", buf)
+    src.emit("end-of-stream")
+    got = [(f.pts, f.width) for f in frames_out(p)]
+    assert got == [(i, (8, 12, 8)[i // 10]) for i in range(30)]
+    assert [(w, h) for _, w, h in sys.modules["ovfastpython_caps"].seen] == [((8, 12, 8)[i // 10],) * 2
+                                                                           for i in range(30)]
+
+
+def test_null_mid_stream_with_frames_pending_twenty_times(tmp_path):
+    """NULL while frames wait for Python: the pad task stops, the pending frames are freed, the function's
+    object is let go; twenty times, RSS flat."""
+    path = module(tmp_path, SLOW_SEEN, name="cycles")
+    assert_null_cycles_free_everything(f"videotestsrc ! video/x-raw,format=BGR,width=64,height=64 ! ovfastpython "
+                                       f"module={path} max-inflight=64 ! fakesink name=sink sync=false", 5)
