@@ -118,7 +118,7 @@ def test_under_a_busy_interpreter_each_wait_for_the_gil_serves_a_full_batch(tmp_
     p = pipeline(f"videotestsrc num-buffers={n} ! video/x-raw,format=GRAY8,width=16,height=16,framerate=30/1 ! "
                  f"ovfastpython module={path} max-inflight={inflight} ! fakesink sync=false")
     previous = sys.getswitchinterval()
-    sys.setswitchinterval(0.02)          # 20 ms: time enough for the source to fill max-inflight, on any machine
+    sys.setswitchinterval(0.05)          # each wait 50 ms: the source fills max-inflight long before, on any machine
     try:
         p.set_state(Gst.State.PAUSED)
         p.get_state(30 * Gst.SECOND)
