@@ -1,13 +1,16 @@
 """ovfastpython: a user's Python function per frame (VideoFrame), in order, in batches off the streaming thread."""
 
+import json
 import subprocess
 import sys
 import textwrap
 import threading
 
+import numpy as np
 import pytest
 from gi.repository import Gst
 
+import ovfast
 import ovfast.gst
 from test_video import (assert_null_cycles_free_everything, bus_error, conv_net, frames_out, frames_while_gil_held,
                         pipeline, playing, save)
@@ -288,3 +291,50 @@ def test_null_mid_stream_with_frames_pending_twenty_times(tmp_path):
     path = module(tmp_path, SLOW_SEEN, name="cycles")
     assert_null_cycles_free_everything(f"videotestsrc ! video/x-raw,format=BGR,width=64,height=64 ! ovfastpython "
                                        f"module={path} max-inflight=64 ! fakesink name=sink sync=false", 5)
+
+
+SECOND_MODEL = """
+    import ovfast
+
+    results = []        # (pts, how, output): what the function's own inferences gave
+    queues = []
+
+    class Infer:
+        def __init__(self, model):
+            self.compiled = ovfast.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+            self.queue = ovfast.AsyncInferQueue(self.compiled, 2)
+            self.queue.set_callback(lambda request, pts: results.append((pts, "pool", request.results[0].copy())))
+            queues.append(self.queue)
+
+        def process_frame(self, frame):
+            picture = frame.data()[None]
+            results.append((frame.pts, "call", self.compiled(picture)[0].copy()))
+            self.queue.start_async({0: picture.copy()}, frame.pts)
+            frame.add_region(0, 0, 2, 2, "seen")
+            return True
+"""
+
+
+def test_the_function_can_run_ovfast_models_on_its_frames(tmp_path, net):
+    """The function calls back into ovfast: a model run on the frame it was given, synchronously and through
+    an AsyncInferQueue whose callbacks come on another thread while the frames move on. Every result equals
+    the model run here on the same picture."""
+    path = module(tmp_path, SECOND_MODEL, name="second")
+    frames = 30
+    # one word, quotes escaped, as gst-launch syntax wants
+    kwargs = json.dumps({"model": str(net)}, separators=(",", ":")).replace('"', '\\"')
+    p = pipeline(f"videotestsrc num-buffers={frames} pattern=ball ! video/x-raw,format=BGR,width=32,height=32,"
+                 f"framerate=30/1 ! ovfastpython module={path} class=Infer kwargs={kwargs} ! "
+                 f"appsink name=sink sync=false max-buffers=100")
+    pictures = {}
+    for f in frames_out(p):
+        assert [r.label() for r in f.regions()] == ["seen"]
+        pictures[f.pts] = f.data().copy()
+    user = sys.modules["ovfastpython_second"]
+    user.queues[0].wait_all()
+    assert len(pictures) == frames
+    assert sorted((pts, how) for pts, how, _ in user.results) == sorted(
+        (pts, how) for pts in pictures for how in ("call", "pool"))
+    direct = ovfast.compile_model(net, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    for pts, _, output in user.results:
+        np.testing.assert_allclose(output, direct(pictures[pts][None])[0], rtol=1e-6, atol=1e-7)
