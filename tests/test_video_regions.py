@@ -15,7 +15,7 @@ from gi.repository import Gst, GstVideo
 import ovfast
 import ovfast.gst
 from ovfast.gst import VideoFrame
-from ovfast.gst._model import region_model
+from ovfast.gst._model import SAMPLED_CROP_PIXELS, region_model
 from test_video import F32, F32_CONFIG, bus_error, bus_error_of, frames_out, pipeline, run_appsrc, save
 
 LABELS = "face,car,dog"
@@ -147,17 +147,23 @@ def passthrough(h, w, channels, element_type, layout):
     return model
 
 
-# (format, bytes a pixel, model element type, model layout, frame height, width, row padding)
-CROP_CASES = [("BGR", 3, openvino.Type.f32, "NHWC", 37, 45, 1), ("RGB", 3, openvino.Type.f32, "NCHW", 20, 30, 6),
-              ("BGRx", 4, openvino.Type.u8, "NCHW", 33, 21, 0), ("GRAY8", 1, openvino.Type.f32, "NHWC", 25, 19, 1),
-              ("RGBx", 4, openvino.Type.u8, "NHWC", 16, 12, 0)]
+# (format, bytes a pixel, model element type, model layout, frame height, width, row padding, model height,
+# width): models of up to SAMPLED_CROP_PIXELS read sampled crops, the last two (larger) sliced ones
+CROP_CASES = [("BGR", 3, openvino.Type.f32, "NHWC", 37, 45, 1, 16, 12),
+              ("RGB", 3, openvino.Type.f32, "NCHW", 20, 30, 6, 16, 12),
+              ("BGRx", 4, openvino.Type.u8, "NCHW", 33, 21, 0, 16, 12),
+              ("GRAY8", 1, openvino.Type.f32, "NHWC", 25, 19, 1, 16, 12),
+              ("RGBx", 4, openvino.Type.u8, "NHWC", 16, 12, 0, 16, 12),
+              ("RGB", 3, openvino.Type.u8, "NCHW", 50, 70, 2, 64, 96),
+              ("BGR", 3, openvino.Type.f32, "NCHW", 70, 90, 2, 136, 128),
+              ("GRAY8", 1, openvino.Type.u8, "NHWC", 60, 50, 2, 130, 140)]
 
 
 @functools.lru_cache(maxsize=None)
 def crop_case(case):
     """(compiled region model, frame, its pixels) for CROP_CASES[case], made once."""
-    fmt, bpp, etype, layout, height, width, pad = CROP_CASES[case]
-    model = passthrough(16, 12, 1 if fmt == "GRAY8" else 3, etype, layout)
+    fmt, bpp, etype, layout, height, width, pad, mh, mw = CROP_CASES[case]
+    model = passthrough(mh, mw, 1 if fmt == "GRAY8" else 3, etype, layout)
     stride = width * bpp + pad
     compiled = ovfast.compile_model(region_model(model, fmt, width, height, (stride,)), "CPU", F32_CONFIG)
     frame = np.random.default_rng(case).integers(0, 256, (1, height, stride), dtype=np.uint8)
@@ -185,6 +191,7 @@ CASE_IDS = [f"{c[0]}-{c[2]}-{c[3]}" for c in CROP_CASES]
 @pytest.mark.parametrize("case", range(len(CROP_CASES)), ids=CASE_IDS)
 def test_region_crop_at_the_edges_equals_a_resize_of_the_crop(case):
     """The whole frame, 1x1 corners, strips along every edge, a centred half, a small upscale; rows padded."""
+    assert (CROP_CASES[case][7] * CROP_CASES[case][8] <= SAMPLED_CROP_PIXELS) == (case < 6)     # both kinds
     height, width = CROP_CASES[case][4:6]
     for rect in [(0, 0, width, height), (0, 0, 1, 1), (width - 1, height - 1, 1, 1), (width - 5, 0, 5, height),
                  (0, height - 3, width, 3), (width // 4, height // 4, width // 2, height // 2), (1, 1, 5, 4)]:
