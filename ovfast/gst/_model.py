@@ -278,7 +278,8 @@ def parse_labels(text):
     if not text:
         return []
     if os.sep in text and not os.path.isfile(text):     # meant as a file
-        raise SettingsError(f"labels={text!r} could not be read: {'not a file' if os.path.exists(text) else 'no such file'} "
+        why = "not a file" if os.path.exists(text) else "no such file"
+        raise SettingsError(f"labels={text!r} could not be read: {why} "
                             f"(give a file with one label per line, or labels separated by commas)")
     if os.path.isfile(text):
         with open(text, encoding="utf-8") as f:
