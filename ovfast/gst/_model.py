@@ -70,7 +70,7 @@ def _model_layout(model):
                     f"set a layout on the model's input")
 
 
-def frame_model(model, fmt, width, height, strides=None, offsets=None, dynamic=False, element_type=None):
+def frame_model(model, fmt, width, height, strides=None, offsets=None, dynamic=False, element_type=openvino.Type.u8):
     """The model with preprocessing for frames of GStreamer format `fmt`, width x height, whose planes are
     `strides` bytes per row at `offsets` (GstVideoInfo's): colour conversion, resize, layout and type
     conversion inside OpenVINO. Returns (model, input bytes read from plane 0's start). element_type: the
@@ -101,7 +101,6 @@ def frame_model(model, fmt, width, height, strides=None, offsets=None, dynamic=F
     if planar and (width % 2 or height % 2):
         raise CapsError(f"{fmt} frames of {width}x{height}: the model reads NV12/I420 of even width and height")
 
-    element_type = element_type or openvino.Type.u8
     ppp = PrePostProcessor(model)
     tensor = ppp.input().tensor()
     tensor.set_element_type(element_type).set_color_format(color).set_layout(openvino.Layout("NHWC"))
@@ -175,8 +174,7 @@ def region_model(model, fmt, width, height, strides):
     layout, shape = _model_layout(model)
     mh, mw = shape[layout.index("H")], shape[layout.index("W")]
     if mh.is_static and mw.is_static and mh.get_length() * mw.get_length() <= SAMPLED_CROP_PIXELS:
-        cropped = _sampled_crop(model, fmt, frame, roi, width, height, stride, channels, mh.get_length(),
-                                mw.get_length())
+        cropped = _sampled_crop(model, fmt, frame, roi, stride, channels, mh.get_length(), mw.get_length())
     else:
         cropped = _sliced_crop(model, fmt, frame, roi, width, height, channels)
     frame.output(0).set_names({"frame"})
@@ -196,7 +194,7 @@ def region_model(model, fmt, width, height, strides):
 SAMPLED_CROP_PIXELS = 128 * 128
 
 
-def _sampled_crop(model, fmt, frame, roi, width, height, stride, channels, mh, mw):
+def _sampled_crop(model, fmt, frame, roi, stride, channels, mh, mw):
     """The crop resized to the model's mh x mw by reading, for each output pixel, the four frame pixels a
     linear resize of the crop alone would blend (half-pixel centres, clamped to the crop's edge pixels), so
     every shape in the model is known when it is compiled (a crop of run-time size makes the CPU plugin
@@ -204,7 +202,7 @@ def _sampled_crop(model, fmt, frame, roi, width, height, stride, channels, mh, m
     lies: nothing the size of the frame is converted or copied, whatever its size."""
     f32, i32 = openvino.Type.f32, openvino.Type.i32
     resized, _ = frame_model(model, fmt, mw, mh, None, None, element_type=f32)
-    pixels = ops.reshape(frame, np.array([-1], np.int64), special_zero=False)      # [height * stride] bytes
+    pixels = ops.reshape(frame, np.array([-1], np.int64), special_zero=False)      # the frame's bytes, flat
     box = ops.convert(roi, f32)
     x, y, w, h = (ops.slice(box, np.array([i], np.int64), np.array([i + 1], np.int64), np.array([1], np.int64))
                   for i in range(4))

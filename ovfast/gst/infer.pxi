@@ -1,14 +1,12 @@
-# ovfastinfer: inference on whole frames through ovfast's job pool, driven from C with the C-level API
-# (`from ovfast cimport api`) as any embedding library would.
+# ovfastinfer: inference on whole frames (or on each region of interest) through ovfast's job pool, driven
+# from C with the C-level API (`from ovfast cimport api`) as any embedding library would.
 #
-# Streaming thread (chain): takes an idle job, binds the frame's memory to the job's input (zero-copy; the
-# model was compiled with the frame's size, format and stride in its preprocessing), starts it and queues
-# the frame. Source pad task: takes frames from the queue in arrival order, waits for each one's job,
-# copies the outputs into an OvfastTensorMeta, releases the job and pushes the frame. Neither thread takes
-# the GIL for a frame: Python runs only to open the model (NULL -> READY), to compile it for new caps and
-# to close it.
-
-
+# Streaming thread (chain): queues the frame, takes an idle job per run, hands it the frame (copied when
+# small, else bound where it lies; the model was compiled with the frame's size, format and stride in its
+# preprocessing) and starts it. OpenVINO's callback thread (_done): attaches the run's outputs to the
+# frame and gives the job back at once. Source pad task: pushes frames in arrival order once all their runs
+# are over. No thread takes the GIL for a frame: Python runs only to open the model (NULL -> READY), to
+# compile it for new caps and to close it.
 
 cdef GstElementClass* _infer_parent_class = NULL
 cdef GType _infer_type = 0
@@ -488,8 +486,6 @@ cdef void _task(gpointer user) noexcept nogil:
     g_mutex_unlock(&st.lock)
     if e.error != NULL:
         _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, e.error, NULL)
-    e.job = -1
-
     g_mutex_lock(&st.lock)
     flow = st.flow
     g_mutex_unlock(&st.lock)
