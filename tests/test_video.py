@@ -57,13 +57,26 @@ def pipeline(description):
     return Gst.parse_launch(description)
 
 
-def run_appsrc(description, frames, fmt, width, height, timeout=60, regions=False):
+def slow_to_post(element_prefix, seconds=0.05):
+    """A bus sync handler (it runs on the thread that posts) that holds errors from elements named
+    element_prefix* for `seconds` before they are queued: an error flow that escapes before its element's
+    error is on the bus then lets upstream's error queue first."""
+    def handler(bus, msg, *_):
+        if msg.type == Gst.MessageType.ERROR and msg.src.get_name().startswith(element_prefix):
+            time.sleep(seconds)
+        return Gst.BusSyncReply.PASS
+    return handler
+
+
+def run_appsrc(description, frames, fmt, width, height, timeout=60, regions=False, sync_handler=None):
     """Pushes numpy frames through `appsrc name=src ! <description> ! appsink name=sink`; returns
     [(pts, {tensor name: data copy}, frame data copy)] in arrival order (with regions=True:
     [(pts, [(label, rect, classifications, [(tensor name, data copy)])])]), and the bus error if any."""
     p = pipeline(f"appsrc name=src format=time caps=video/x-raw,format={fmt},width={width},height={height},"
                  f"framerate=30/1 ! {description} ! appsink name=sink sync=false max-buffers=100000")
     src, sink = p.get_by_name("src"), p.get_by_name("sink")
+    if sync_handler is not None:
+        p.get_bus().set_sync_handler(sync_handler)
     out = []
     p.set_state(Gst.State.PLAYING)
     for i, frame in enumerate(frames):
@@ -568,7 +581,29 @@ def test_a_failed_inference_is_an_error_on_the_bus_after_the_frames_before_it(tm
                         np.array([1], np.int64), False)            # a static [1] whatever the rows were
     path = save(openvino.Model([total], [x], "fragile"), tmp_path, "fragile")
     frames = [np.full((4, 4, 3), v, np.uint8) for v in (4, 6, 5, 4)]            # 48 % 5 != 0: the third fails
-    got, error = run_appsrc(f"ovfastinfer model={path} jobs=1", frames, "BGR", 4, 4)
+    # the first error on the bus is ovfastinfer's, not the vaguer one upstream posts when chain() returns error
+    got, error = run_appsrc(f"ovfastinfer model={path} jobs=1", frames, "BGR", 4, 4,
+                            sync_handler=slow_to_post("ovfastinfer"))
     assert error is not None and error.startswith("ovfastinfer: an inference failed:"), error
     assert "Reshape" in error or "reshape" in error
     assert [int(next(iter(t.values()))[0]) for _, t, _ in got] == [192, 288]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_frame_refused_downstream_is_ovfastinfers_error_first(net32, jobs):
+    """Downstream refuses the third frame (not-negotiated): the bus's first error names ovfastinfer and the
+    flow, before the source's "Internal data stream error" that the same refusal causes upstream."""
+    p = pipeline(f"videotestsrc num-buffers=100 ! video/x-raw,format=BGR,width=32,height=32 ! "
+                 f"ovfastinfer model={net32[1]} jobs={jobs} ! appsink name=sink emit-signals=true sync=false")
+    seen = []
+
+    def refuse(sink):
+        sink.emit("pull-sample")
+        seen.append(1)
+        return Gst.FlowReturn.NOT_NEGOTIATED if len(seen) >= 3 else Gst.FlowReturn.OK
+
+    p.get_by_name("sink").connect("new-sample", refuse)
+    p.get_bus().set_sync_handler(slow_to_post("ovfastinfer"))
+    error = bus_error_of(p)
+    assert error == "ovfastinfer: downstream refused a frame (not-negotiated)", error
+    assert len(seen) == 3

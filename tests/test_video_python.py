@@ -13,7 +13,7 @@ from gi.repository import Gst
 import ovfast
 import ovfast.gst
 from test_video import (assert_null_cycles_free_everything, bus_error, conv_net, frames_out, frames_while_gil_held,
-                        pipeline, playing, save)
+                        pipeline, playing, save, slow_to_post)
 
 SRC = "videotestsrc num-buffers={n} ! video/x-raw,format=BGR,width=32,height=32,framerate=30/1"
 
@@ -186,7 +186,10 @@ def test_a_function_that_raises_stops_the_pipeline_with_its_traceback(tmp_path):
 
 
 def bus_error_and_debug(description, timeout=30):
+    """The first error on the bus and its debug text; ovfastpython's are held on their way to the bus, so one
+    from upstream caused by the same failure would come first if it could."""
     p = pipeline(description)
+    p.get_bus().set_sync_handler(slow_to_post("ovfastpython"))
     p.set_state(Gst.State.PLAYING)
     msg = p.get_bus().timed_pop_filtered(timeout * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     p.set_state(Gst.State.NULL)

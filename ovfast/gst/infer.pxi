@@ -481,12 +481,15 @@ cdef void _task(gpointer user) noexcept nogil:
         g_cond_signal(&st.space)
     if st.cond_waiters and g_queue_is_empty(st.fifo):
         g_cond_broadcast(&st.cond)     # new caps wait for the queue to empty
-    if e.error != NULL:
-        st.flow = GST_FLOW_ERROR
     g_mutex_unlock(&st.lock)
     if e.error != NULL:
+        # Posted before the streaming thread can see the error flow: upstream posts its own, vaguer
+        # "Internal data stream error" once chain() returns it, and the first error on the bus is the one
+        # an application reads.
         _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, e.error, NULL)
     g_mutex_lock(&st.lock)
+    if e.error != NULL:
+        st.flow = GST_FLOW_ERROR
     flow = st.flow
     g_mutex_unlock(&st.lock)
     if e.buf != NULL:
@@ -502,14 +505,14 @@ cdef void _task(gpointer user) noexcept nogil:
     g_free(e.error)
     g_free(e)
     if flow != GST_FLOW_OK:
+        if ovf_flow_is_fatal(flow) and flow != GST_FLOW_ERROR and not st.flushing:     # ours first, as above
+            snprintf(message, sizeof(message), "ovfastinfer: downstream refused a frame (%s)", gst_flow_get_name(flow))
+            _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, message, NULL)
         g_mutex_lock(&st.lock)
         if st.flow == GST_FLOW_OK:
             st.flow = flow
         _wake_all(st)
         g_mutex_unlock(&st.lock)
-        if ovf_flow_is_fatal(flow) and flow != GST_FLOW_ERROR and not st.flushing:
-            snprintf(message, sizeof(message), "ovfastinfer: downstream refused a frame (%s)", gst_flow_get_name(flow))
-            _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, message, NULL)
 
 
 # --- pads -------------------------------------------------------------------------------------------------
