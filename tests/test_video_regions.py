@@ -154,7 +154,7 @@ CROP_CASES = [("BGR", 3, openvino.Type.f32, "NHWC", 37, 45, 1, 16, 12),
               ("BGRx", 4, openvino.Type.u8, "NCHW", 33, 21, 0, 16, 12),
               ("GRAY8", 1, openvino.Type.f32, "NHWC", 25, 19, 1, 16, 12),
               ("RGBx", 4, openvino.Type.u8, "NHWC", 16, 12, 0, 16, 12),
-              ("RGB", 3, openvino.Type.u8, "NCHW", 50, 70, 2, 64, 96),
+              ("RGB", 3, openvino.Type.u8, "NCHW", 50, 70, 2, 48, 64),
               ("BGR", 3, openvino.Type.f32, "NCHW", 70, 90, 2, 136, 128),
               ("GRAY8", 1, openvino.Type.u8, "NHWC", 60, 50, 2, 130, 140)]
 

@@ -184,47 +184,68 @@ def region_model(model, fmt, width, height, strides):
 
 
 # Up to this many pixels of model input, region=roi reads the crop with _sampled_crop (static shapes), above
-# it with _sliced_crop (run-time shapes, OpenVINO's resize kernel). Measured per run on one thread, a 300x300
-# region of a 1920x1080 frame (and 120x120 of 640x480), sampled against sliced: model 16x16: 38 against
-# 244 us (32 against 66); 64x64: 314 against 315 (114 against 105); 128x128: 617 against 616 (424 against
-# 425); 224x224: 1,351 against 1,173 (782 against 769). In the pipeline the static shapes also save the
-# CPU plugin's per-run allocations: 370-505 against 520-640 us of CPU a frame for detection then three
-# 16x16 classifications. A GridSample over the frame was as cheap at 64x64 frames but converts the whole
-# frame to f32 every run: 3.7 ms for a 16x16 model on a 1080p frame.
-SAMPLED_CROP_PIXELS = 128 * 128
+# it with _sliced_crop (run-time shapes, OpenVINO's resize kernel). The sampled crop costs ~0.03 us per model
+# pixel (its Gather, one index per output pixel and neighbour) whatever the region; the sliced one ~0.002 us
+# per region pixel plus ~0.017 per model pixel. Measured per run on one thread (a u8 NHWC / f32 NCHW model
+# that only averages its input), sampled against sliced, us:
+#   model    1080p, 300x300 region  1080p, 100x100         480p, 120x120
+#   32x32    47 / 211,  46 / 335    45 / 55,  45 / 51      45 / 64,  45 / 57
+#   48x48    87 / 225,  87 / 352    83 / 73,  83 / 69      87 / 83,  84 / 75
+#   64x64    143 / 251, 144 / 383   138 / 100, 136 / 94    138 / 109, 137 / 99
+#   96x96    303 / 321, 322 / 451   288 / 179, 284 / 164   292 / 185, 287 / 172
+#   128x128  511 / 447, 508 / 572   504 / 296, 493 / 278   501 / 306, 495 / 287
+# Up to 64x64 the sampled crop loses at most 1.5x on small regions and wins up to 2.7x on large ones (9x for
+# 16x16 models); above it, it loses 1.6-1.8x on small regions for at most 1.4x on large ones. In the
+# pipeline the static shapes also save the CPU plugin's per-run allocations: 370-505 against 520-640 us of
+# CPU a frame for detection then three 16x16 classifications. A GridSample over the frame was as cheap on
+# 64x64 frames but converts the whole frame to f32 every run: 3.7 ms for a 16x16 model on a 1080p frame.
+SAMPLED_CROP_PIXELS = 64 * 64
 
 
 def _sampled_crop(model, fmt, frame, roi, stride, channels, mh, mw):
     """The crop resized to the model's mh x mw by reading, for each output pixel, the four frame pixels a
     linear resize of the crop alone would blend (half-pixel centres, clamped to the crop's edge pixels), so
     every shape in the model is known when it is compiled (a crop of run-time size makes the CPU plugin
-    infer shapes on every run). The reads are Gathers of mh x mw x channels bytes from the frame where it
+    infer shapes on every run). The reads are one Gather of mh x mw x channels bytes from the frame where it
     lies: nothing the size of the frame is converted or copied, whatever its size."""
     f32, i32 = openvino.Type.f32, openvino.Type.i32
     resized, _ = frame_model(model, fmt, mw, mh, None, None, element_type=f32)
-    pixels = ops.reshape(frame, np.array([-1], np.int64), special_zero=False)      # the frame's bytes, flat
+    # Rows a whole number of pixels long: gather pixels (channels bytes each) by pixel index. Otherwise
+    # gather bytes, one index per channel: an index 'channels' times larger and a broadcast add to build
+    # it, ~3 us more a run for a 16x16 model.
+    by_pixel = stride % channels == 0
+    if by_pixel:
+        pixels = ops.reshape(frame, np.array([-1, channels], np.int64), special_zero=False)
+        row_step, column_step, last = stride // channels, 1, []
+    else:
+        pixels = ops.reshape(frame, np.array([-1], np.int64), special_zero=False)
+        row_step, column_step, last = stride, channels, [1]
     box = ops.convert(roi, f32)
     x, y, w, h = (ops.slice(box, np.array([i], np.int64), np.array([i + 1], np.int64), np.array([1], np.int64))
                   for i in range(4))
 
     def axis(start, size, n, step, shape):
-        """For n samples over [start, start + size): the byte offsets of the two neighbours each blends
-        ([2, n]: low, high) and their weights ([2, n]: 1 - t, t), reshaped to `shape` for broadcasting."""
+        """For n samples over [start, start + size): the offsets of the two neighbours each blends
+        ([2, n]: low, high) and their weights ([2, n]: 1 - t, t), reshaped to `shape` (offsets) and
+        `shape` + [1] (weights, over the channels) for broadcasting."""
         centres = (np.arange(n, dtype=np.float32) + np.float32(0.5)) / np.float32(n)
-        last = ops.subtract(ops.add(start, size), np.float32(1))
+        end = ops.subtract(ops.add(start, size), np.float32(1))
         at = ops.subtract(ops.add(start, ops.multiply(centres, size)), np.float32(0.5))
-        at = ops.minimum(ops.maximum(at, start), last)
+        at = ops.minimum(ops.maximum(at, start), end)
         low = ops.floor(at)
-        high = ops.minimum(ops.add(low, np.float32(1)), last)
+        high = ops.minimum(ops.add(low, np.float32(1)), end)
         t = ops.subtract(at, low)
         offsets = ops.multiply(ops.convert(ops.concat([low, high], 0), i32), np.int32(step))
         weights = ops.concat([ops.subtract(np.float32(1), t), t], 0)
-        return (ops.reshape(v, np.array(shape, np.int64), special_zero=False) for v in (offsets, weights))
+        return (ops.reshape(offsets, np.array(shape + last, np.int64), special_zero=False),
+                ops.reshape(weights, np.array(shape + [1], np.int64), special_zero=False))
 
     # the four neighbours of every output pixel in one Gather: [row low/high, column low/high, mh, mw, channel]
-    rows, row_weights = axis(y, h, mh, stride, [2, 1, mh, 1, 1])
-    columns, column_weights = axis(x, w, mw, channels, [1, 2, 1, mw, 1])
-    index = ops.add(ops.add(rows, columns), np.arange(channels, dtype=np.int32).reshape(1, 1, 1, 1, channels))
+    rows, row_weights = axis(y, h, mh, row_step, [2, 1, mh, 1])
+    columns, column_weights = axis(x, w, mw, column_step, [1, 2, 1, mw])
+    index = ops.add(rows, columns)
+    if not by_pixel:
+        index = ops.add(index, np.arange(channels, dtype=np.int32).reshape(1, 1, 1, 1, channels))
     neighbours = ops.convert(ops.gather(pixels, index, np.int64(0)), f32)
     sampled = ops.reduce_sum(ops.multiply(ops.multiply(neighbours, row_weights), column_weights),
                              np.array([0, 1], np.int64), keep_dims=False)
