@@ -481,14 +481,15 @@ cdef void _task(gpointer user) noexcept nogil:
         g_cond_signal(&st.space)
     if st.cond_waiters and g_queue_is_empty(st.fifo):
         g_cond_broadcast(&st.cond)     # new caps wait for the queue to empty
+    flow = st.flow
     g_mutex_unlock(&st.lock)
-    if e.error != NULL:
+    if e.error != NULL and flow == GST_FLOW_OK:
         # Posted before the streaming thread can see the error flow: upstream posts its own, vaguer
         # "Internal data stream error" once chain() returns it, and the first error on the bus is the one
-        # an application reads.
+        # an application reads. (Frames failing after it are dropped without another error.)
         _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, e.error, NULL)
     g_mutex_lock(&st.lock)
-    if e.error != NULL:
+    if e.error != NULL and st.flow == GST_FLOW_OK:
         st.flow = GST_FLOW_ERROR
     flow = st.flow
     g_mutex_unlock(&st.lock)
