@@ -73,7 +73,7 @@ def run_appsrc(description, frames, fmt, width, height, timeout=60, regions=Fals
     """Pushes numpy frames through `appsrc name=src ! <description> ! appsink name=sink`; returns
     [(pts, {tensor name: data copy}, frame data copy)] in arrival order (with regions=True:
     [(pts, [(label, rect, classifications, [(tensor name, data copy)])])]), and the bus error if any (with
-    all_errors=True: the texts of every error on the bus once the pipeline stopped)."""
+    all_errors=True: a list of every error's text, see stop_collecting)."""
     p = pipeline(f"appsrc name=src format=time caps=video/x-raw,format={fmt},width={width},height={height},"
                  f"framerate=30/1 ! {description} ! appsink name=sink sync=false max-buffers=100000")
     src, sink = p.get_by_name("src"), p.get_by_name("sink")
