@@ -255,6 +255,42 @@ def test_openvino_regions_probe(benchmark, region_models, hint):
     timed(benchmark, f"{REGION_SRC} ! identity name=probe ! fakesink sync=false", probe)
 
 
+# --- region crops: each region through the cheaper crop, against each crop for every region ---------------
+# The detector's three boxes cover ~20%, 100% and ~14% of the frame; a 64x64 classifier takes the sampled
+# crop from 6 x 4,096 pixels (ovfast.gst._model.crop_plan). At 320x240 one region of three is that big, at
+# 1280x720 all three.
+CROP_FRAMES = {"320x240": (320, 240, 1000), "1280x720": (1280, 720, 300)}
+ONE_CROP = {"sliced": [("sliced", 0)], "sampled": [("sampled", 0)]}
+
+
+@pytest.fixture(scope="module", params=CROP_FRAMES)
+def crop_pipeline(request, tmp_path_factory):
+    width, height, frames = CROP_FRAMES[request.param]
+    folder = str(tmp_path_factory.mktemp("crops"))
+    det, cls = os.path.join(folder, "det.xml"), os.path.join(folder, "cls.xml")
+    openvino.save_model(detector(height, width), det, compress_to_fp16=False)
+    openvino.save_model(classifier(64), cls, compress_to_fp16=False)
+    description = (f"videotestsrc num-buffers={frames} pattern=white ! video/x-raw,format=BGR,width={width},"
+                   f"height={height},framerate=1000/1 ! ovfastinfer model={det} output=detection threshold=0.2 "
+                   f"jobs={JOBS} ! ovfastinfer model={cls} region=roi output=classification jobs={JOBS} ! "
+                   f"fakesink sync=false")
+    return request.param, description, frames
+
+
+def test_ovfast_region_crops_per_region(benchmark, crop_pipeline):
+    name, description, frames = crop_pipeline
+    benchmark.group = f"video region crops, {name}: detection ! 64x64 classifier per region"
+    timed(benchmark, description, frames=frames)
+
+
+@pytest.mark.parametrize("crop", ONE_CROP)
+def test_baseline_one_crop_for_every_region(benchmark, crop_pipeline, crop, monkeypatch):
+    name, description, frames = crop_pipeline
+    benchmark.group = f"video region crops, {name}: detection ! 64x64 classifier per region"
+    monkeypatch.setattr(ovfast.gst._model, "crop_plan", lambda model: ONE_CROP[crop])
+    timed(benchmark, description, frames=frames)
+
+
 # --- ovfastpython: a trivial Python function per frame ------------------------------------------------------
 TRIVIAL = "def process_frame(frame):\n    return True\n"
 

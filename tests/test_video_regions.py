@@ -15,7 +15,8 @@ from gi.repository import Gst, GstVideo
 import ovfast
 import ovfast.gst
 from ovfast.gst import VideoFrame
-from ovfast.gst._model import SAMPLED_CROP_PIXELS, region_model
+from ovfast.gst import _model
+from ovfast.gst._model import BOTH_CROPS_PIXELS, SAMPLED_FROM, SAMPLED_ONLY_PIXELS, crop_plan, region_model
 from test_video import F32, F32_CONFIG, bus_error, bus_error_of, frames_out, pipeline, run_appsrc, save
 
 LABELS = "face,car,dog"
@@ -41,10 +42,10 @@ def detector(h, w):
     return model
 
 
-def classifier():
-    """u8 NHWC [1,16,16,3] -> f32 [1,5] scores (a conv net; resized crops go in)."""
+def classifier(size=16):
+    """u8 NHWC [1,size,size,3] -> f32 [1,5] scores (a conv net; resized crops go in)."""
     rng = np.random.default_rng(5)
-    x = ops.parameter([1, 16, 16, 3], openvino.Type.u8, name="image")
+    x = ops.parameter([1, size, size, 3], openvino.Type.u8, name="image")
     y = ops.transpose(ops.convert(x, openvino.Type.f32), np.array([0, 3, 1, 2], np.int64))
     k = ops.constant(rng.standard_normal((5, 3, 3, 3)).astype(np.float32) / 30)
     y = ops.reduce_mean(ops.relu(ops.convolution(y, k, [1, 1], [1, 1], [1, 1], [1, 1])), np.array([2, 3], np.int64),
@@ -148,7 +149,7 @@ def passthrough(h, w, channels, element_type, layout):
 
 
 # (format, bytes a pixel, model element type, model layout, frame height, width, row padding, model height,
-# width): models of up to SAMPLED_CROP_PIXELS read sampled crops, the last two (larger) sliced ones
+# width); each runs through both crops
 CROP_CASES = [("BGR", 3, openvino.Type.f32, "NHWC", 37, 45, 1, 16, 12),
               ("RGB", 3, openvino.Type.f32, "NCHW", 20, 30, 6, 16, 12),
               ("BGRx", 4, openvino.Type.u8, "NCHW", 33, 21, 0, 16, 12),
@@ -160,42 +161,42 @@ CROP_CASES = [("BGR", 3, openvino.Type.f32, "NHWC", 37, 45, 1, 16, 12),
 
 
 @functools.lru_cache(maxsize=None)
-def crop_case(case):
-    """(compiled region model, frame, its pixels) for CROP_CASES[case], made once."""
+def crop_case(case, crop):
+    """(model, compiled region model, frame, its pixels) for CROP_CASES[case] and a crop, made once."""
     fmt, bpp, etype, layout, height, width, pad, mh, mw = CROP_CASES[case]
     model = passthrough(mh, mw, 1 if fmt == "GRAY8" else 3, etype, layout)
     stride = width * bpp + pad
-    compiled = ovfast.compile_model(region_model(model, fmt, width, height, (stride,)), "CPU", F32_CONFIG)
+    compiled = ovfast.compile_model(region_model(model, fmt, width, height, (stride,), crop), "CPU", F32_CONFIG)
     frame = np.random.default_rng(case).integers(0, 256, (1, height, stride), dtype=np.uint8)
     return model, compiled, frame, frame[0, :, :width * bpp].reshape(height, width, bpp)
 
 
-def check_crop(case, x, y, w, h):
+def check_crop(case, crop, x, y, w, h):
     """The element's crop against the crop cut out in numpy and run through the frame preprocessing for its
     size (OpenVINO's own linear resize). Float models: the same pixels to float rounding; integer ones
     round the resize, at most 1 apart."""
     fmt, bpp, etype = CROP_CASES[case][:3]
-    model, compiled, frame, pixels = crop_case(case)
+    model, compiled, frame, pixels = crop_case(case, crop)
     got = compiled({"frame": frame, "roi": np.array([x, y, w, h], np.int64)})[0]
     crop = np.ascontiguousarray(pixels[y:y + h, x:x + w])
     oracle = ovfast.compile_model(ovfast.gst.frame_model(model, fmt, w, h, (w * bpp,), (0,))[0], "CPU", F32_CONFIG)
     want = oracle(crop[None])[0]
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=0, atol=1.0 if etype == openvino.Type.u8 else 2e-3,
-                               err_msg=f"{fmt} {etype} roi {(x, y, w, h)}")
+                               err_msg=f"{fmt} {etype} {crop} roi {(x, y, w, h)}")
 
 
 CASE_IDS = [f"{c[0]}-{c[2]}-{c[3]}" for c in CROP_CASES]
 
 
+@pytest.mark.parametrize("crop", ["sampled", "sliced"])
 @pytest.mark.parametrize("case", range(len(CROP_CASES)), ids=CASE_IDS)
-def test_region_crop_at_the_edges_equals_a_resize_of_the_crop(case):
+def test_region_crop_at_the_edges_equals_a_resize_of_the_crop(case, crop):
     """The whole frame, 1x1 corners, strips along every edge, a centred half, a small upscale; rows padded."""
-    assert (CROP_CASES[case][7] * CROP_CASES[case][8] <= SAMPLED_CROP_PIXELS) == (case < 6)     # both kinds
     height, width = CROP_CASES[case][4:6]
     for rect in [(0, 0, width, height), (0, 0, 1, 1), (width - 1, height - 1, 1, 1), (width - 5, 0, 5, height),
                  (0, height - 3, width, 3), (width // 4, height // 4, width // 2, height // 2), (1, 1, 5, 4)]:
-        check_crop(case, *rect)
+        check_crop(case, crop, *rect)
 
 
 @st.composite
@@ -203,10 +204,11 @@ def case_and_rect(draw):
     case = draw(st.integers(0, len(CROP_CASES) - 1))
     height, width = CROP_CASES[case][4:6]
     w, h = draw(st.integers(1, width)), draw(st.integers(1, height))
-    return case, draw(st.integers(0, width - w)), draw(st.integers(0, height - h)), w, h
+    return case, draw(st.sampled_from(["sampled", "sliced"])), draw(st.integers(0, width - w)), \
+        draw(st.integers(0, height - h)), w, h
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(case_and_rect())
 def test_region_crop_anywhere_equals_a_resize_of_the_crop(case_rect):
     """Any rectangle of any case: shrinking, growing, stretching one way only."""
@@ -223,6 +225,78 @@ def test_region_model_with_a_dynamic_input_size_crops_at_the_region_size():
         got = compiled({"frame": frame, "roi": np.array([x0, y0, w, h], np.int64)})[0]
         crop = frame[0].reshape(20, 24, 3)[y0:y0 + h, x0:x0 + w].astype(np.float64)
         np.testing.assert_allclose(got[0], crop.mean((0, 1)), rtol=1e-5)
+
+
+def test_crop_plan_by_model_size():
+    """Small models take the sampled crop alone, medium ones both (the sampled one for regions of at least
+    SAMPLED_FROM x their pixels), large or size-free ones the sliced crop alone."""
+    def plan(h, w):
+        return crop_plan(passthrough(h, w, 3, openvino.Type.u8, "NHWC"))
+    side = int(SAMPLED_ONLY_PIXELS ** 0.5)
+    assert plan(16, 16) == plan(side, side) == [("sampled", 0)]
+    assert plan(side + 1, side) == [("sliced", 0), ("sampled", SAMPLED_FROM * (side + 1) * side)]
+    assert plan(BOTH_CROPS_PIXELS, 1) == [("sliced", 0), ("sampled", SAMPLED_FROM * BOTH_CROPS_PIXELS)]
+    assert plan(BOTH_CROPS_PIXELS + 1, 1) == plan(224, 224) == [("sliced", 0)]
+    x = ops.parameter([1, -1, -1, 3], openvino.Type.u8, name="image")
+    size_free = openvino.Model([ops.convert(x, openvino.Type.f32)], [x], "any size")
+    assert crop_plan(size_free) == [("sliced", 0)]
+    with pytest.raises(ValueError, match="fixed"):
+        region_model(size_free, "BGR", 24, 20, (72,), "sampled")
+    with pytest.raises(ValueError, match="'sampled' or 'sliced'"):
+        region_model(passthrough(8, 8, 3, openvino.Type.u8, "NHWC"), "BGR", 24, 20, (72,), "nearest")
+
+
+# Frames of 320x240 and a 48x48 classifier: both crops, the sampled one from 6 x 2,304 = 13,824 pixels; the
+# detector's boxes are 128x120 (15,360 pixels: sampled), 320x240 (sampled) and 128x84 (10,752: sliced).
+BIG_W, BIG_H, MEDIUM = 320, 240, 48
+
+
+def medium_run(models_folder, frames):
+    det = save(detector(BIG_H, BIG_W), models_folder, "det_big")
+    cls = save(classifier(MEDIUM), models_folder, "cls_medium")
+    assert [kind for kind, _ in crop_plan(classifier(MEDIUM))] == ["sliced", "sampled"]
+    return run_appsrc(f"ovfastinfer model={det} output=detection labels={LABELS} threshold=0.2 ! "
+                      f"ovfastinfer model={cls} region=roi jobs=2 {F32}", frames, "BGR", BIG_W, BIG_H, regions=True)
+
+
+def test_a_medium_classifier_runs_each_region_through_the_cheaper_crop(tmp_path, monkeypatch):
+    """Which crop each region takes: the sampled crop's model is marked (+1000 on its outputs), so the
+    scores say which compilation ran; the regions of at least big_from pixels, and only they, show it."""
+    real = _model.region_model
+
+    def marked(model, fmt, width, height, strides, crop=None):
+        built = real(model, fmt, width, height, strides, crop)
+        if crop == "sampled":
+            for result in built.get_results():
+                source = result.input_value(0)
+                names = source.get_names()
+                plus = ops.add(source, np.float32(1000))
+                result.input(0).replace_source_output(plus.output(0))
+                plus.output(0).set_names(names)
+        return built
+
+    monkeypatch.setattr(_model, "region_model", marked)
+    frames = [frame_with_means(200, 60 + 20 * i, 150, BIG_H, BIG_W, seed=i) for i in range(3)]
+    got, error = medium_run(tmp_path, frames)
+    assert error is None and len(got) == len(frames)
+    big_from = SAMPLED_FROM * MEDIUM * MEDIUM
+    for _, regions in got:
+        sizes = sorted(rect[2] * rect[3] for _, rect, _, _ in regions)
+        assert sizes[0] < big_from <= sizes[1]          # both kinds on every frame
+        for _, rect, _, tensors in regions:
+            marked_run = bool(tensors[0][1].min() >= 1000)
+            assert marked_run == (rect[2] * rect[3] >= big_from), rect
+
+
+def test_a_medium_classifier_on_both_crops_equals_the_crop_run_from_python(tmp_path):
+    frames = [frame_with_means(180 - 9 * i, 70 + 11 * i, 140, BIG_H, BIG_W, seed=20 + i) for i in range(4)]
+    got, error = medium_run(tmp_path, frames)
+    assert error is None and len(got) == len(frames)
+    model = classifier(MEDIUM)
+    for (_, regions), frame in zip(got, frames):
+        assert len(regions) == 3
+        for _, rect, _, tensors in regions:
+            np.testing.assert_allclose(tensors[0][1], crop_oracle(model, frame, rect), rtol=5e-3, atol=1e-5)
 
 
 def test_elements_ask_for_throughput_sized_to_their_jobs():

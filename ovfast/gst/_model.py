@@ -158,48 +158,76 @@ def _strided_input(model, rows, stride, row_bytes, width, channels):
                           model.get_friendly_name())
 
 
-def region_model(model, fmt, width, height, strides):
+def region_model(model, fmt, width, height, strides, crop=None):
     """The model with preprocessing that crops a region of a frame inside OpenVINO: inputs `frame`
     (u8 [1, height, stride], the whole frame where it lies) and `roi` (i64 [4]: x, y, width, height in
     pixels); the crop goes through the same preprocessing as a frame of its size (colour, linear resize,
-    layout, type)."""
+    layout, type). crop: "sampled" or "sliced" (see crop_plan; None: the plan's first)."""
     if fmt not in ("BGR", "RGB", "BGRx", "RGBx", "GRAY8"):
         raise CapsError(f"region=roi reads regions of packed frames (BGR, RGB, BGRx, RGBx, GRAY8), not {fmt}: "
                         f"put videoconvert ! video/x-raw,format=BGR before ovfastinfer")
     _, channels = _FORMATS[fmt]
     model = model.clone() if not isinstance(model, (str, os.PathLike)) else openvino.Core().read_model(os.fspath(model))
+    crop = crop or crop_plan(model)[0][0]
     stride = strides[0] if strides else width * channels
     frame = ops.parameter([1, height, stride], openvino.Type.u8, name="frame")
     roi = ops.parameter([4], openvino.Type.i64, name="roi")
-    layout, shape = _model_layout(model)
-    mh, mw = shape[layout.index("H")], shape[layout.index("W")]
-    if mh.is_static and mw.is_static and mh.get_length() * mw.get_length() <= SAMPLED_CROP_PIXELS:
-        cropped = _sampled_crop(model, fmt, frame, roi, stride, channels, mh.get_length(), mw.get_length())
-    else:
+    if crop == "sampled":
+        mh, mw = _fixed_size(model)
+        if mh is None:
+            raise ValueError("a sampled crop needs a model whose input height and width are fixed")
+        cropped = _sampled_crop(model, fmt, frame, roi, stride, channels, mh, mw)
+    elif crop == "sliced":
         cropped = _sliced_crop(model, fmt, frame, roi, width, height, channels)
+    else:
+        raise ValueError(f"crop={crop!r} is not 'sampled' or 'sliced'")
     frame.output(0).set_names({"frame"})
     roi.output(0).set_names({"roi"})
     cropped.validate_nodes_and_infer_types()
     return cropped
 
 
-# Up to this many pixels of model input, region=roi reads the crop with _sampled_crop (static shapes), above
-# it with _sliced_crop (run-time shapes, OpenVINO's resize kernel). The sampled crop costs ~0.03 us per model
-# pixel (its Gather, one index per output pixel and neighbour) whatever the region; the sliced one ~0.002 us
-# per region pixel plus ~0.017 per model pixel. Measured per run on one thread (a u8 NHWC / f32 NCHW model
-# that only averages its input), sampled against sliced, us:
+def _fixed_size(model):
+    """The model input's (height, width), or (None, None) if either is not fixed."""
+    layout, shape = _model_layout(model)
+    mh, mw = shape[layout.index("H")], shape[layout.index("W")]
+    return (mh.get_length(), mw.get_length()) if mh.is_static and mw.is_static else (None, None)
+
+
+def crop_plan(model):
+    """The crops region=roi compiles for this model, each with the region size (pixels) from which a region
+    runs through it rather than the one before: [("sampled", 0)] for models of up to SAMPLED_ONLY_PIXELS,
+    [("sliced", 0), ("sampled", SAMPLED_FROM * model pixels)] up to BOTH_CROPS_PIXELS, else [("sliced", 0)]."""
+    mh, mw = _fixed_size(model)
+    if mh is None:
+        return [("sliced", 0)]
+    if mh * mw <= SAMPLED_ONLY_PIXELS:
+        return [("sampled", 0)]
+    if mh * mw <= BOTH_CROPS_PIXELS:
+        return [("sliced", 0), ("sampled", SAMPLED_FROM * mh * mw)]
+    return [("sliced", 0)]
+
+
+# The two crops cost differently: _sampled_crop (static shapes) ~0.03 us per model pixel (its Gather, one
+# index per output pixel and neighbour) whatever the region; _sliced_crop (run-time shapes, OpenVINO's
+# resize kernel) ~0.002 us per region pixel plus ~0.017 per model pixel. Measured per run on one thread (a
+# u8 NHWC / f32 NCHW model that only averages its input), sampled against sliced, us:
 #   model    1080p, 300x300 region  1080p, 100x100         480p, 120x120
 #   32x32    47 / 211,  46 / 335    45 / 55,  45 / 51      45 / 64,  45 / 57
 #   48x48    87 / 225,  87 / 352    83 / 73,  83 / 69      87 / 83,  84 / 75
 #   64x64    143 / 251, 144 / 383   138 / 100, 136 / 94    138 / 109, 137 / 99
 #   96x96    303 / 321, 322 / 451   288 / 179, 284 / 164   292 / 185, 287 / 172
 #   128x128  511 / 447, 508 / 572   504 / 296, 493 / 278   501 / 306, 495 / 287
-# Up to 64x64 the sampled crop loses at most 1.5x on small regions and wins up to 2.7x on large ones (9x for
-# 16x16 models); above it, it loses 1.6-1.8x on small regions for at most 1.4x on large ones. In the
+# (16x16: 22 against 199 at 300x300, 23 against 27 on a 30x30 region of 480p.) So: up to 32x32 the sampled
+# crop alone; up to 128x128 both, a region taking the sampled crop once it has 6x the model's pixels (the
+# two break even between 5x and 8x above); larger models the sliced crop alone (weights compiled twice cost
+# memory for little: at 128x128 sampled is ahead only for f32 models on 300x300 regions, by 1.1x). In the
 # pipeline the static shapes also save the CPU plugin's per-run allocations: 370-505 against 520-640 us of
 # CPU a frame for detection then three 16x16 classifications. A GridSample over the frame was as cheap on
 # 64x64 frames but converts the whole frame to f32 every run: 3.7 ms for a 16x16 model on a 1080p frame.
-SAMPLED_CROP_PIXELS = 64 * 64
+SAMPLED_ONLY_PIXELS = 32 * 32
+BOTH_CROPS_PIXELS = 128 * 128
+SAMPLED_FROM = 6
 
 
 def _sampled_crop(model, fmt, frame, roi, stride, channels, mh, mw):
@@ -261,7 +289,7 @@ def _sampled_crop(model, fmt, frame, roi, stride, channels, mh, mw):
 
 def _sliced_crop(model, fmt, frame, roi, width, height, channels):
     """The crop sliced out at its own size and fed through the dynamic-size preprocessing (shapes are
-    inferred on every run): for a model whose input size is not fixed, or large (SAMPLED_CROP_PIXELS)."""
+    inferred on every run): for a model whose input size is not fixed, or not small (crop_plan)."""
     crop_model, _ = frame_model(model, fmt, width, height, None, None, dynamic=True)
     old = crop_model.get_parameters()[0]
     x, y, w, h = (ops.slice(roi, np.array([i], np.int64), np.array([i + 1], np.int64), np.array([1], np.int64))
@@ -307,11 +335,16 @@ def parse_labels(text):
 
 
 class Session:
-    """A model compiled for one set of caps, its job queue and what the element needs to know of it."""
+    """A model compiled for one set of caps, its job queue and what the element needs to know of it. With
+    region=roi a second compilation (big, another crop of the same model) may take the regions of at least
+    big_from pixels, through big_queue."""
 
-    def __init__(self, compiled, jobs, input_nbytes, output="tensor", region="frame", labels=()):
+    def __init__(self, compiled, jobs, input_nbytes, output="tensor", region="frame", labels=(), big=None,
+                 big_from=0):
         self.compiled = compiled
         self.queue = ovfast.AsyncInferQueue(compiled, jobs)
+        self.big_queue = ovfast.AsyncInferQueue(big, jobs) if big is not None else None
+        self.big_from = big_from
         self.input_offset = 0
         self.input_nbytes = input_nbytes
         self.mode = MODES[output]
@@ -400,16 +433,21 @@ class Loaded:
         self.config = streaming_config(self.core, self.device, self.config, jobs)
 
     def session(self, fmt, width, height, strides, offsets, size):
-        if self.region == "roi":
-            model, nbytes = region_model(self.model, fmt, width, height, strides), height * strides[0]
-        else:
+        if self.region != "roi":
             model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
+            return Session(self._compile(model), self.jobs, nbytes, self.output, self.region, self.labels)
+        plan = crop_plan(self.model)
+        compiled = [self._compile(region_model(self.model, fmt, width, height, strides, crop)) for crop, _ in plan]
+        big, big_from = (compiled[1], plan[1][1]) if len(plan) > 1 else (None, 0)
+        return Session(compiled[0], self.jobs, height * strides[0], self.output, self.region, self.labels,
+                       big, big_from)
+
+    def _compile(self, model):
         try:
-            compiled = self.core.compile_model(model, self.device, self.config)
+            return self.core.compile_model(model, self.device, self.config)
         except Exception as exc:
             raise SettingsError(f"the model could not be compiled for {self.device} with config "
                                 f"{self.config}: {exc}") from exc
-        return Session(compiled, self.jobs, nbytes, self.output, self.region, self.labels)
 
 
 def load(path, device, config, jobs, output, interval, region="frame", labels=""):

@@ -9,6 +9,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 
 from ovfast.includes.gstreamer cimport *
 from ovfast cimport api
+from ovfast.api cimport ovf_pool
 
 cdef extern from "Python.h" nogil:     # ovfastpython's task keeps one thread state (python_element.pxi)
     ctypedef struct PyThreadState

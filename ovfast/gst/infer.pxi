@@ -3,10 +3,11 @@
 #
 # Streaming thread (chain): queues the frame, takes an idle job per run, hands it the frame (copied when
 # small, else bound where it lies; the model was compiled with the frame's size, format and stride in its
-# preprocessing) and starts it. OpenVINO's callback thread (_done): attaches the run's outputs to the
-# frame and gives the job back at once. Source pad task: pushes frames in arrival order once all their runs
-# are over. No thread takes the GIL for a frame: Python runs only to open the model (NULL -> READY), to
-# compile it for new caps and to close it.
+# preprocessing) and starts it; with region=roi the model may be compiled with two crops (_model.crop_plan),
+# each with its pool, and a region's run goes to the one that is cheaper for its size. OpenVINO's callback
+# thread (_done): attaches the run's outputs to the frame and gives the job back at once. Source pad task:
+# pushes frames in arrival order once all their runs are over. No thread takes the GIL for a frame: Python
+# runs only to open the model (NULL -> READY), to compile it for new caps and to close it.
 
 cdef GstElementClass* _infer_parent_class = NULL
 cdef GType _infer_type = 0
@@ -34,6 +35,7 @@ cdef struct Entry:
 
 cdef struct Run:
     Entry* e
+    ovf_pool* pool          # the pool (compiled crop) it runs in
     int roi_id              # the region it runs on, -1 for the whole frame
     guint x, y, w, h        # that region in pixels
 
@@ -64,7 +66,9 @@ cdef struct InferState:
     # Python objects, touched only with the GIL: the opened model (READY and up), the compiled session
     PyObject* loaded
     PyObject* session
-    api.ovf_pool* pool
+    ovf_pool* pool
+    ovf_pool* big_pool       # region=roi: another crop of the model, for regions of big_from pixels or more
+    guint64 big_from
     GstVideoInfo info        # the negotiated frames
     GstCaps* caps            # the caps the session was compiled for
     int mode                 # MODE_*: what the outputs become besides the tensors
@@ -185,6 +189,9 @@ cdef int _close_session(InferState* st) noexcept nogil:
     if st.pool != NULL:
         api.pool_unref(st.pool)
         st.pool = NULL
+    if st.big_pool != NULL:
+        api.pool_unref(st.big_pool)
+        st.big_pool = NULL
     if st.caps != NULL:
         gst_caps_unref(st.caps)
         st.caps = NULL
@@ -213,6 +220,7 @@ cdef int _negotiate_python(GstElement* el, GstCaps* caps) noexcept nogil:
     cdef uint32_t i, k
     cdef int jobs = 1
     cdef gchar* caps_text
+    cdef ovf_pool* pool = NULL
     if not gst_video_info_from_caps(&info, caps):
         caps_text = gst_caps_to_string(caps)
         with gil:
@@ -232,12 +240,16 @@ cdef int _negotiate_python(GstElement* el, GstCaps* caps) noexcept nogil:
                 fmt, info.width, info.height, tuple(info.stride[i] for i in range(planes)),
                 tuple(info.offset[i] for i in range(planes)), info.size)
             pool = api.queue_pool(session.queue)
+            st.big_pool = api.queue_pool(session.big_queue) if session.big_queue is not None else NULL
         except BaseException as exc:
+            if pool != NULL:
+                api.pool_unref(pool)
             _post_exception(el, exc)
             return -1
         Py_INCREF(session)
         st.session = <PyObject*>session
         st.pool = pool
+        st.big_from = session.big_from
         api.pool_size(pool, &jobs, NULL, NULL)
         st.max_queued = 2 * jobs * st.interval
         st.mode = session.mode
@@ -327,7 +339,7 @@ cdef void _start_task(GstElement* el) noexcept nogil:
         gst_pad_start_task(st.srcpad, _task, el, NULL)
 
 
-cdef void _attach_outputs(InferState* st, Entry* e, int job, int roi_id) noexcept nogil:
+cdef void _attach_outputs(InferState* st, Entry* e, ovf_pool* pool, int job, int roi_id) noexcept nogil:
     cdef void* data
     cdef size_t nbytes
     cdef uint32_t i
@@ -336,7 +348,7 @@ cdef void _attach_outputs(InferState* st, Entry* e, int job, int roi_id) noexcep
     if m == NULL:
         return
     for i in range(st.n_out):
-        if api.job_output(st.pool, job, i, &data, &nbytes) == api.OVFAST_OK and nbytes == m.tensors[i].nbytes:
+        if api.job_output(pool, job, i, &data, &nbytes) == api.OVFAST_OK and nbytes == m.tensors[i].nbytes:
             memcpy(<void*>m.tensors[i].data, data, nbytes)
 
 
@@ -363,7 +375,7 @@ cdef void _detections(InferState* st, Entry* e, int job, Run* run) noexcept nogi
     cdef char scratch[32]
     cdef const char* name
     cdef GstVideoRegionOfInterestMeta* roi
-    if api.job_output(st.pool, job, 0, &data, &nbytes) != api.OVFAST_OK:
+    if api.job_output(run.pool, job, 0, &data, &nbytes) != api.OVFAST_OK:
         return
     n = nbytes // (7 * sizeof(float))
     for i in range(n):
@@ -402,7 +414,7 @@ cdef void _classification(InferState* st, Entry* e, int job, Run* run) noexcept 
     cdef char scratch[32]
     cdef const char* name
     cdef GstVideoRegionOfInterestMeta* roi
-    if api.job_output(st.pool, job, 0, &data, &nbytes) != api.OVFAST_OK or nbytes < sizeof(float):
+    if api.job_output(run.pool, job, 0, &data, &nbytes) != api.OVFAST_OK or nbytes < sizeof(float):
         return
     scores = <const float*>data
     n = nbytes // sizeof(float)
@@ -426,16 +438,16 @@ cdef void _done(void* ctx, int job) noexcept nogil:
     cdef Run* run = <Run*>ctx
     cdef Entry* e = run.e
     cdef InferState* st = e.st
-    cdef int status = api.job_wait(st.pool, job, 0)    # inside done(): how the run ended, no waiting
+    cdef int status = api.job_wait(run.pool, job, 0)    # inside done(): how the run ended, no waiting
     if status == api.OVFAST_OK:
-        _attach_outputs(st, e, job, run.roi_id)
+        _attach_outputs(st, e, run.pool, job, run.roi_id)
         if st.mode == MODE_DETECTION:
             _detections(st, e, job, run)
         elif st.mode == MODE_CLASSIFICATION:
             _classification(st, e, job, run)
     elif e.error == NULL:
         e.error = g_strdup_printf("ovfastinfer: an inference failed: %s", api.last_error())
-    api.job_release(st.pool, job)                     # takes effect as this function returns
+    api.job_release(run.pool, job)                    # takes effect as this function returns
     g_free(run)
     _run_over(st, e)
 
@@ -606,6 +618,7 @@ cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcep
     cdef int64_t* roi
     cdef size_t nbytes
     cdef GstFlowReturn flow = GST_FLOW_OK
+    cdef ovf_pool* pool
     if st.per_region:
         # read the regions before any run starts: a finished run adds metadata to this buffer
         n = _regions(st, e.buf, &runs)
@@ -624,22 +637,26 @@ cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcep
     e.job = 0                   # has runs: the task waits until it is done
     _enqueue(st, e)             # queued before any run starts: _done may come before job_start returns
     for i in range(n):
+        pool = st.pool
+        if st.big_pool != NULL and <guint64>runs[i].w * runs[i].h >= st.big_from:
+            pool = st.big_pool
+        runs[i].pool = pool
         status = api.OVFAST_TIMEOUT
         while status == api.OVFAST_TIMEOUT:
-            status = api.job_acquire(st.pool, 100, &job)
+            status = api.job_acquire(pool, 100, &job)
             g_mutex_lock(&st.lock)
             flow = GST_FLOW_FLUSHING if st.flushing else st.flow
             g_mutex_unlock(&st.lock)
             if flow != GST_FLOW_OK:
                 if status == api.OVFAST_OK:
-                    api.job_release(st.pool, job)
+                    api.job_release(pool, job)
                 status = api.OVFAST_CLOSED
         if status == api.OVFAST_OK:
             if st.per_region:   # the whole frame where it lies, and the region's rectangle
-                status = api.job_bind(st.pool, job, False, 0, <char*>e.frame.data[0] + st.in_offset, st.in_nbytes,
+                status = api.job_bind(pool, job, False, 0, <char*>e.frame.data[0] + st.in_offset, st.in_nbytes,
                                       NULL, 0)
                 if status == api.OVFAST_OK:
-                    status = api.job_input(st.pool, job, 1, <void**>&roi, &nbytes)
+                    status = api.job_input(pool, job, 1, <void**>&roi, &nbytes)
                 if status == api.OVFAST_OK:
                     roi[0], roi[1], roi[2], roi[3] = runs[i].x, runs[i].y, runs[i].w, runs[i].h
             else:
@@ -648,7 +665,7 @@ cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcep
             run = <Run*>g_malloc(sizeof(Run))
             run[0] = runs[i]
             run.e = e
-            status = api.job_start(st.pool, job, _done, run)
+            status = api.job_start(pool, job, _done, run)
             if status == api.OVFAST_OK:
                 continue
             g_free(run)
@@ -660,7 +677,7 @@ cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcep
             st.flow = flow = GST_FLOW_ERROR     # the task drops what is queued
             g_mutex_unlock(&st.lock)
         if status != api.OVFAST_CLOSED:
-            api.job_release(st.pool, job)
+            api.job_release(pool, job)
         while i < n:
             _run_over(st, e)
             i += 1
