@@ -3,6 +3,7 @@ add_region(). Boxes come from a detection model written here whose boxes are kno
 results on each region are checked against the model run from Python on the same crop from numpy."""
 
 import functools
+import gc
 
 import numpy as np
 import openvino
@@ -17,7 +18,8 @@ import ovfast.gst
 from ovfast.gst import VideoFrame
 from ovfast.gst import _model
 from ovfast.gst._model import BOTH_CROPS_PIXELS, SAMPLED_FROM, SAMPLED_ONLY_PIXELS, crop_plan, region_model
-from test_video import F32, F32_CONFIG, bus_error, bus_error_of, frames_out, pipeline, run_appsrc, save
+from test_video import (F32, F32_CONFIG, assert_null_cycles_free_everything, bus_error, bus_error_of, frames_out,
+                        pipeline, run_appsrc, save)
 
 LABELS = "face,car,dog"
 # (label id, x_min, y_min, x_max, y_max) of the three boxes; box i's confidence is channel i's mean / 255
@@ -297,6 +299,23 @@ def test_a_medium_classifier_on_both_crops_equals_the_crop_run_from_python(tmp_p
         assert len(regions) == 3
         for _, rect, _, tensors in regions:
             np.testing.assert_allclose(tensors[0][1], crop_oracle(model, frame, rect), rtol=5e-3, atol=1e-5)
+
+
+def test_null_mid_stream_with_both_crops_twenty_times_frees_everything(tmp_path):
+    """Both compilations are let go at every stop, with regions in flight in each: RSS stays flat and no
+    session (which holds both compiled models and their queues) outlives its pipeline."""
+    def sessions():
+        gc.collect()
+        return sum(type(o) is _model.Session for o in gc.get_objects())
+
+    before = sessions()          # (other tests' pipelines not yet collected may hold some)
+    det = save(detector(BIG_H, BIG_W), tmp_path, "det_big")
+    cls = save(classifier(MEDIUM), tmp_path, "cls_medium")
+    assert_null_cycles_free_everything(
+        f"videotestsrc pattern=white ! video/x-raw,format=BGR,width={BIG_W},height={BIG_H} ! "
+        f"ovfastinfer model={det} output=detection threshold=0.2 ! ovfastinfer model={cls} region=roi "
+        f"output=classification jobs=2 ! fakesink name=sink sync=false", 10)
+    assert sessions() <= before
 
 
 def test_elements_ask_for_throughput_sized_to_their_jobs():
