@@ -40,7 +40,7 @@ LIB_CPP = versioned_lib(OV_LIBS, "libopenvino")
 
 # The installed import check compares against this, so a different openvino fails with a clear message
 # instead of a dlopen error about a missing libopenvino_c.so.<ver>.
-with open(os.path.join(HERE, "ovfast", "_build_info.py"), "w") as f:
+with open(os.path.join(HERE, "src", "ovfast", "_build_info.py"), "w") as f:
     f.write("# Written by setup.py at build time.\n")
     f.write(f"OPENVINO_VERSION = {OV_VERSION!r}\n")
     f.write(f"OPENVINO_C_LIBRARY = {LIB_C!r}\n")
@@ -75,8 +75,8 @@ def openvino_extension(name, libs):
     """A C++ extension on OpenVINO's libraries (the C API; the C++ one where _bridge.hpp reaches it)."""
     return Extension(
         name,
-        sources=[name.replace(".", "/") + ".pyx"],
-        include_dirs=[OV_INCLUDE, numpy.get_include(), os.path.join(HERE, "ovfast")],
+        sources=["src/" + name.replace(".", "/") + ".pyx"],
+        include_dirs=[OV_INCLUDE, numpy.get_include(), os.path.join(HERE, "src", "ovfast")],
         extra_compile_args=["-std=c++17", "-O2", "-Wno-unused-function", "-Wno-deprecated-declarations",
                             "-fvisibility-inlines-hidden"] + HIDDEN_COMPILE,
         extra_link_args=[f"-l:{lib}" for lib in libs] + [f"-L{OV_LIBS}"]
@@ -91,7 +91,7 @@ runtime = openvino_extension("ovfast._runtime", [LIB_C, LIB_CPP])
 api = openvino_extension("ovfast.api", [LIB_C])
 packing = Extension(
     "ovfast._packing",
-    sources=["ovfast/_packing.pyx"],
+    sources=["src/ovfast/_packing.pyx"],
     include_dirs=[numpy.get_include()],
     extra_compile_args=["-O3"] + HIDDEN_COMPILE,
     extra_link_args=HIDDEN_LINK,
@@ -121,8 +121,8 @@ def video_extension():
         return None
     return Extension(
         "ovfast.gst._video",
-        sources=["ovfast/gst/_video.pyx"],
-        include_dirs=[os.path.join(HERE, "ovfast", "gst"), numpy.get_include()]
+        sources=["src/ovfast/gst/_video.pyx"],
+        include_dirs=[os.path.join(HERE, "src", "ovfast", "gst"), numpy.get_include()]
         + [f[2:] for f in cflags if f.startswith("-I")],
         extra_compile_args=["-O2", "-Wno-unused-function"] + [f for f in cflags if not f.startswith("-I")]
         + HIDDEN_COMPILE,
@@ -135,7 +135,7 @@ exts = [runtime, api]
 video = video_extension()
 if video is not None:
     exts.append(video)
-if os.path.exists(os.path.join(HERE, "ovfast", "_packing.pyx")):
+if os.path.exists(os.path.join(HERE, "src", "ovfast", "_packing.pyx")):
     exts.append(packing)
 
 setup(
