@@ -51,6 +51,7 @@ macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 if DEBUG:
     directives.update(linetrace=True, binding=True)
     macros.append(("CYTHON_TRACE_NOGIL", "1"))
+    macros.append(("OVFAST_DEBUG_BUILD", "1"))  # live-object counters (ovfast._runtime._debug_counts)
 
 # Every extension exports its PyInit_ function and nothing else. A compiler that links parts of libstdc++
 # statically (some GCC wrappers do) otherwise exports thousands of std:: symbols (locale facets such as

@@ -76,6 +76,16 @@ def source_tree():
     return root
 
 
+def test_the_checkout_does_not_shadow_the_installed_package():
+    # `python -m pytest` (and `python -c`) put the working directory first on sys.path: from the checkout's
+    # root, `import ovfast` must still find the installed, built package
+    out = subprocess.run([sys.executable, "-c", "import ovfast._runtime, ovfast; print(ovfast.__file__)"],
+                         cwd=source_tree(), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    found = Path(out.stdout.strip()).parent
+    assert found not in (source_tree() / "ovfast", source_tree() / "src" / "ovfast"), found
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     """The wheel `pip wheel . --no-deps` builds from this checkout (with the installed build tools)."""

@@ -4,6 +4,7 @@ drives AsyncInferQueue's job pool from C without the GIL."""
 
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -357,3 +358,28 @@ def test_a_python_failure_is_still_reported_after_c_code_used_the_job(drv):
     queue.wait_all()  # reported once
     queue.start_async({"x": x, "shape": np.array([2, 3], np.int64)})
     queue.wait_all()
+
+
+def test_a_run_started_from_c_reports_its_own_latency(drv, compiled):
+    # every start stamps its start time (ovf_job_start): a C run's latency is its own, not the time since
+    # an older Python run of the same job started
+    queue = ovfast.AsyncInferQueue(compiled, 1)
+    a, b = items(1)
+    queue.start_async({"a": a[0], "b": b[0]})
+    queue.wait_all()
+    python_started = time.perf_counter()
+    time.sleep(0.3)
+    assert drv.run_once(queue, [a[0], b[0]])[2] == OK
+    since_python_run = time.perf_counter() - python_started
+    assert 0 < queue[0].latency < since_python_run * 1000 / 2, (queue[0].latency, since_python_run)
+
+
+def test_a_program_that_exits_while_c_holds_jobs_ends(drv):
+    from test_job_lifecycle import run_program
+
+    run_program("""
+        import ovfast_cdriver as drv
+        assert drv.acquire(q, 1000)[0] == 0   # held by C until the program ends
+        for i in range(8):
+            q.start_async({"x": img}, i)
+    """, extra_path=os.path.dirname(drv.__file__))

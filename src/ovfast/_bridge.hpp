@@ -162,17 +162,21 @@ private:
 
 static ovf_callback_pump ovf_pump;
 
+// Every run's completion, on OpenVINO's callback thread: a job of a pool goes to its holder there; a
+// plain request settles, or waits for its Python callback on the pump.
 static void ovf_on_request_done(ovf_request_state* s) noexcept {
-    s->t_end_ns = ovf_now_ns();
+    s->t_end_ns.store(ovf_now_ns(), std::memory_order_release);
     s->finish();
     if (s->pool) {
         ovf_pool_job_done(static_cast<ovf_pool*>(s->pool), s);
         return;
     }
-    if (s->python_callback.load(std::memory_order_acquire))
+    if (s->holder.load(std::memory_order_acquire) == OVF_DIRECT_CALLBACK) {
         ovf_pump.push(s);
-    else
-        s->settle();
+        return;
+    }
+    s->holder.store(OVF_IDLE, std::memory_order_release);
+    s->settle();
 }
 
 // How a run ended, as the C API would report it.
@@ -223,4 +227,16 @@ static inline void ovf_request_state_free(ovf_request_state* s) noexcept {
 static inline void ovf_pump_pop_all(std::vector<ovf_request_state*>& out, int64_t timeout_ms) noexcept {
     ovf_pump.pop_all(out, timeout_ms);
 }
+
+// Live-object counts of a debug build (OVFAST_DEBUG_BUILD=1), for the tests' tear-down check; -1 otherwise.
+static inline void ovf_count_tensor(int delta) noexcept { OVF_COUNT(ovf_live_tensors, delta); }
+#ifdef OVFAST_DEBUG_BUILD
+static inline long ovf_live_state_count() noexcept { return ovf_live_states.load(); }
+static inline long ovf_live_pool_count() noexcept { return ovf_live_pools.load(); }
+static inline long ovf_live_tensor_count() noexcept { return ovf_live_tensors.load(); }
+#else
+static inline long ovf_live_state_count() noexcept { return -1; }
+static inline long ovf_live_pool_count() noexcept { return -1; }
+static inline long ovf_live_tensor_count() noexcept { return -1; }
+#endif
 

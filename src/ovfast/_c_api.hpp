@@ -10,6 +10,32 @@
 
 #include "_pool.hpp"
 
+// A tensor a C-API holder replaced on its job, put back when the job is handed back: the job's next user
+// (Python or C) must find the tensors the job had, never memory the C caller may free after release.
+struct ovf_saved_tensor {
+    bool output;
+    size_t index;
+    ov_tensor_t* tensor;
+    int own_set;  // inputs: what in_own_set[index] was
+};
+
+// The C API's hold on a job (job_acquire .. job_release): the job's FOREIGN data (ovf_request_state).
+struct ovf_c_hold {
+    void (*done)(void*, int) = nullptr;
+    void* ctx = nullptr;
+    uint64_t runs = 0;              // runs started in this hold
+    bool outputs_bound = false;     // an output was bound: out_data no longer names the request's memory
+    std::atomic<bool> release_pending{false};  // released from its own completion function
+    std::atomic<std::thread::id> done_thread{};  // the thread running `done`, while it runs
+    std::vector<ovf_saved_tensor> saved;
+
+    ~ovf_c_hold() {
+        for (auto& sv : saved) ov_tensor_free(sv.tensor);
+    }
+};
+
+static inline ovf_c_hold* ovf_c_hold_of(ovf_request_state* s) noexcept { return static_cast<ovf_c_hold*>(s->foreign); }
+
 // The values of ovfast/api.pxd's `status` enum (api.pyx checks they agree at import).
 enum ovf_c_status {
     OVF_C_OK = 0,
@@ -64,7 +90,8 @@ static ovf_request_state* ovf_c_job(ovf_pool* p, int job, int* status) noexcept 
         return nullptr;
     }
     ovf_request_state* s = p->jobs[job];
-    if (!s || !s->c_held.load(std::memory_order_acquire) || s->c_release_pending.load()) {
+    if (!s || s->holder.load(std::memory_order_acquire) != OVF_FOREIGN || !s->foreign ||
+        ovf_c_hold_of(s)->release_pending.load()) {
         *status = ovf_c_fail(OVF_C_NOT_HELD, "job %d is not held through the C API: take one with job_acquire",
                              job);
         return nullptr;
@@ -96,6 +123,45 @@ static ovf_request_state* ovf_c_port_job(ovf_pool* p, int job, bool output, size
     return s;
 }
 
+static void ovf_c_hold_free(void* hold) noexcept { delete static_cast<ovf_c_hold*>(hold); }
+
+// Hands a job held by the C API back to the pool: the tensors it replaced go back, its runs are its own
+// (the queue does not report them), and it is idle for whoever comes next.
+static void ovf_c_release_now(ovf_pool* p, ovf_request_state* s) noexcept {
+    ovf_c_hold* hold = ovf_c_hold_of(s);
+    for (auto it = hold->saved.rbegin(); it != hold->saved.rend(); ++it) {
+        if (it->output) {
+            ov_infer_request_set_output_tensor_by_index(s->request, it->index, it->tensor);
+        } else {
+            ov_infer_request_set_input_tensor_by_index(s->request, it->index, it->tensor);
+            s->in_own_set[it->index] = it->own_set;
+        }
+    }
+    std::lock_guard<std::mutex> lock(p->m);
+    s->checked = s->started.load();
+    s->foreign = nullptr;
+    s->foreign_done = nullptr;
+    p->foreign--;
+    p->release_locked(s->job_id, false);
+    if (p->waiters)
+        p->idle_cv.notify_all();
+    delete hold;  // frees the saved tensors: the request holds its own references again
+}
+
+// A run of a held job is over (OpenVINO's callback thread): the holder's completion function, then the
+// hand-back it asked for from inside that function.
+static void ovf_c_on_done(ovf_request_state* s) noexcept {
+    ovf_c_hold* hold = ovf_c_hold_of(s);
+    if (hold->done) {
+        hold->done_thread.store(std::this_thread::get_id());
+        hold->done(hold->ctx, s->job_id);
+        hold->done_thread.store(std::thread::id());
+    }
+    s->settle();
+    if (hold->release_pending.exchange(false))
+        ovf_c_release_now(static_cast<ovf_pool*>(s->pool), s);
+}
+
 // Waits up to timeout_ms (negative: no limit) for an idle job and holds it.
 static int ovf_c_acquire(ovf_pool* p, int64_t timeout_ms, int* job) noexcept {
     if (!p || !job)
@@ -117,33 +183,27 @@ static int ovf_c_acquire(ovf_pool* p, int64_t timeout_ms, int* job) noexcept {
             return ovf_c_fail(OVF_C_TIMEOUT, "no job of the pool became idle within %lld ms", (long long)timeout_ms);
     }
     ovf_request_state* s = p->jobs[id];
-    std::lock_guard<std::mutex> lock(p->m);  // the queue reads these fields under it (ovf_job_to_report)
-    if (s->checked != s->started.load()) {
-        // The queue has not reported this job's last (Python) run yet; keep a failure for it to report.
-        ov_status_e st = ov_infer_request_wait(s->request);  // idle: returns at once
-        if (st != OK && !s->deferred_status) {
-            const char* msg = ov_get_last_err_msg();
-            s->deferred_status = (int)st;
-            try {
-                s->deferred_message = msg ? msg : ov_get_error_info(st);
-            } catch (...) {
-            }
-            if (msg)
-                ov_free(msg);
-        }
-        s->checked = s->started.load();
+    auto* hold = new (std::nothrow) ovf_c_hold();
+    if (!hold) {
+        ovf_pool_release(p, std::vector<int>{id}, false);
+        return ovf_c_fail(OVF_C_FAILED, "job_acquire: out of memory");
     }
-    s->held.store(true, std::memory_order_release);
-    s->c_held.store(true, std::memory_order_release);
-    p->c_held++;
+    std::lock_guard<std::mutex> lock(p->m);  // the queue reads these fields under it (ovf_job_to_report)
+    ovf_job_defer_report(s);
+    s->foreign = hold;
+    s->foreign_done = ovf_c_on_done;
+    s->foreign_free = ovf_c_hold_free;
+    s->holder.store(OVF_FOREIGN, std::memory_order_release);
+    p->foreign++;
     *job = id;
     return OVF_C_OK;
 }
 
 // Replaces the job's tensor of a port for this hold, keeping the one it had (the first time) for release.
 static int ovf_c_replace(ovf_request_state* s, bool output, size_t index, ov_tensor_t* t, int job) noexcept {
+    ovf_c_hold* hold = ovf_c_hold_of(s);
     bool have = false;
-    for (auto& sv : s->saved)
+    for (auto& sv : hold->saved)
         have = have || (sv.output == output && sv.index == index);
     if (!have) {
         ov_tensor_t* old = nullptr;
@@ -152,7 +212,7 @@ static int ovf_c_replace(ovf_request_state* s, bool output, size_t index, ov_ten
         if (st != OK)
             return ovf_c_openvino_fail(st, job, "reading the tensor to replace");
         try {
-            s->saved.push_back(ovf_saved_tensor{output, index, old, output ? 0 : s->in_own_set[index]});
+            hold->saved.push_back(ovf_saved_tensor{output, index, old, output ? 0 : s->in_own_set[index]});
         } catch (...) {
             ov_tensor_free(old);
             return ovf_c_fail(OVF_C_FAILED, "job %d: out of memory", job);
@@ -163,7 +223,7 @@ static int ovf_c_replace(ovf_request_state* s, bool output, size_t index, ov_ten
     if (st != OK)
         return ovf_c_openvino_fail(st, job, "binding the tensor");
     if (output)
-        s->c_outputs_bound = true;
+        hold->outputs_bound = true;
     else
         s->in_own_set[index] = 0;
     return OVF_C_OK;
@@ -199,7 +259,7 @@ static int ovf_c_output(ovf_pool* p, int job, size_t index, void** data, size_t*
         return st;
     if (!data)
         return ovf_c_fail(OVF_C_INVALID, "job_output: data (the out pointer) is NULL");
-    if (s->out_data && s->out_data[index] && !s->c_outputs_bound) {
+    if (s->out_data && s->out_data[index] && !ovf_c_hold_of(s)->outputs_bound) {
         *data = s->out_data[index];
         if (nbytes)
             *nbytes = p->outputs[index].nbytes;
@@ -286,19 +346,14 @@ static int ovf_c_start(ovf_pool* p, int job, void (*done)(void*, int), void* ctx
         return st;
     if ((st = ovf_c_not_running(s, job, "starting it again")) != OVF_C_OK)
         return st;
-    s->c_done = done;
-    s->c_ctx = ctx;
-    s->python_callback.store(false, std::memory_order_release);
-    s->c_runs++;
-    s->started.fetch_add(1, std::memory_order_acq_rel);
-    ov_status_e e = ov_infer_request_start_async(s->request);
-    if (e != OK) {
-        int r = ovf_c_openvino_fail(e, job, "start_async");
-        s->run_status = (int)e;
-        s->run_message = ovf_c_message;
-        s->abandon();
-        return r;
-    }
+    ovf_c_hold* hold = ovf_c_hold_of(s);
+    hold->done = done;
+    hold->ctx = ctx;
+    hold->runs++;
+    ov_status_e e = ovf_job_start(s, OVF_FOREIGN);
+    if (e != OK)
+        return ovf_c_fail(OVF_C_FAILED, "job %d: start_async failed (OpenVINO status %d): %s", job, (int)e,
+                          s->run_message.c_str());
     return OVF_C_OK;
 }
 
@@ -308,12 +363,12 @@ static int ovf_c_wait(ovf_pool* p, int job, int64_t timeout_ms) noexcept {
     ovf_request_state* s = ovf_c_job(p, job, &st);
     if (!s)
         return st;
-    if (s->c_runs == 0)
+    if (ovf_c_hold_of(s)->runs == 0)
         return ovf_c_fail(OVF_C_INVALID, "job %d has not been started since job_acquire", job);
     // Without a limit, OpenVINO's own wait (its promise is kept after our callback returns): a round robin
     // of 16 jobs through job_wait went from 0.85x the C loop (waking on our condition variable from the
     // callback) to 0.88-0.97x on this noisy machine.
-    if (timeout_ms < 0 && s->is_running() && s->c_done_thread.load() != std::this_thread::get_id())
+    if (timeout_ms < 0 && s->is_running() && ovf_c_hold_of(s)->done_thread.load() != std::this_thread::get_id())
         ov_infer_request_wait(s->request);  // how the run ended is run_status; the wait's status says the same
     if (!s->wait_finished(timeout_ms))
         return ovf_c_fail(OVF_C_TIMEOUT, "job %d did not finish within %lld ms", job, (long long)timeout_ms);
@@ -330,8 +385,8 @@ static int ovf_c_release(ovf_pool* p, int job) noexcept {
     ovf_request_state* s = ovf_c_job(p, job, &st);
     if (!s)
         return st;
-    if (s->c_done_thread.load() == std::this_thread::get_id()) {
-        s->c_release_pending.store(true);
+    if (ovf_c_hold_of(s)->done_thread.load() == std::this_thread::get_id()) {
+        ovf_c_hold_of(s)->release_pending.store(true);
         return OVF_C_OK;
     }
     s->wait_settled(-1);
@@ -351,7 +406,7 @@ static int ovf_c_wait_all(ovf_pool* p, int64_t timeout_ms) noexcept {
         jobs = p->jobs;
     }
     for (ovf_request_state* s : jobs) {
-        if (!s || !(s->c_held.load() || s->c_release_pending.load()))
+        if (!s || s->holder.load() != OVF_FOREIGN)
             continue;
         int64_t left = -1;
         if (timeout_ms >= 0)

@@ -1,6 +1,20 @@
-// The job pool behind AsyncInferQueue and ovfast's C-level API: per-request completion state, and the
-// pool's idle/done bookkeeping, all without the GIL. Included by both extensions (_runtime and api), so it
-// holds no variables of its own: two copies of a static would silently diverge.
+// A job's life, written once: the per-request completion state, who holds the job (one enum), the one
+// start function, the one completion function, and the pool of an AsyncInferQueue, all without the GIL.
+// Included by both extensions (_runtime and api), so it holds no variables of its own: two copies of a
+// static would silently diverge.
+//
+// A job is idle, taken (out of the idle list, not started yet), or held by exactly one holder. The holder
+// is set when the job starts (ovf_job_start) and says what its completion does (ovf_pool_job_done):
+//   DIRECT           a plain request's own start_async: the run settles
+//   DIRECT_CALLBACK  ... with a Python callback: to the callback pump, which settles it after the callback
+//   QUEUE            a queue's start_async: settles, back to idle
+//   QUEUE_CALLBACK   ... with the queue's callback: to `done`, where the dispatcher runs the callbacks of a
+//                    whole batch, then releases it (straight to idle once the queue is closing)
+//   IMAP             imap's: settles; imap reads it, then releases it
+//   ASYNCIO          infer_async's: settles into the event loop's list; the loop reads it, then releases it
+//   MAP              map's: map drives the request itself (no completion callback) and releases it
+//   FOREIGN          another holder's hook (the C-level API, _c_api.hpp): it settles and releases the job
+// A new way to hold a job is one more value here and one more case in ovf_job_done.
 #pragma once
 
 #include <algorithm>
@@ -25,68 +39,92 @@ static inline int64_t ovf_now_ns() noexcept {
         .count();
 }
 
-// A tensor a C-API holder replaced on its job, put back when the job is handed back: the job's next user
-// (Python or C) must find the tensors the job had, never memory the C caller may free after release.
-struct ovf_saved_tensor {
-    bool output;
-    size_t index;
-    ov_tensor_t* tensor;
-    int own_set;  // inputs: what _InputSlots.own_set[index] was
+enum ovf_holder : int {
+    OVF_IDLE = 0,
+    OVF_TAKEN,
+    OVF_DIRECT,
+    OVF_DIRECT_CALLBACK,
+    OVF_QUEUE,
+    OVF_QUEUE_CALLBACK,
+    OVF_IMAP,
+    OVF_ASYNCIO,
+    OVF_MAP,
+    OVF_FOREIGN,
 };
 
+// Holders that keep a finished job until they have read it: no one else may start or take it meanwhile.
+static inline bool ovf_holder_keeps(int holder) noexcept {
+    return holder == OVF_IMAP || holder == OVF_ASYNCIO || holder == OVF_MAP || holder == OVF_FOREIGN;
+}
+
+// What the queue has to report of a job's last run (ovf_job_to_report).
+enum ovf_report : int {
+    OVF_REPORT_NOTHING = 0,  // reported already, or never run
+    OVF_REPORT_FOREIGN,      // the job is another holder's: its runs are reported there
+    OVF_REPORT_DEFERRED,     // a failure found when another holder took the job: status and message out
+    OVF_REPORT_WAIT,         // a run to read with ov_infer_request_wait
+};
+
+#ifdef OVFAST_DEBUG_BUILD
+// Live objects, for the tests' tear-down check (debug builds only). One per process: only _runtime makes
+// requests and pools, so only its copy of these counts.
+static std::atomic<long> ovf_live_states{0};
+static std::atomic<long> ovf_live_pools{0};
+static std::atomic<long> ovf_live_tensors{0};
+#define OVF_COUNT(counter, delta) (counter).fetch_add(delta, std::memory_order_relaxed)
+#else
+#define OVF_COUNT(counter, delta) ((void)0)
+#endif
+
 // Per-request completion state; the request's completion callback points at it, so this struct lives
-// exactly as long as the request. `settled` counts runs whose whole completion (our C callback and, if set, the Python
-// callback or C completion function) is over: wait() returns only then, and the request is freed only
-// then, because OpenVINO marks a request idle before its callback has run.
+// exactly as long as the request (the InferRequest owns it). `settled` counts runs whose whole completion
+// (our C callback and, if any, the holder's callback) is over: wait() returns only then, and the request
+// is freed only then, because OpenVINO marks a request idle before its callback has run.
 struct ovf_request_state {
     std::atomic<uint64_t> started{0};
     std::atomic<uint64_t> finished{0};  // runs whose inference is over (callback entered, or start failed)
     std::atomic<uint64_t> settled{0};
-    std::atomic<bool> python_callback{false};
+    std::atomic<int> holder{OVF_IDLE};  // an ovf_holder; changed to IDLE under the pool's lock
     // How the last run ended (an ov_status_e), and OpenVINO's message if it failed: recorded before
-    // `finished` moves, for completion functions, which cannot ask ov_infer_request_wait (OpenVINO
+    // `finished` moves, for holders that cannot ask ov_infer_request_wait from a completion (OpenVINO
     // fulfils the request's promise only after its callback returns: waiting there never ends).
     int run_status = 0;
     std::string run_message;
-    int64_t t_start_ns = 0;
-    std::atomic<int64_t> t_end_ns{0};  // read by latency while a run may be completing
-    void* owner = nullptr;  // the Python InferRequest; only the callback pump touches it, with the GIL
+    std::atomic<int64_t> t_start_ns{0};
+    std::atomic<int64_t> t_end_ns{0};
+    void* owner = nullptr;  // DIRECT_CALLBACK: the Python InferRequest, kept alive until its callback ran
     // The ovf_pool when the request is a job of a live AsyncInferQueue (holding a reference to it); null
     // for a plain request and once the queue is gone. Changed only while the job is idle.
     void* pool = nullptr;
     int job_id = -1;
-    // The job's taker keeps it when it finishes (imap, the C API): no one may start it before its taker
-    // has read it and handed it back.
-    std::atomic<bool> held{false};
-    // Started by infer_async/aimap: when it settles it goes to its pool's event-loop list (async_ready).
-    std::atomic<bool> async_job{false};
     // Runs whose status the queue has reported (the job's holder reads and writes it).
     uint64_t checked = 0;
-    // A failed Python run not yet reported when the C API took the job: reported by the queue later.
+    // A failed run not yet reported by the queue when another holder took the job: reported later.
     int deferred_status = 0;
     std::string deferred_message;
+    // FOREIGN: the holder's completion (it settles and releases the job) and its own data.
+    void (*foreign_done)(ovf_request_state*) = nullptr;
+    void* foreign = nullptr;
+    void (*foreign_free)(void*) = nullptr;  // frees `foreign` if its holder never handed the job back
 
-    // What the C API reads and writes without Python (set once by make_request; arrays owned by the
-    // Python InferRequest, which outlives its state's use as a job).
+    // The request and its memory, for holders that work without Python (set once by make_request; the
+    // arrays are owned by the Python InferRequest, which owns this state).
     ov_infer_request_t* request = nullptr;
     ov_tensor_t** in_own = nullptr;  // per input: ovfast's own tensor, null for dynamic/packed inputs
     void** in_own_data = nullptr;
     int* in_own_set = nullptr;       // per input: the request reads in_own[i]
     void** out_data = nullptr;       // per static output: its data (null when outputs are not cached)
-
-    // The C API's hold on the job (between job_acquire and job_release).
-    std::atomic<bool> c_held{false};
-    void (*c_done)(void*, int) = nullptr;
-    void* c_ctx = nullptr;
-    uint64_t c_runs = 0;            // runs started in this hold
-    bool c_outputs_bound = false;   // an output was bound: out_data no longer names the request's memory
-    std::atomic<bool> c_release_pending{false};  // released from its own completion function
-    std::atomic<std::thread::id> c_done_thread{};  // the thread running c_done, while it runs
-    std::vector<ovf_saved_tensor> saved;
     std::atomic<int> finish_waiters{0};
 
     std::mutex m;
     std::condition_variable cv;
+
+    ovf_request_state() { OVF_COUNT(ovf_live_states, 1); }
+    ~ovf_request_state() {
+        if (foreign && foreign_free)
+            foreign_free(foreign);
+        OVF_COUNT(ovf_live_states, -1);
+    }
 
     // Notifies under the lock: a waiter may free this state as soon as it sees the count.
     void settle() noexcept {
@@ -100,11 +138,6 @@ struct ovf_request_state {
             std::lock_guard<std::mutex> lock(m);
             cv.notify_all();
         }
-    }
-    // A start that failed: the run is over at once.
-    void abandon() noexcept {
-        finish();
-        settle();
     }
     bool is_settled() const noexcept {
         return settled.load(std::memory_order_acquire) == started.load(std::memory_order_acquire);
@@ -139,6 +172,29 @@ struct ovf_request_state {
     }
 };
 
+// The one way a run starts, for every holder: the holder, the count and the start time are set before
+// OpenVINO can call back. A start OpenVINO refuses is over at once (finished and settled), with its status
+// recorded as a failed run's would be; the caller gives the job back.
+static ov_status_e ovf_job_start(ovf_request_state* s, int holder) noexcept {
+    s->holder.store(holder, std::memory_order_release);
+    s->started.fetch_add(1, std::memory_order_acq_rel);
+    s->t_start_ns.store(ovf_now_ns(), std::memory_order_release);
+    ov_status_e st = ov_infer_request_start_async(s->request);
+    if (st != OK) {
+        s->run_status = (int)st;
+        const char* msg = ov_get_last_err_msg();  // process-wide: a best-effort detail
+        try {
+            s->run_message = msg ? msg : ov_get_error_info(st);
+        } catch (...) {
+        }
+        if (msg)
+            ov_free(msg);
+        s->finish();
+        s->settle();
+    }
+    return st;
+}
+
 // One input or output of the pool's model, as the C API checks bound memory against it.
 struct ovf_port_desc {
     ov_element_type_e type;
@@ -150,17 +206,15 @@ struct ovf_port_desc {
     std::string label;           // "'name' (f32[1,8])" for messages
 };
 
-// The job pool of an AsyncInferQueue. OpenVINO's callback thread hands a finished job back here without
-// the GIL: straight to `idle` when no Python callback is set, else to `done`, where the queue's dispatcher
-// thread picks up whole batches, runs their Python callbacks under one GIL acquisition, then releases them
-// to `idle`. The dispatcher is woken only when half the pool is done or nothing else is in flight (or a
-// submitter needs a job), so callbacks cost one wake-up per batch, not one per request. Jobs held by a
-// taker (imap, the C API) are in flight for everyone else until handed back.
+// The job pool of an AsyncInferQueue: which jobs are idle, in flight and done, guarded by one mutex. The
+// dispatcher is woken only when half the pool is done or nothing else is in flight (or a submitter needs
+// a job), so callbacks cost one wake-up per batch, not one per request.
 struct ovf_pool {
     // Owners: the queue's handle, each job's state, and each C-API user (api.queue_pool), so a job that
     // outlives its queue never points at freed memory (its completion would write into it).
     std::atomic<int> refs{1};
     std::atomic<bool> closed{false};  // the queue is gone: no more jobs
+    bool closing = false;  // the queue is being freed: completions skip their Python callbacks
     bool python_callbacks = false;  // the queue has a Python callback: finished jobs go through `done`
     std::mutex m;
     std::condition_variable idle_cv;
@@ -175,10 +229,12 @@ struct ovf_pool {
     std::vector<int> async_ready;
     bool async_signalled = false;
     int in_flight = 0;
-    int c_held = 0;   // of in_flight: jobs the C API holds (Python's wait_all does not wait for them)
+    int foreign = 0;  // of in_flight: jobs FOREIGN holders hold (Python's wait_all does not wait for them)
     int waiters = 0;
     bool dispatcher_sleeping = false;
     bool kicked = false;
+
+    ovf_pool() { OVF_COUNT(ovf_live_pools, 1); }
 
     bool done_is_due() const noexcept {
         size_t d = done.size();
@@ -186,16 +242,32 @@ struct ovf_pool {
     }
     // Waiters are woken once a quarter of the pool is idle (or none is in flight), not per completion:
     // the rest keeps the device busy meanwhile, and a submitter then starts several jobs per wake-up.
-    bool idle_is_due() const noexcept { return in_flight == c_held || 4 * idle.size() >= jobs.size(); }
+    bool idle_is_due() const noexcept { return in_flight == foreign || 4 * idle.size() >= jobs.size(); }
     void kick() noexcept {  // a caller needs jobs that wait for their Python callbacks
         if (!done.empty()) {
             kicked = true;
             done_cv.notify_one();
         }
     }
+    // Gives back one job, once (a second release of the same hold finds it idle and does nothing).
+    // Called with m held.
+    bool release_locked(int id, bool settle) noexcept {
+        if (closed.load() || id < 0 || (size_t)id >= jobs.size() || !jobs[id])
+            return false;
+        ovf_request_state* s = jobs[id];
+        if (s->holder.load(std::memory_order_acquire) == OVF_IDLE)
+            return false;
+        if (settle)
+            s->settle();
+        s->holder.store(OVF_IDLE, std::memory_order_release);
+        idle.push_back(id);
+        in_flight--;
+        return true;
+    }
     ~ovf_pool() {
         if (async_fd >= 0)
             close(async_fd);
+        OVF_COUNT(ovf_live_pools, -1);
     }
 };
 
@@ -214,34 +286,35 @@ static void ovf_pool_async_push(ovf_pool* p, int id) noexcept {
     }
 }
 
-static void ovf_c_release_now(ovf_pool* p, ovf_request_state* s) noexcept;
-
+// A job of pool p finished its inference (OpenVINO's callback thread): what happens next is its holder's.
 static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
-    if (s->held.load(std::memory_order_acquire)) {  // still its taker's: settle only
-        if (s->c_done) {
-            s->c_done_thread.store(std::this_thread::get_id());
-            s->c_done(s->c_ctx, s->job_id);
-            s->c_done_thread.store(std::thread::id());
-        }
+    switch (s->holder.load(std::memory_order_acquire)) {
+    case OVF_FOREIGN:
+        s->foreign_done(s);
+        return;
+    case OVF_IMAP:
+    case OVF_MAP:
         s->settle();
-        if (s->c_release_pending.exchange(false))
-            ovf_c_release_now(p, s);
-        else if (s->async_job.load(std::memory_order_acquire))
-            ovf_pool_async_push(p, s->job_id);
         return;
-    }
-    if (s->python_callback.load(std::memory_order_acquire)) {
+    case OVF_ASYNCIO:
+        s->settle();
+        ovf_pool_async_push(p, s->job_id);
+        return;
+    case OVF_QUEUE_CALLBACK: {
         std::lock_guard<std::mutex> lock(p->m);
-        p->done.push_back(s->job_id);
-        if (p->dispatcher_sleeping && p->done_is_due())
-            p->done_cv.notify_one();
-        return;
+        if (!p->closing) {
+            p->done.push_back(s->job_id);
+            if (p->dispatcher_sleeping && p->done_is_due())
+                p->done_cv.notify_one();
+            return;
+        }
+        break;  // the queue is being freed: no callback, straight back to idle
     }
-    s->settle();
+    default:
+        break;
+    }
     std::lock_guard<std::mutex> lock(p->m);
-    p->idle.push_back(s->job_id);
-    p->in_flight--;
-    if (p->waiters && p->idle_is_due())
+    if (p->release_locked(s->job_id, true) && p->waiters && p->idle_is_due())
         p->idle_cv.notify_all();
 }
 
@@ -278,25 +351,6 @@ static void ovf_pool_forget_job(ovf_pool* p, ovf_request_state* s) noexcept {
     ovf_pool_unref(p);
 }
 
-// The queue is gone and every job is idle: the jobs that live on become plain requests.
-static void ovf_pool_detach(ovf_pool* p) noexcept {
-    std::vector<ovf_request_state*> jobs;
-    {
-        std::lock_guard<std::mutex> lock(p->m);
-        p->closed.store(true);
-        jobs.swap(p->jobs);
-        p->idle.clear();
-    }
-    p->idle_cv.notify_all();
-    for (auto* s : jobs) {
-        if (!s)
-            continue;
-        s->pool = nullptr;
-        s->job_id = -1;
-        ovf_pool_unref(p);
-    }
-}
-
 // Waits on idle_cv, up to timeout_ms in all, until ready() holds (checked under the lock); kicks the
 // dispatcher first, since the jobs waited for may be held by their Python callbacks. ready() at the end.
 template <class Ready>
@@ -316,7 +370,9 @@ static bool ovf_pool_wait_idle(ovf_pool* p, std::unique_lock<std::mutex>& lock, 
 
 // Takes an idle job (a given one when want >= 0); -1 when none came within timeout_ms. With take=false
 // the job stays idle: the first idle job is the one the next acquire(-1) takes, which is how
-// get_idle_request_id() names the job that the next start_async() starts.
+// get_idle_request_id() names the job that the next start_async() starts. The pool calls a job idle from
+// its completion callback, before OpenVINO has fulfilled the request's promise; a job named here is idle
+// for OpenVINO too (its wait_for(0) is true).
 static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms, bool take = true) noexcept {
     std::unique_lock<std::mutex> lock(p->m);
     auto it = p->idle.end();
@@ -330,32 +386,32 @@ static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms, bool take
     if (take) {
         p->idle.erase(it);
         p->in_flight++;
+        p->jobs[id]->holder.store(OVF_TAKEN, std::memory_order_release);
+        return id;
     }
+    ov_infer_request_t* request = p->jobs[id]->request;
+    lock.unlock();
+    ov_infer_request_wait(request);  // returns once OpenVINO has fulfilled the promise: microseconds
     return id;
 }
 
-// Takes every job of the pool, waiting up to timeout_ms in all for the busy ones; false (having taken
-// none) if they did not all come. For map(), which drives every job itself.
+// Takes every job of the pool for map(), waiting up to timeout_ms in all for the busy ones; false (having
+// taken none) if they did not all come.
 static bool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms) noexcept {
     std::unique_lock<std::mutex> lock(p->m);
     if (!ovf_pool_wait_idle(p, lock, timeout_ms, [p] { return p->idle.size() == p->jobs.size(); }))
         return false;
     p->idle.clear();
     p->in_flight = (int)p->jobs.size();
+    for (auto* s : p->jobs) s->holder.store(OVF_MAP, std::memory_order_release);
     return true;
 }
 
-// Gives back jobs: ones that never started (settle=false), or ones whose Python callbacks have run.
+// Gives back jobs: ones that never started or whose holder has read them (settle=false), or ones whose
+// Python callbacks have run (settle=true). Releasing a job twice, or after the pool closed, does nothing.
 static void ovf_pool_release(ovf_pool* p, const std::vector<int>& ids, bool settle) noexcept {
-    if (settle)
-        for (int id : ids) p->jobs[id]->settle();
-    for (int id : ids) {
-        p->jobs[id]->async_job.store(false, std::memory_order_release);
-        p->jobs[id]->held.store(false, std::memory_order_release);
-    }
     std::lock_guard<std::mutex> lock(p->m);
-    for (int id : ids) p->idle.push_back(id);
-    p->in_flight -= (int)ids.size();
+    for (int id : ids) p->release_locked(id, settle);
     if (p->waiters)
         p->idle_cv.notify_all();
 }
@@ -371,43 +427,17 @@ static void ovf_pool_take_done(ovf_pool* p, std::vector<int>& out, int64_t timeo
     p->done.clear();
 }
 
-// Waits up to timeout_ms for every job to be idle (with every_job=false: every job but those the C API
-// holds, which may be held for as long as the C code runs).
+// Waits up to timeout_ms for every job to be idle (with every_job=false: every job but FOREIGN holders',
+// which may be held for as long as their code runs).
 static bool ovf_pool_wait_all(ovf_pool* p, int64_t timeout_ms, bool every_job = true) noexcept {
     std::unique_lock<std::mutex> lock(p->m);
     return ovf_pool_wait_idle(p, lock, timeout_ms,
-                              [p, every_job] { return p->in_flight == (every_job ? 0 : p->c_held); });
+                              [p, every_job] { return p->in_flight == (every_job ? 0 : p->foreign); });
 }
 
 static int ovf_pool_peek_idle(ovf_pool* p) noexcept {
     std::lock_guard<std::mutex> lock(p->m);
     return p->idle.empty() ? -1 : p->idle.front();
-}
-
-// Hands a job held by the C API back to the pool: the tensors it replaced go back, its runs are its own
-// (the queue does not report them), and it is idle for whoever comes next.
-static void ovf_c_release_now(ovf_pool* p, ovf_request_state* s) noexcept {
-    for (auto it = s->saved.rbegin(); it != s->saved.rend(); ++it) {
-        if (it->output) {
-            ov_infer_request_set_output_tensor_by_index(s->request, it->index, it->tensor);
-        } else {
-            ov_infer_request_set_input_tensor_by_index(s->request, it->index, it->tensor);
-            s->in_own_set[it->index] = it->own_set;
-        }
-        ov_tensor_free(it->tensor);
-    }
-    s->saved.clear();
-    s->checked = s->started.load();
-    s->c_done = nullptr;
-    s->c_ctx = nullptr;
-    s->c_runs = 0;
-    s->c_outputs_bound = false;
-    s->c_held.store(false, std::memory_order_release);
-    {
-        std::lock_guard<std::mutex> lock(p->m);
-        p->c_held--;
-    }
-    ovf_pool_release(p, std::vector<int>{s->job_id}, false);
 }
 
 // The eventfd an event loop watches for infer_async's completions (made on first use); -1 if the system
@@ -422,8 +452,10 @@ static int ovf_pool_async_fd(ovf_pool* p) noexcept {
 // The event loop's side: every infer_async job settled since the last call (their wake-up consumed).
 static void ovf_pool_async_take(ovf_pool* p, std::vector<int>& out) noexcept {
     uint64_t count;
-    ssize_t r = read(p->async_fd, &count, sizeof count);  // non-blocking: EAGAIN when nothing was written
-    (void)r;
+    if (p->async_fd >= 0) {
+        ssize_t r = read(p->async_fd, &count, sizeof count);  // non-blocking: EAGAIN when nothing was written
+        (void)r;
+    }
     std::lock_guard<std::mutex> lock(p->m);
     out.assign(p->async_ready.begin(), p->async_ready.end());
     p->async_ready.clear();
@@ -434,25 +466,82 @@ static void ovf_pool_async_take(ovf_pool* p, std::vector<int>& out) noexcept {
 // go back to idle here (their results dropped).
 static void ovf_pool_async_abandon(ovf_pool* p) noexcept {
     std::vector<int> ids;
-    if (p->async_fd < 0)
-        return;
     ovf_pool_async_take(p, ids);
     for (int id : ids) p->jobs[id]->checked = p->jobs[id]->started.load();
     if (!ids.empty())
         ovf_pool_release(p, ids, false);
 }
 
-// What the queue should report for a job's last run, decided under the pool's lock so that C code taking the
-// job (ovf_c_acquire, which writes the same fields under it) is never read half-way: 0 nothing, 1 the job
-// is C code's (its runs are reported there), 2 a failure C code found (status and message out, once),
-// 3 a run to read with ov_infer_request_wait.
-static int ovf_job_to_report(ovf_request_state* s, int* status, std::string* message) noexcept {
+// The queue is being freed, perhaps at interpreter exit with its dispatcher thread gone (CPython ends a
+// daemon thread that asks for the GIL then) and jobs in its hands. Waits for every inference to end, then
+// settles every job that waits for Python (a callback, an event loop, imap) without running its callback,
+// and detaches the jobs: those still referenced elsewhere live on as plain requests. FOREIGN holders'
+// jobs stay theirs until their completion is over; their next call finds the pool closed. Returns the ids
+// of those jobs (their requests must outlive the memory handed to their holders).
+static std::vector<int> ovf_pool_close(ovf_pool* p) noexcept {
+    std::vector<ovf_request_state*> jobs;
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        p->closing = true;  // completions from here on skip their callbacks
+        jobs = p->jobs;
+    }
+    for (auto* s : jobs) {
+        if (!s)
+            continue;
+        if (s->is_running())
+            ov_infer_request_wait(s->request);
+        s->wait_finished(-1);  // our callback entered: what follows needs no Python
+    }
+    {
+        std::lock_guard<std::mutex> lock(p->m);  // the jobs in `done` or in a dispatcher's hands
+        for (auto* s : jobs)
+            if (s && s->holder.load() == OVF_QUEUE_CALLBACK)
+                p->release_locked(s->job_id, true);
+        p->done.clear();
+    }
+    // Every other completion settles by itself: ours in microseconds, a FOREIGN holder's when its
+    // completion function returns.
+    for (auto* s : jobs)
+        if (s)
+            s->wait_settled(-1);
+    std::vector<int> foreign;
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        p->async_ready.clear();
+        for (auto* s : jobs) {
+            if (!s)
+                continue;
+            if (s->holder.load() == OVF_FOREIGN)
+                foreign.push_back(s->job_id);
+            else
+                p->release_locked(s->job_id, false);  // an event loop's, imap's: their results dropped
+            s->checked = s->started.load();
+        }
+        p->closed.store(true);
+        p->jobs.clear();
+        p->idle.clear();
+    }
+    p->idle_cv.notify_all();
+    for (auto* s : jobs) {
+        if (!s)
+            continue;
+        s->holder.store(OVF_IDLE, std::memory_order_release);
+        s->pool = nullptr;
+        s->job_id = -1;
+        ovf_pool_unref(p);
+    }
+    return foreign;
+}
+
+// What the queue should report for a job's last run, decided under the pool's lock so that another holder
+// taking the job (which writes the same fields under it) is never read half-way.
+static ovf_report ovf_job_to_report(ovf_request_state* s, int* status, std::string* message) noexcept {
     auto* p = static_cast<ovf_pool*>(s->pool);
     std::unique_lock<std::mutex> lock;
     if (p)
         lock = std::unique_lock<std::mutex>(p->m);
-    if (s->c_held.load())
-        return 1;
+    if (s->holder.load() == OVF_FOREIGN)
+        return OVF_REPORT_FOREIGN;
     if (s->deferred_status) {
         *status = s->deferred_status;
         try {
@@ -460,11 +549,30 @@ static int ovf_job_to_report(ovf_request_state* s, int* status, std::string* mes
         } catch (...) {
         }
         s->deferred_status = 0;
-        return 2;
+        return OVF_REPORT_DEFERRED;
     }
     uint64_t started = s->started.load();
     if (s->checked == started)
-        return 0;
+        return OVF_REPORT_NOTHING;
     s->checked = started;
-    return 3;
+    return OVF_REPORT_WAIT;
+}
+
+// Another holder takes a job of the pool (the C API's acquire): the queue's report of the job's last run,
+// if it has not made it yet, is kept for the queue to make later. Called with the pool's lock held.
+static void ovf_job_defer_report(ovf_request_state* s) noexcept {
+    if (s->checked == s->started.load())
+        return;
+    ov_status_e st = ov_infer_request_wait(s->request);  // idle: returns at once
+    if (st != OK && !s->deferred_status) {
+        const char* msg = ov_get_last_err_msg();
+        s->deferred_status = (int)st;
+        try {
+            s->deferred_message = msg ? msg : ov_get_error_info(st);
+        } catch (...) {
+        }
+        if (msg)
+            ov_free(msg);
+    }
+    s->checked = s->started.load();
 }

@@ -59,6 +59,15 @@ cdef class _InputSlots:
     cdef int shape_error(self, ConstOutput port, cnp.ndarray arr) except -1
 
 
+cdef class _CallbackErrors:
+    cdef object error
+    cdef bint urgent
+    cdef void run(self, object fn, tuple args) noexcept
+    cdef void keep(self, object e) noexcept
+    cdef int raise_kept(self) except -1
+    cdef int raise_urgent(self) except -1
+
+
 cdef class CompiledModel:
     cdef ov_compiled_model_t* ptr
     cdef object core
@@ -85,11 +94,9 @@ cdef class InferRequest:
     cdef void** out_data
     cdef int _cache_output(self, Py_ssize_t j) except -1
     cdef bint _busy
-    cdef bint _async_ran
-    cdef int64_t _latency_ns
     cdef object _userdata
     cdef object _callback
-    cdef object _callback_error
+    cdef _CallbackErrors _errors
     cdef int _check_idle(self) except -1
     cdef int _take(self) except -1
     cdef _give_back(self, bint to_pool)
@@ -100,9 +107,6 @@ cdef class InferRequest:
     cdef OVDict _results(self, bint share, bint decode=*)
     cpdef OVDict infer(self, inputs=*, bint share_inputs=*, bint share_outputs=*, decode_strings=*)
     cdef bint _wait(self, int64_t timeout_ms) except -1
-    cdef _drain_after_error(self)
-    cdef _raise_callback_error(self)
-    cdef _deliver(self)
 
 
 cdef class Core:
@@ -124,29 +128,18 @@ cdef class AsyncInferQueue:
     cdef list _jobs
     cdef list _userdata
     cdef object _callback
-    cdef object _callback_error
+    cdef _CallbackErrors _errors
     cdef object _dispatcher
     cdef dict _imap_held         # thread ident -> jobs its running imap()s hold
-    cdef object _aloop           # the event loop infer_async/aimap deliver to (one per queue at a time)
-    cdef list _afutures          # per job: the future of its infer_async run, or None
-    cdef object _afifo           # (future, inputs, userdata, share_inputs) of infer_async calls queued for a job
-    cdef Py_ssize_t _async_wakeups, _async_completions
-    cdef object _poke            # the timer that looks for jobs freed by other paths while calls are queued
+    cdef object _aio             # infer_async's side (aio.pxi), made on first use
     cdef object __weakref__
     cdef _deliver(self, vector[int]& batch)
-    cdef _raise_pending(self)
     cdef int _acquire(self, int want, bint take=*) except -1
     cdef int _refuse_waiting_for_all(self, str what) except -1
+    cdef int _refuse_blocking_the_loop(self, str what) except -1
+    cdef _reap_async(self)
     cdef _give_back(self, int id)
     cdef int _check_job(self, int id) except -1
     cdef int _fill(self, int id, object inputs, bint share_inputs) except -1
-    cdef int _start(self, int id, bint python_callback, bint held=*) except -1
-    cdef _take_every_job(self)
-    cdef OVDict _held_result(self, int id, Py_ssize_t index)
-    cdef int _bind_loop(self, object loop) except -1
-    cdef object _submit_async(self, object loop, object inputs, object userdata, bint share_inputs)
-    cdef _async_deliver(self, vector[int]& batch)
-    cdef _start_async_job(self, int id, object fut, object inputs, object userdata, bint share_inputs)
-    cdef _start_queued(self)
-    cdef _reap_async(self)
-    cdef int _refuse_blocking_the_loop(self, str what) except -1
+    cdef int _start(self, int id, int holder, bint keep=*) except -1
+    cdef object _bridge(self, object loop)

@@ -50,6 +50,8 @@ include "state.pxi"
 include "compiled_model.pxi"
 include "core.pxi"
 include "queue.pxi"
+include "batches.pxi"
+include "aio.pxi"
 
 
 def openvino_c_version():
@@ -60,3 +62,11 @@ def openvino_c_version():
         return v.buildNumber.decode("utf-8")
     finally:
         ov_version_free(&v)
+
+
+def _debug_counts():
+    """Live objects of a debug build (OVFAST_DEBUG_BUILD=1 at build time): C request states, job pools and
+    Tensors; None in a release build."""
+    if ovf_live_state_count() < 0:
+        return None
+    return {"requests": ovf_live_state_count(), "pools": ovf_live_pool_count(), "tensors": ovf_live_tensor_count()}

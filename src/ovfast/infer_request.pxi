@@ -12,7 +12,8 @@ cdef class InferRequest:
     def __dealloc__(self):
         if self.req != NULL:
             # OpenVINO marks a request idle before its callback has run: wait for our callback to finish
-            # with the state before freeing either.
+            # with the state before freeing either. Nothing here waits for Python: a request whose Python
+            # callback is pending is kept alive by the pump, and a job's queue settles its jobs when it goes.
             with nogil:
                 ov_infer_request_wait(self.req)
                 if self.state != NULL:
@@ -36,7 +37,7 @@ cdef class InferRequest:
         if self._busy or not self.state.is_settled():
             raise _exc.RequestBusy("this InferRequest is running; wait() for it, or give each thread its own "
                                    "request", -8)
-        if self.state.held.load():
+        if ovf_holder_keeps(self.state.holder.load()):
             raise _exc.RequestBusy("this InferRequest is a job of an AsyncInferQueue held by imap() or by C code "
                                    "(ovfast's C API) until they hand it back", -8)
         return 0
@@ -253,15 +254,15 @@ cdef class InferRequest:
                 t1 = ovf_now_ns()
         finally:
             self._give_back(True)
+        self.state.t_start_ns = t0  # the one record of the last run's times, whichever path ran it
+        self.state.t_end_ns = t1
         check(st, b"infer")
-        self._latency_ns = t1 - t0
-        self._async_ran = False
         return self._results(share_outputs, decode_strings)
 
     def start_async(self, inputs=None, userdata=None, bint share_inputs=False):
         cdef ov_status_e st
-        cdef bint py_cb
-        self._raise_callback_error()
+        cdef int holder
+        self._errors.raise_kept()
         self._take()
         try:
             set_inputs(self.inputs, inputs, self.cm._in_names, share_inputs)
@@ -273,25 +274,19 @@ cdef class InferRequest:
         if self.state.pool != NULL:
             # a job of a live queue: its completion goes through the pool, and its Python callback is the
             # queue's (with the job's queue userdata), as in openvino
-            py_cb = (<ovf_pool*>self.state.pool).python_callbacks
+            holder = OVF_QUEUE_CALLBACK if (<ovf_pool*>self.state.pool).python_callbacks else OVF_QUEUE
         else:
-            py_cb = self._callback is not None
-        self.state.python_callback.store(py_cb)
-        if py_cb and self.state.pool == NULL:
+            holder = OVF_DIRECT_CALLBACK if self._callback is not None else OVF_DIRECT
+        if holder == OVF_DIRECT_CALLBACK:
             # The pump runs the Python callback later; the request must live until it has.
             cpython.Py_INCREF(self)
             self.state.owner = <void*>self
-        self.state.started.fetch_add(1)
         self._busy = False  # from here on `started` says it runs
-        self._async_ran = True  # before the start: the callback may read latency before we return
         with nogil:
-            self.state.t_start_ns = ovf_now_ns()
-            st = ov_infer_request_start_async(self.req)
+            st = ovf_job_start(self.state, holder)
         if st != OK:
-            self.state.python_callback.store(False)
-            self.state.abandon()
             self._give_back(True)
-            if py_cb and self.state.pool == NULL:
+            if holder == OVF_DIRECT_CALLBACK:
                 self.state.owner = NULL
                 cpython.Py_DECREF(self)
             check(st, b"start_async")
@@ -299,7 +294,7 @@ cdef class InferRequest:
     def wait(self):
         """Waits for the running inference (and its callback); returns at once if none was started."""
         self._wait(-1)
-        self._raise_callback_error()
+        self._errors.raise_kept()
 
     def wait_for(self, timeout):
         """Waits up to timeout milliseconds; True when the result (and its callback) is done."""
@@ -307,63 +302,36 @@ cdef class InferRequest:
             raise TypeError(f"wait_for(timeout): timeout is an int of milliseconds, got {type(timeout).__name__}")
         done = self._wait(int(timeout))
         if done:
-            self._raise_callback_error()
+            self._errors.raise_kept()
         return done
 
     cdef bint _wait(self, int64_t timeout_ms) except -1:
-        # Short slices so that Ctrl-C reaches a thread waiting here.
-        cdef int64_t slice_ms, left = timeout_ms
-        cdef ov_status_e st
-        cdef bint settled
-        if self.state.started.load() == 0:
-            # Never started: OpenVINO's wait() returns and its wait_for() says "not ready" (forever).
-            return timeout_ms < 0
-        on_callback_thread = _in_callback_thread()
-        while True:
-            slice_ms = 100 if left < 0 or left > 100 else left
+        cdef ov_status_e st = OK
+        cdef int64_t t0
+        if self.state.started.load() == 0 and timeout_ms < 0:
+            return True  # never started: OpenVINO's wait() returns (its wait_for() asks OpenVINO)
+        t0 = ovf_now_ns()
+        if wait_sliced(WAIT_INFERENCE, NULL, self.state, timeout_ms, self._errors, None, -1, True, &st) < 0:
+            return False
+        if st != OK:
             with nogil:
-                st = ov_infer_request_wait_for(self.req, slice_ms)
-            if st == OK:
-                break
-            if st != RESULT_NOT_READY:
-                self._drain_after_error()
-                check(st, b"wait")
-            if left >= 0:
-                left -= slice_ms
-                if left <= 0:
-                    return False
-            cpython.PyErr_CheckSignals()
-        if on_callback_thread:
+                self.state.wait_settled(-1)  # our callback's part: microseconds, no Python
+            check(st, b"wait")
+        if _in_callback_thread():
             # A callback waits for the inference only: the waited request's own callback may queue behind
             # this one, on this very thread.
             return True
-        while True:
-            with nogil:
-                settled = self.state.wait_settled(100 if left < 0 or left > 100 else left)
-            if settled:
-                return True
-            if left >= 0:
-                left -= 100
-                if left <= 0:
-                    return False
-            cpython.PyErr_CheckSignals()
-
-    cdef _drain_after_error(self):
-        with nogil:
-            self.state.wait_settled(-1)
-
-    cdef _raise_callback_error(self):
-        err = self._callback_error
-        if err is not None:
-            self._callback_error = None
-            raise err
+        if timeout_ms >= 0:
+            timeout_ms = max(0, timeout_ms - (ovf_now_ns() - t0) // 1000000)
+        return wait_sliced(WAIT_SETTLED, NULL, self.state, timeout_ms, self._errors) >= 0
 
     def cancel(self):
         check(ov_infer_request_cancel(self.req), b"cancel")
 
     def set_callback(self, callback, userdata=None):
         """callback(userdata) runs on ovfast's callback thread, with the GIL, after each start_async; wait()
-        returns after it. userdata is the request's one slot, which start_async(..., userdata) replaces."""
+        returns after it. userdata is the request's one slot, which start_async(..., userdata) replaces.
+        What the callback raises is raised by the next wait(), wait_for() or start_async()."""
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         self._check_idle()
@@ -375,15 +343,6 @@ cdef class InferRequest:
         if callback is not None:
             _ensure_pump()
 
-    cdef _deliver(self):
-        """Runs on the pump thread with the GIL: the Python callback of a finished start_async."""
-        try:
-            self._callback(self._userdata)
-        except (KeyboardInterrupt, SystemExit):
-            _thread.interrupt_main()  # they belong to the main thread, not to the callback thread
-        except BaseException as e:
-            self._callback_error = e  # raised once, by the next wait()/wait_for()/start_async()
-
     @property
     def userdata(self):
         return self._userdata
@@ -391,11 +350,10 @@ cdef class InferRequest:
     @property
     def latency(self):
         """Milliseconds the last inference took (sync: infer(); async: start to completion)."""
-        if self._async_ran:
-            if self.state.t_end_ns < self.state.t_start_ns:  # still running (the callback sees it finished)
-                return 0.0
-            return (self.state.t_end_ns - self.state.t_start_ns) / 1e6
-        return self._latency_ns / 1e6
+        cdef int64_t t_start = self.state.t_start_ns, t_end = self.state.t_end_ns
+        if t_end < t_start:  # still running (the callback sees it finished)
+            return 0.0
+        return (t_end - t_start) / 1e6
 
     # --- introspection ------------------------------------------------------------------------------
 
@@ -467,6 +425,7 @@ cdef InferRequest make_request(CompiledModel cm):
     r.req = req
     r.cm = cm
     r.state = ovf_request_state_new()
+    r._errors = _CallbackErrors.__new__(_CallbackErrors)
     if not ovf_request_set_callback(req, r.state):
         raise RuntimeError("OpenVINO refused the completion callback of a new request")
     r.inputs = _InputSlots.__new__(_InputSlots)

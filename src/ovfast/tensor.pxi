@@ -117,7 +117,11 @@ cdef class Tensor:
     def __init__(self, array=None, shape=None, type=None, bint shared_memory=False):
         _tensor_init(self, array, shape, type, shared_memory)
 
+    def __cinit__(self):
+        ovf_count_tensor(1)
+
     def __dealloc__(self):
+        ovf_count_tensor(-1)
         if self.ptr != NULL:
             if self._bridge_handle:
                 ovf_tensor_release(self.ptr)

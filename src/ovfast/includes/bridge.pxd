@@ -5,7 +5,7 @@ from libcpp.string cimport string
 from libcpp.vector cimport vector
 
 from ovfast.includes.openvino_c cimport (ov_element_type_e, ov_infer_request_t, ov_model_t,
-                                        ov_output_const_port_t, ov_tensor_t)
+                                        ov_output_const_port_t, ov_status_e, ov_tensor_t)
 
 cdef extern from "_bridge.hpp" nogil:
     ov_model_t* ovf_model_from_address(uintptr_t address)
@@ -26,38 +26,40 @@ cdef extern from "_bridge.hpp" nogil:
     cppclass atomic_u64 "std::atomic<uint64_t>":
         uint64_t load()
         uint64_t fetch_add(uint64_t)
-    cppclass atomic_bool "std::atomic<bool>":
-        cbool load()
-        void store(cbool)
+    cppclass atomic_int "std::atomic<int>":
+        int load()
+        void store(int)
+
+    # who holds a job (_pool.hpp)
+    enum ovf_holder:
+        OVF_IDLE, OVF_TAKEN, OVF_DIRECT, OVF_DIRECT_CALLBACK, OVF_QUEUE, OVF_QUEUE_CALLBACK, OVF_IMAP,
+        OVF_ASYNCIO, OVF_MAP, OVF_FOREIGN
+    cbool ovf_holder_keeps(int holder)
+    enum ovf_report:
+        OVF_REPORT_NOTHING, OVF_REPORT_FOREIGN, OVF_REPORT_DEFERRED, OVF_REPORT_WAIT
 
     cppclass ovf_request_state:
         atomic_u64 started
-        atomic_u64 finished
-        atomic_u64 settled
-        atomic_bool python_callback
-        int64_t t_start_ns
+        atomic_int holder
+        int64_t t_start_ns      # atomics, read by value
         int64_t t_end_ns
         void* owner
         void* pool
         int job_id
-        atomic_bool held
         uint64_t checked
-        int deferred_status
-        string deferred_message
         ov_infer_request_t* request
         ov_tensor_t** in_own
         void** in_own_data
         int* in_own_set
         void** out_data
-        atomic_bool c_held
-        atomic_bool async_job
         int run_status
         string run_message
         void settle()
-        void abandon()
         cbool is_settled()
         cbool wait_settled(int64_t timeout_ms)
+        cbool wait_finished(int64_t timeout_ms)
 
+    ov_status_e ovf_job_start(ovf_request_state* s, int holder)
     ovf_request_state* ovf_request_state_new() except +
     cbool ovf_request_set_callback(ov_infer_request_t* request, ovf_request_state* s)
     void ovf_request_state_free(ovf_request_state* s)
@@ -67,7 +69,7 @@ cdef extern from "_bridge.hpp" nogil:
         cbool python_callbacks
     ovf_pool* ovf_pool_new() except +
     void ovf_pool_unref(ovf_pool* p)
-    void ovf_pool_detach(ovf_pool* p)
+    vector[int] ovf_pool_close(ovf_pool* p)
     void ovf_pool_ref(ovf_pool* p)
     void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) except +
     void ovf_pool_add_port(ovf_pool* p, cbool output, ov_element_type_e type, cbool dynamic, int64_t rank,
@@ -81,4 +83,8 @@ cdef extern from "_bridge.hpp" nogil:
     int ovf_pool_async_fd(ovf_pool* p)
     void ovf_pool_async_take(ovf_pool* p, vector[int]& out)
     void ovf_pool_async_abandon(ovf_pool* p)
-    int ovf_job_to_report(ovf_request_state* s, int* status, string* message)
+    ovf_report ovf_job_to_report(ovf_request_state* s, int* status, string* message)
+    long ovf_live_state_count()
+    long ovf_live_pool_count()
+    long ovf_live_tensor_count()
+    void ovf_count_tensor(int delta)
