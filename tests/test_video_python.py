@@ -190,6 +190,18 @@ def test_a_function_that_raises_stops_the_pipeline_with_its_traceback(tmp_path):
     assert "Traceback" in debug and "raise ValueError" in debug
 
 
+def test_errors_name_ovfastpython_not_another_element(tmp_path):
+    """An error ovfastpython posts names ovfastpython: in its text and in the debug text's function slot."""
+    path = module(tmp_path, USER)
+    for description in (f"{SRC.format(n=50)} ! ovfastpython module={path} function=boom "
+                        f"kwargs={{\\\"after\\\":4}} ! fakesink",
+                        f"{SRC.format(n=3)} ! ovfastpython module={tmp_path}/nope.py ! fakesink"):
+        text, debug = bus_error_and_debug(description)
+        assert text.startswith("ovfastpython: "), text
+        assert " ovfastpython (): " in debug.splitlines()[0], debug
+        assert "ovfastinfer" not in debug, debug
+
+
 def bus_error_and_debug(description, timeout=30):
     """The first error on the bus and its debug text; ovfastpython's are held on their way to the bus, so one
     from upstream caused by the same failure would come first if it could."""

@@ -1,5 +1,5 @@
-/* What Cython cannot spell itself: GStreamer's and GObject's macros as functions, the element's instance
- * struct (it embeds GstElement by value) and the object layouts of PyGObject's wrappers. */
+/* What Cython cannot spell itself: GStreamer's and GObject's macros as functions, the error every element
+ * posts, and the object layouts of PyGObject's wrappers. */
 #ifndef OVFAST_GST_GLUE_H
 #define OVFAST_GST_GLUE_H
 
@@ -8,16 +8,6 @@
 #include <gst/video/video.h>
 
 #include "ovfast_meta.h"
-
-/* ovfastinfer's instance and class: the element's own state lives behind `st` (a Cython struct). */
-typedef struct {
-    GstElement element;
-    void* st;
-} OvfInferElement;
-
-typedef struct {
-    GstElementClass parent_class;
-} OvfInferElementClass;
 
 static inline GstElementClass* ovf_element_class(gpointer klass) { return GST_ELEMENT_CLASS(klass); }
 static inline GObjectClass* ovf_object_class(gpointer klass) { return G_OBJECT_CLASS(klass); }
@@ -30,27 +20,25 @@ static inline void ovf_pad_proxy(GstPad* pad) {
 
 static inline GstEventType ovf_event_type(GstEvent* e) { return GST_EVENT_TYPE(e); }
 static inline int ovf_event_is_serialized(GstEvent* e) { return GST_EVENT_IS_SERIALIZED(e); }
-static inline int ovf_event_is_sticky(GstEvent* e) { return GST_EVENT_IS_STICKY(e); }
 static inline GstBuffer* ovf_buffer_make_writable(GstBuffer* b) { return gst_buffer_make_writable(b); }
 static inline int ovf_buffer_is_writable(GstBuffer* b) { return gst_buffer_is_writable(b); }
 static inline GstClockTime ovf_buffer_pts(GstBuffer* b) { return GST_BUFFER_PTS(b); }
 static inline int ovf_clock_time_is_valid(GstClockTime t) { return GST_CLOCK_TIME_IS_VALID(t); }
 static inline GType ovf_buffer_type(void) { return GST_TYPE_BUFFER; }
 static inline GType ovf_caps_type(void) { return GST_TYPE_CAPS; }
-static inline GType ovf_pad_type(void) { return GST_TYPE_PAD; }
 static inline GType ovf_roi_meta_api(void) { return GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE; }
-static inline GType ovf_video_meta_api(void) { return GST_VIDEO_META_API_TYPE; }
-static inline int ovf_is_pad(gpointer obj) { return GST_IS_PAD(obj); }
-static inline GstBuffer* ovf_probe_buffer(GstPadProbeInfo* info) { return GST_PAD_PROBE_INFO_BUFFER(info); }
 static inline int ovf_info_pstride(const GstVideoInfo* info, int comp) { return GST_VIDEO_INFO_COMP_PSTRIDE(info, comp); }
 static inline const char* ovf_info_format(const GstVideoInfo* info) { return GST_VIDEO_INFO_NAME(info); }
 static inline int ovf_info_planes(const GstVideoInfo* info) { return GST_VIDEO_INFO_N_PLANES(info); }
-static inline int ovf_meta_transform_is_copy(GQuark type) { return GST_META_TRANSFORM_IS_COPY(type); }
 static inline int ovf_flow_is_fatal(GstFlowReturn r) { return r == GST_FLOW_NOT_LINKED || r < GST_FLOW_EOS; }
 
+/* An element's error names that element: its text starts with the factory name ("ovfastpython: ...") and
+ * the name stands in the debug text's function slot. */
 static inline void ovf_post_error(GstElement* el, GQuark domain, int code, const char* text, const char* debug) {
-    gst_element_message_full(el, GST_MESSAGE_ERROR, domain, code, g_strdup(text), debug ? g_strdup(debug) : NULL,
-                             __FILE__, "ovfastinfer", __LINE__);
+    GstElementFactory* factory = gst_element_get_factory(el);
+    const char* name = factory ? gst_plugin_feature_get_name(GST_PLUGIN_FEATURE(factory)) : G_OBJECT_TYPE_NAME(el);
+    gst_element_message_full(el, GST_MESSAGE_ERROR, domain, code, g_strdup_printf("%s: %s", name, text),
+                             debug ? g_strdup(debug) : NULL, __FILE__, name, __LINE__);
 }
 
 /* Regions of interest, with DL Streamer's field names for the same facts (label, label_id, confidence,

@@ -208,23 +208,10 @@ def crop_plan(model):
     return [("sliced", 0)]
 
 
-# The two crops cost differently: _sampled_crop (static shapes) ~0.03 us per model pixel (its Gather, one
-# index per output pixel and neighbour) whatever the region; _sliced_crop (run-time shapes, OpenVINO's
-# resize kernel) ~0.002 us per region pixel plus ~0.017 per model pixel. Measured per run on one thread (a
-# u8 NHWC / f32 NCHW model that only averages its input), sampled against sliced, us:
-#   model    1080p, 300x300 region  1080p, 100x100         480p, 120x120
-#   32x32    47 / 211,  46 / 335    45 / 55,  45 / 51      45 / 64,  45 / 57
-#   48x48    87 / 225,  87 / 352    83 / 73,  83 / 69      87 / 83,  84 / 75
-#   64x64    143 / 251, 144 / 383   138 / 100, 136 / 94    138 / 109, 137 / 99
-#   96x96    303 / 321, 322 / 451   288 / 179, 284 / 164   292 / 185, 287 / 172
-#   128x128  511 / 447, 508 / 572   504 / 296, 493 / 278   501 / 306, 495 / 287
-# (16x16: 22 against 199 at 300x300, 23 against 27 on a 30x30 region of 480p.) So: up to 32x32 the sampled
-# crop alone; up to 128x128 both, a region taking the sampled crop once it has 6x the model's pixels (the
-# two break even between 5x and 8x above); larger models the sliced crop alone (weights compiled twice cost
-# memory for little: at 128x128 sampled is ahead only for f32 models on 300x300 regions, by 1.1x). In the
-# pipeline the static shapes also save the CPU plugin's per-run allocations: 370-505 against 520-640 us of
-# CPU a frame for detection then three 16x16 classifications. A GridSample over the frame was as cheap on
-# 64x64 frames but converts the whole frame to f32 every run: 3.7 ms for a 16x16 model on a 1080p frame.
+# The sampled crop costs per model pixel whatever the region, the sliced crop per region pixel plus less per
+# model pixel: the sampled crop alone for small models, both for mid-sized ones (a region taking the sampled
+# crop from SAMPLED_FROM times the model's pixels, where the two break even), the sliced alone for large ones
+# (a second compilation's weights cost memory for little gain there).
 SAMPLED_ONLY_PIXELS = 32 * 32
 BOTH_CROPS_PIXELS = 128 * 128
 SAMPLED_FROM = 6
@@ -348,7 +335,6 @@ class Session:
         self.queue = ovfast.AsyncInferQueue(compiled, jobs)
         self.big_queue = ovfast.AsyncInferQueue(big, jobs) if big is not None else None
         self.big_from = big_from
-        self.input_offset = 0
         self.input_nbytes = input_nbytes
         self.mode = MODES[output]
         self.per_region = region == "roi"

@@ -25,11 +25,15 @@ from ovfast.gst import _model, _python
 
 api.check_version()
 
-include "python_gate.pxi"
-include "meta.pxi"
-include "infer.pxi"
-include "frame.pxi"
-include "python_element.pxi"
+# Each file stands on those included before it.
+include "python_gate.pxi"       # Python on GStreamer's threads
+include "meta.pxi"              # OvfastTensorMeta
+include "element.pxi"           # the skeleton every element stands on
+include "decode.pxi"            # outputs onto frames (meta.pxi)
+include "infer_model.pxi"       # ovfastinfer's state and model (element.pxi, decode.pxi)
+include "infer.pxi"             # ovfastinfer (infer_model.pxi)
+include "frame.pxi"             # VideoFrame (meta.pxi)
+include "python_element.pxi"    # ovfastpython (element.pxi, frame.pxi)
 
 
 def register():

@@ -1,0 +1,163 @@
+# What a run's outputs become on its frame: the raw tensors (OvfastTensorMeta) always, and with
+# output=detection or output=classification regions of interest with DL Streamer's structures.
+
+cdef enum:
+    MODE_TENSOR, MODE_DETECTION, MODE_CLASSIFICATION
+
+cdef struct Area:            # what a run looked at, in pixels: a region of interest, or the whole frame
+    int roi_id               # -1 for the whole frame
+    guint x, y, w, h
+
+cdef struct Outputs:
+    int mode                 # MODE_*
+    double threshold         # output=detection: the lowest confidence of a box kept (a property)
+    guint width, height      # the frame's
+    uint32_t n_labels
+    const char** label_names # point into the session's Python bytes
+    uint32_t n_out
+    const char** out_names   # names and types point into the session's Python bytes (kept by the session)
+    const char** out_types
+    uint32_t* out_ranks
+    int64_t* out_dims
+    size_t* out_nbytes
+
+
+cdef void _outputs_set(Outputs* o, object session, guint width, guint height):
+    """Describes the outputs of a compiled session (with the GIL); the session must outlive the description."""
+    cdef uint32_t i, k
+    o.mode = session.mode
+    o.width, o.height = width, height
+    o.n_labels = len(session.labels)
+    o.label_names = <const char**>g_malloc0(sizeof(char*) * (o.n_labels + 1))
+    for i, label in enumerate(session.labels):
+        o.label_names[i] = <const char*>(<bytes>label)
+    outputs = session.outputs            # [(name bytes, type bytes, dims tuple, nbytes)]
+    o.n_out = len(outputs)
+    o.out_names = <const char**>g_malloc0(sizeof(char*) * 2 * (o.n_out + 1))
+    o.out_types = o.out_names + o.n_out + 1
+    o.out_ranks = <uint32_t*>g_malloc0(sizeof(uint32_t) * (o.n_out + 1))
+    o.out_dims = <int64_t*>g_malloc0(sizeof(int64_t) * OVFAST_TENSOR_MAX_RANK * (o.n_out + 1))
+    o.out_nbytes = <size_t*>g_malloc0(sizeof(size_t) * (o.n_out + 1))
+    for i, (name, etype, dims, nbytes) in enumerate(outputs):
+        o.out_names[i] = <const char*>(<bytes>name)
+        o.out_types[i] = <const char*>(<bytes>etype)
+        o.out_ranks[i] = len(dims)
+        for k in range(len(dims)):
+            o.out_dims[i * OVFAST_TENSOR_MAX_RANK + k] = dims[k]
+        o.out_nbytes[i] = nbytes
+
+
+cdef void _outputs_clear(Outputs* o) noexcept nogil:
+    """Frees the description; the threshold, a property, stays."""
+    g_free(o.out_names)
+    g_free(o.out_ranks)
+    g_free(o.out_dims)
+    g_free(o.out_nbytes)
+    g_free(o.label_names)
+    o.label_names = NULL
+    o.n_labels = 0
+    o.out_names = NULL
+    o.out_types = NULL
+    o.out_ranks = NULL
+    o.out_dims = NULL
+    o.out_nbytes = NULL
+    o.n_out = 0
+
+
+cdef void _decode(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, const Area* area) noexcept nogil:
+    """Puts the outputs of a finished job onto its frame (the buffer, writable)."""
+    _attach_outputs(o, buf, pool, job, area.roi_id)
+    if o.mode == MODE_DETECTION:
+        _detections(o, buf, pool, job, area)
+    elif o.mode == MODE_CLASSIFICATION:
+        _classification(o, buf, pool, job, area)
+
+
+cdef void _attach_outputs(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, int roi_id) noexcept nogil:
+    cdef void* data
+    cdef size_t nbytes
+    cdef uint32_t i
+    cdef OvfastTensorMeta* m = _tensor_meta_add(buf, roi_id, o.n_out, o.out_names, o.out_types,
+                                                o.out_ranks, o.out_dims, o.out_nbytes)
+    if m == NULL:
+        return
+    for i in range(o.n_out):
+        if api.job_output(pool, job, i, &data, &nbytes) == api.OVFAST_OK and nbytes == m.tensors[i].nbytes:
+            memcpy(<void*>m.tensors[i].data, data, nbytes)
+
+
+cdef const char* _label(Outputs* o, int label_id, char* scratch, size_t size) noexcept nogil:
+    """The name labels= gives a class id, else the id as text."""
+    if 0 <= label_id < <int>o.n_labels:
+        return o.label_names[label_id]
+    snprintf(scratch, size, "%d", label_id)
+    return scratch
+
+
+cdef inline double _clamp01(double v) noexcept nogil:
+    return 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
+
+
+cdef void _detections(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, const Area* area) noexcept nogil:
+    """SSD-style boxes [1,1,N,7] (image_id, label, confidence, x_min, y_min, x_max, y_max; normalised to what
+    the model saw) above the threshold become regions of the frame, each with a "detection" structure."""
+    cdef void* data
+    cdef size_t nbytes, i, n
+    cdef const float* box
+    cdef double x0, y0, x1, y1
+    cdef guint px, py, pw, ph
+    cdef char scratch[32]
+    cdef const char* name
+    cdef GstVideoRegionOfInterestMeta* roi
+    if api.job_output(pool, job, 0, &data, &nbytes) != api.OVFAST_OK:
+        return
+    n = nbytes // (7 * sizeof(float))
+    for i in range(n):
+        box = <const float*>data + 7 * i
+        if box[0] < 0:          # image_id -1 ends the list
+            break
+        if box[2] < o.threshold:
+            continue
+        x0, y0, x1, y1 = _clamp01(box[3]), _clamp01(box[4]), _clamp01(box[5]), _clamp01(box[6])
+        if x1 <= x0 or y1 <= y0:
+            continue
+        px = area.x + <guint>(x0 * area.w + 0.5)
+        py = area.y + <guint>(y0 * area.h + 0.5)
+        pw = <guint>(x1 * area.w + 0.5) - <guint>(x0 * area.w + 0.5)
+        ph = <guint>(y1 * area.h + 0.5) - <guint>(y0 * area.h + 0.5)
+        if pw == 0 or ph == 0:
+            continue
+        name = _label(o, <int>box[1], scratch, sizeof(scratch))
+        roi = ovf_add_region(buf, name, px, py, pw, ph)
+        if roi == NULL:
+            continue
+        roi.parent_id = area.roi_id
+        # normalised to the frame, as DL Streamer's x_min ... are
+        ovf_region_detection(roi, name, <int>box[1], box[2], <double>px / o.width, <double>py / o.height,
+                             <double>(px + pw) / o.width, <double>(py + ph) / o.height)
+
+
+cdef void _classification(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, const Area* area) noexcept nogil:
+    """The best class of [1,C] (or [1,C,1,1]) scores goes onto the region the run was on, or onto a region
+    covering the whole frame, as a "classification" structure (label, label_id, confidence)."""
+    cdef void* data
+    cdef size_t nbytes, i, n
+    cdef const float* scores
+    cdef int best = 0
+    cdef char scratch[32]
+    cdef const char* name
+    cdef GstVideoRegionOfInterestMeta* roi
+    if api.job_output(pool, job, 0, &data, &nbytes) != api.OVFAST_OK or nbytes < sizeof(float):
+        return
+    scores = <const float*>data
+    n = nbytes // sizeof(float)
+    for i in range(1, n):
+        if scores[i] > scores[best]:
+            best = <int>i
+    name = _label(o, best, scratch, sizeof(scratch))
+    if area.roi_id >= 0:
+        roi = ovf_find_region(buf, area.roi_id)
+    else:
+        roi = ovf_add_region(buf, name, 0, 0, o.width, o.height)
+    if roi != NULL:
+        ovf_region_classification(roi, name, best, scores[best])

@@ -1,0 +1,155 @@
+# ovfastinfer's state and its model: opened at NULL -> READY, compiled for each new caps, closed. These are
+# the only places ovfastinfer runs Python.
+
+cdef struct InferState:
+    ElementState base
+    # properties (under base.lock); threshold is out.threshold
+    char* model
+    char* device
+    char* config
+    char* output
+    char* region
+    char* roi_label
+    char* labels
+    guint jobs
+    guint interval
+    guint64 frames           # frames arrived since READY -> PAUSED (interval counts them)
+    # Python objects, touched only with the GIL: the opened model (READY and up), the compiled session
+    PyObject* loaded
+    PyObject* session
+    ovf_pool* pool
+    ovf_pool* big_pool       # region=roi: another crop of the model, for regions of big_from pixels or more
+    guint64 big_from
+    GstVideoInfo info        # the negotiated frames
+    GstCaps* caps            # the caps the session was compiled for
+    bint per_region          # region=roi: a run per region of interest, cropped inside the model
+    GQuark roi_quark         # roi-label: the regions to run on (0: all)
+    size_t in_nbytes         # the model's input: this many bytes from plane 0's start
+    Outputs out
+
+
+cdef inline InferState* _st(void* element) noexcept nogil:
+    return <InferState*>_state(element)
+
+
+cdef int _open_model(GstElement* el) noexcept nogil:
+    cdef InferState* st = _st(el)
+    cdef int rc = -1
+    g_mutex_lock(&st.base.lock)
+    cdef bint no_model = st.model == NULL or st.model[0] == 0
+    g_mutex_unlock(&st.base.lock)
+    if no_model:
+        _post(el, gst_resource_error_quark(), GST_RESOURCE_ERROR_NOT_FOUND,
+              "no model: set the model property to an IR (.xml) or ONNX file", NULL)
+        return -1
+    if _python_enter():          # not once the interpreter exits (python_gate.pxi)
+        rc = _open_model_python(el)
+        _python_leave()
+    return rc
+
+
+cdef int _open_model_python(GstElement* el) noexcept nogil:
+    cdef InferState* st = _st(el)
+    with gil:
+        try:
+            g_mutex_lock(&st.base.lock)
+            try:
+                args = (_text(st.model), _text(st.device), _text(st.config), st.jobs, _text(st.output),
+                        st.interval, _text(st.region), _text(st.labels))
+            finally:
+                g_mutex_unlock(&st.base.lock)
+            loaded = _model.load(*args)
+        except BaseException as exc:
+            _post_exception(el, exc)
+            return -1
+        Py_INCREF(loaded)
+        st.loaded = <PyObject*>loaded
+    return 0
+
+
+cdef void _close_session(InferState* st) noexcept nogil:
+    """Drops the compiled model and its pool; no job may be held (the queue is drained first)."""
+    if st.pool != NULL:
+        api.pool_unref(st.pool)
+        st.pool = NULL
+    if st.big_pool != NULL:
+        api.pool_unref(st.big_pool)
+        st.big_pool = NULL
+    if st.caps != NULL:
+        gst_caps_unref(st.caps)
+        st.caps = NULL
+    _outputs_clear(&st.out)
+    if st.session != NULL:
+        if _python_enter():      # at exit it is left to the interpreter's end
+            with gil:
+                Py_DECREF(<object>st.session)
+            _python_leave()
+        st.session = NULL
+
+
+cdef void _close_model(GstElement* el) noexcept nogil:
+    cdef InferState* st = _st(el)
+    if st.loaded != NULL:
+        if _python_enter():
+            with gil:
+                Py_DECREF(<object>st.loaded)
+            _python_leave()
+        st.loaded = NULL
+
+
+cdef int _negotiate(GstElement* el, GstCaps* caps) noexcept nogil:
+    """Compiles the model for frames of these caps (preprocessing inside the model) and takes its pool."""
+    cdef int rc = -1
+    if _python_enter():
+        rc = _negotiate_python(el, caps)
+        _python_leave()
+    return rc
+
+
+cdef int _negotiate_python(GstElement* el, GstCaps* caps) noexcept nogil:
+    cdef InferState* st = _st(el)
+    cdef GstVideoInfo info
+    cdef uint32_t i
+    cdef int jobs = 1
+    cdef gchar* caps_text
+    cdef ovf_pool* pool = NULL
+    if not gst_video_info_from_caps(&info, caps):
+        caps_text = gst_caps_to_string(caps)
+        with gil:
+            _post_exception(el, _model.CapsError(f"cannot read video caps {_text(caps_text)}"))
+        g_free(caps_text)
+        return -1
+    if st.pool != NULL and st.caps != NULL and gst_caps_is_equal(st.caps, caps):
+        return 0               # the same caps again (a new segment, a reconfiguration): nothing to compile
+    _close_session(st)
+    st.info = info
+    st.caps = gst_caps_ref(caps)
+    with gil:
+        try:
+            fmt = gst_video_format_to_string(GST_VIDEO_INFO_FORMAT(&info)).decode()
+            planes = GST_VIDEO_INFO_N_PLANES(&info)
+            session = (<object>st.loaded).session(
+                fmt, info.width, info.height, tuple(info.stride[i] for i in range(planes)),
+                tuple(info.offset[i] for i in range(planes)), info.size)
+            pool = api.queue_pool(session.queue)
+            st.big_pool = api.queue_pool(session.big_queue) if session.big_queue is not None else NULL
+        except BaseException as exc:
+            if pool != NULL:
+                api.pool_unref(pool)
+            _post_exception(el, exc)
+            return -1
+        Py_INCREF(session)
+        st.session = <PyObject*>session
+        st.pool = pool
+        st.big_from = session.big_from
+        api.pool_size(pool, &jobs, NULL, NULL)
+        # 2 x jobs x interval frames between the pads: the streaming thread starts the next runs while the
+        # task pushes finished ones
+        st.base.max_queued = 2 * jobs * st.interval
+        st.per_region = session.per_region
+        g_mutex_lock(&st.base.lock)
+        st.roi_quark = g_quark_from_string(st.roi_label) if st.roi_label != NULL and st.roi_label[0] else 0
+        g_mutex_unlock(&st.base.lock)
+        st.in_nbytes = session.input_nbytes
+        _outputs_set(&st.out, session, info.width, info.height)
+    return 0
