@@ -226,8 +226,8 @@ def _sampled_crop(model, fmt, frame, roi, stride, channels, mh, mw):
     f32, i32 = openvino.Type.f32, openvino.Type.i32
     resized, _ = frame_model(model, fmt, mw, mh, None, None, element_type=f32)
     # Rows a whole number of pixels long: gather pixels (channels bytes each) by pixel index. Otherwise
-    # gather bytes, one index per channel: an index 'channels' times larger and a broadcast add to build
-    # it, ~3 us more a run for a 16x16 model.
+    # gather bytes, one index per channel: an index 'channels' times larger, and a broadcast add to build
+    # it on every run.
     by_pixel = stride % channels == 0
     if by_pixel:
         pixels = ops.reshape(frame, np.array([-1, channels], np.int64), special_zero=False)
@@ -374,8 +374,7 @@ class Session:
 def streaming_config(core, device, config, jobs):
     """The element keeps `jobs` inferences in flight all the time: unless the config says how to run them
     (a PERFORMANCE_HINT, or NUM_STREAMS), ask for THROUGHPUT sized to the jobs. OpenVINO's default,
-    LATENCY, makes one stream, so jobs run one at a time; measured on two cores, detection then
-    classification per region went from 2,100 to 3,200-4,500 FPS."""
+    LATENCY, makes one stream, so jobs would run one at a time."""
     if "PERFORMANCE_HINT" in config or "NUM_STREAMS" in config:
         return config
     try:

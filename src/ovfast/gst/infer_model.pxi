@@ -79,22 +79,11 @@ cdef void _close_session(InferState* st) noexcept nogil:
         gst_caps_unref(st.caps)
         st.caps = NULL
     _outputs_clear(&st.out)
-    if st.session != NULL:
-        if _python_enter():      # at exit it is left to the interpreter's end
-            with gil:
-                Py_DECREF(<object>st.session)
-            _python_leave()
-        st.session = NULL
+    _python_drop(&st.session)
 
 
 cdef void _close_model(GstElement* el) noexcept nogil:
-    cdef InferState* st = _st(el)
-    if st.loaded != NULL:
-        if _python_enter():
-            with gil:
-                Py_DECREF(<object>st.loaded)
-            _python_leave()
-        st.loaded = NULL
+    _python_drop(&_st(el).loaded)
 
 
 cdef int _negotiate(GstElement* el, GstCaps* caps) noexcept nogil:

@@ -53,13 +53,7 @@ cdef int _py_open_python(GstElement* el) noexcept nogil:
 
 
 cdef void _py_close(GstElement* el) noexcept nogil:
-    cdef PyState* st = _pst(el)
-    if st.target != NULL:
-        if _python_enter():
-            with gil:
-                Py_DECREF(<object>st.target)
-            _python_leave()
-        st.target = NULL
+    _python_drop(&_pst(el).target)
 
 
 cdef int _py_call_batch(GstElement* el, PyState* st, PyEntry** batch, int n, bint* keep) noexcept with gil:

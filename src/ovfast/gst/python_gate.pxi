@@ -36,3 +36,13 @@ def _close_python_gate(double timeout=60.0):
         while g_atomic_int_get(&_python_inside) > 0 and waited < limit:
             g_usleep(1000)
             waited += 1
+
+
+cdef void _python_drop(PyObject** slot) noexcept nogil:
+    """Drops the reference an element holds in *slot; once the interpreter exits it is left to its end."""
+    if slot[0] != NULL:
+        if _python_enter():
+            with gil:
+                Py_DECREF(<object>slot[0])
+            _python_leave()
+        slot[0] = NULL
