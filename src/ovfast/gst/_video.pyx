@@ -25,15 +25,15 @@ from ovfast.gst import _model, _python
 
 api.check_version()
 
-# Each file stands on those included before it.
+# Each file stands only on files included before it: those named in its comment.
 include "python_gate.pxi"       # Python on GStreamer's threads
 include "meta.pxi"              # OvfastTensorMeta
 include "element.pxi"           # the skeleton every element stands on
-include "decode.pxi"            # outputs onto frames (meta.pxi)
-include "infer_model.pxi"       # ovfastinfer's state and model (element.pxi, decode.pxi)
-include "infer.pxi"             # ovfastinfer (infer_model.pxi)
-include "frame.pxi"             # VideoFrame (meta.pxi)
-include "python_element.pxi"    # ovfastpython (element.pxi, frame.pxi)
+include "decode.pxi"            # what a run's outputs become on its frame (meta)
+include "infer_model.pxi"       # ovfastinfer's state and model (python_gate, element, decode)
+include "infer.pxi"             # ovfastinfer (element, decode, infer_model)
+include "frame.pxi"             # VideoFrame (meta)
+include "python_element.pxi"    # ovfastpython (python_gate, element, frame)
 
 
 def register():
