@@ -148,8 +148,9 @@ static void ovf_c_release_now(ovf_pool* p, ovf_request_state* s) noexcept {
     delete hold;  // frees the saved tensors: the request holds its own references again
 }
 
-// A run of a held job is over (OpenVINO's callback thread): the holder's completion function, then the
-// hand-back it asked for from inside that function.
+// A run of a held job is over (OpenVINO's callback thread): the holder's completion function, the
+// hand-back it asked for from inside that function, then the settle (after which the queue may close the
+// pool, so nothing here reads the state or the pool after it).
 static void ovf_c_on_done(ovf_request_state* s) noexcept {
     ovf_c_hold* hold = ovf_c_hold_of(s);
     if (hold->done) {
@@ -157,9 +158,9 @@ static void ovf_c_on_done(ovf_request_state* s) noexcept {
         hold->done(hold->ctx, s->job_id);
         hold->done_thread.store(std::thread::id());
     }
-    s->settle();
     if (hold->release_pending.exchange(false))
-        ovf_c_release_now(static_cast<ovf_pool*>(s->pool), s);
+        ovf_c_release_now(static_cast<ovf_pool*>(s->pool), s);  // frees hold
+    s->settle();
 }
 
 // Waits up to timeout_ms (negative: no limit) for an idle job and holds it.

@@ -66,8 +66,9 @@ enum ovf_report : int {
 };
 
 #ifdef OVFAST_DEBUG_BUILD
-// Live objects, for the tests' tear-down check (debug builds only). One per process: only _runtime makes
-// requests and pools, so only its copy of these counts.
+// Live objects, for the tests' tear-down check (debug builds only). Each extension has its own copy of
+// these: an object counts down in the counter it counted up in (a pool made in _runtime may be freed in
+// api by C code's last reference).
 static std::atomic<long> ovf_live_states{0};
 static std::atomic<long> ovf_live_pools{0};
 static std::atomic<long> ovf_live_tensors{0};
@@ -234,7 +235,10 @@ struct ovf_pool {
     bool dispatcher_sleeping = false;
     bool kicked = false;
 
-    ovf_pool() { OVF_COUNT(ovf_live_pools, 1); }
+#ifdef OVFAST_DEBUG_BUILD
+    std::atomic<long>* counted = &ovf_live_pools;
+#endif
+    ovf_pool() { OVF_COUNT(*counted, 1); }
 
     bool done_is_due() const noexcept {
         size_t d = done.size();
@@ -267,7 +271,7 @@ struct ovf_pool {
     ~ovf_pool() {
         if (async_fd >= 0)
             close(async_fd);
-        OVF_COUNT(ovf_live_pools, -1);
+        OVF_COUNT(*counted, -1);
     }
 };
 
@@ -286,8 +290,14 @@ static void ovf_pool_async_push(ovf_pool* p, int id) noexcept {
     }
 }
 
+static inline void ovf_pool_ref(ovf_pool* p) noexcept;
+static inline void ovf_pool_unref(ovf_pool* p) noexcept;
+
 // A job of pool p finished its inference (OpenVINO's callback thread): what happens next is its holder's.
-static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
+// Once the job settles, the queue may close the pool and its owner free the state: nothing after a
+// settle reads the state, and the pool is kept alive until this returns.
+static void ovf_pool_job_done_kept(ovf_pool* p, ovf_request_state* s) noexcept {
+    int id = s->job_id;
     switch (s->holder.load(std::memory_order_acquire)) {
     case OVF_FOREIGN:
         s->foreign_done(s);
@@ -298,12 +308,12 @@ static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
         return;
     case OVF_ASYNCIO:
         s->settle();
-        ovf_pool_async_push(p, s->job_id);
+        ovf_pool_async_push(p, id);
         return;
     case OVF_QUEUE_CALLBACK: {
         std::lock_guard<std::mutex> lock(p->m);
         if (!p->closing) {
-            p->done.push_back(s->job_id);
+            p->done.push_back(id);
             if (p->dispatcher_sleeping && p->done_is_due())
                 p->done_cv.notify_one();
             return;
@@ -314,8 +324,14 @@ static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
         break;
     }
     std::lock_guard<std::mutex> lock(p->m);
-    if (p->release_locked(s->job_id, true) && p->waiters && p->idle_is_due())
+    if (p->release_locked(id, true) && p->waiters && p->idle_is_due())
         p->idle_cv.notify_all();
+}
+
+static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
+    ovf_pool_ref(p);
+    ovf_pool_job_done_kept(p, s);
+    ovf_pool_unref(p);
 }
 
 static inline ovf_pool* ovf_pool_new() { return new ovf_pool(); }
