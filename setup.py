@@ -45,13 +45,18 @@ with open(os.path.join(HERE, "src", "ovfast", "_build_info.py"), "w") as f:
     f.write(f"OPENVINO_VERSION = {OV_VERSION!r}\n")
     f.write(f"OPENVINO_C_LIBRARY = {LIB_C!r}\n")
 
+# OVFAST_DEBUG_BUILD=1: live-object counters (ovfast._runtime._debug_counts) that the tests check after
+# every module, and Cython's annotated HTML. OVFAST_LINETRACE=1: line tracing for coverage tools (it takes
+# the GIL inside nogil code, so the tests that prove the GIL is released fail under it).
 DEBUG = os.environ.get("OVFAST_DEBUG_BUILD") == "1"
+LINETRACE = os.environ.get("OVFAST_LINETRACE") == "1"
 directives = {"language_level": 3, "embedsignature": True}
 macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
 if DEBUG:
+    macros.append(("OVFAST_DEBUG_BUILD", "1"))
+if LINETRACE:
     directives.update(linetrace=True, binding=True)
     macros.append(("CYTHON_TRACE_NOGIL", "1"))
-    macros.append(("OVFAST_DEBUG_BUILD", "1"))  # live-object counters (ovfast._runtime._debug_counts)
 
 # Every extension exports its PyInit_ function and nothing else. A compiler that links parts of libstdc++
 # statically (some GCC wrappers do) otherwise exports thousands of std:: symbols (locale facets such as

@@ -198,10 +198,11 @@ def test_a_systemexit_from_a_callback_interrupts_a_wait_under_way(exc):
     # the first callback raises; the second blocks until the test lets it go: wait_all raises the first's
     # exception while a job is still busy (it does not wait for the rest), and the job comes back after
     queue = small_queue(2)
-    go_on = threading.Event()
+    both_started, go_on = threading.Event(), threading.Event()
     calls = []
 
     def callback(request, userdata):
+        both_started.wait(60)  # else the second start_async, not wait_all, would raise it
         calls.append(userdata)
         if len(calls) == 1:
             raise exc("raised by the callback")
@@ -210,6 +211,7 @@ def test_a_systemexit_from_a_callback_interrupts_a_wait_under_way(exc):
     queue.set_callback(callback)
     queue.start_async(X(0), 0)
     queue.start_async(X(1), 1)
+    both_started.set()
     with pytest.raises(exc, match="raised by the callback"):
         queue.wait_all()
     assert not go_on.is_set()

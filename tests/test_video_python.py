@@ -358,3 +358,4 @@ def test_the_function_can_run_ovfast_models_on_its_frames(tmp_path, net):
     direct = ovfast.compile_model(net, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     for pts, _, output in user.results:
         np.testing.assert_allclose(output, direct(pictures[pts][None])[0], rtol=1e-6, atol=1e-7)
+    user.queues.clear()  # the user's module stays imported: its queue goes with this test

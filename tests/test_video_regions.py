@@ -163,6 +163,12 @@ CROP_CASES = [("BGR", 3, openvino.Type.f32, "NHWC", 37, 45, 1, 16, 12),
               ("GRAY8", 1, openvino.Type.f32, "NHWC", 6, 2100, 0, 16, 12)]     # crops far from x = 0
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _forget_crop_cases():
+    yield
+    crop_case.cache_clear()  # its compiled models live as long as this module's tests
+
+
 @functools.lru_cache(maxsize=None)
 def crop_case(case, crop):
     """(model, compiled region model, frame, its pixels) for CROP_CASES[case] and a crop, made once."""

@@ -65,6 +65,7 @@ def _pump_run():
             s.holder.store(OVF_IDLE)
             s.settle()
             cpython.Py_DECREF(req)
+        req = None  # the last request is not kept alive until the next batch
         batch.clear()
 
 

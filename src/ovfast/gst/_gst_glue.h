@@ -9,6 +9,17 @@
 
 #include "ovfast_meta.h"
 
+/* Live element instances of a debug build (OVFAST_DEBUG_BUILD=1), for the tests' tear-down check; -1 in
+ * a release build. Instances are made and finalized on any thread. */
+#ifdef OVFAST_DEBUG_BUILD
+static long ovf_live_elements = 0;
+static inline void ovf_count_element(int delta) { __atomic_add_fetch(&ovf_live_elements, delta, __ATOMIC_RELAXED); }
+static inline long ovf_live_element_count(void) { return __atomic_load_n(&ovf_live_elements, __ATOMIC_RELAXED); }
+#else
+static inline void ovf_count_element(int delta) { (void)delta; }
+static inline long ovf_live_element_count(void) { return -1; }
+#endif
+
 static inline GstElementClass* ovf_element_class(gpointer klass) { return GST_ELEMENT_CLASS(klass); }
 static inline GObjectClass* ovf_object_class(gpointer klass) { return G_OBJECT_CLASS(klass); }
 

@@ -43,3 +43,9 @@ def register():
     _register_tensor_meta()
     _register_infer()
     _register_python()
+
+
+def _debug_counts():
+    """Live ovfast elements of a debug build (OVFAST_DEBUG_BUILD=1 at build time); None in a release build."""
+    n = ovf_live_element_count()
+    return None if n < 0 else {"elements": n}

@@ -338,6 +338,7 @@ cdef void _finalize(GObject* obj) noexcept nogil:
     g_cond_clear(&st.space)
     g_free(st)
     (<Element*>obj).st = NULL
+    ovf_count_element(-1)
     ovf_object_class(_element_parent_class).finalize(obj)
 
 
@@ -366,6 +367,7 @@ cdef void _instance_init(GTypeInstance* instance, gpointer klass) noexcept nogil
     cdef const ElementKind* kind = (<ElementClass*>klass).kind
     cdef ElementState* st = <ElementState*>g_malloc0(kind.state_size)
     cdef GstElementClass* ec = ovf_element_class(klass)
+    ovf_count_element(1)
     cdef const Prop* p
     cdef void* slot
     cdef int i

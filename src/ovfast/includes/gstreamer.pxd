@@ -308,11 +308,6 @@ cdef extern from "<gst/video/video.h>" nogil:
         GList* params
 
 cdef extern from "_gst_glue.h" nogil:
-    ctypedef struct OvfInferElement:
-        GstElement element
-        void* st
-    ctypedef struct OvfInferElementClass:
-        pass
     ctypedef struct OvfastTensor:
         const char* name
         const char* element_type
@@ -330,12 +325,13 @@ cdef extern from "_gst_glue.h" nogil:
         OVFAST_TENSOR_MAX_RANK
     const char* OVFAST_TENSOR_META_API_NAME
 
+    void ovf_count_element(int delta)
+    long ovf_live_element_count()
     GstElementClass* ovf_element_class(gpointer)
     GObjectClass* ovf_object_class(gpointer)
     void ovf_pad_proxy(GstPad*)
     GstEventType ovf_event_type(GstEvent*)
     int ovf_event_is_serialized(GstEvent*)
-    int ovf_event_is_sticky(GstEvent*)
     GstBuffer* ovf_buffer_make_writable(GstBuffer*)
     int ovf_buffer_is_writable(GstBuffer*)
     GstClockTime ovf_buffer_pts(GstBuffer*)
@@ -343,10 +339,6 @@ cdef extern from "_gst_glue.h" nogil:
     GType ovf_buffer_type()
     GType ovf_caps_type()
     GType ovf_roi_meta_api()
-    GType ovf_video_meta_api()
-    int ovf_is_pad(gpointer)
-    GstBuffer* ovf_probe_buffer(GstPadProbeInfo*)
-    int ovf_meta_transform_is_copy(GQuark)
     int ovf_info_pstride(const GstVideoInfo*, int)
     const char* ovf_info_format(const GstVideoInfo*)
     int ovf_info_planes(const GstVideoInfo*)
