@@ -106,19 +106,22 @@ cdef class CompiledModel:
         model_stream.write(blob)
 
     def get_property(self, name):
+        return _sugar.compiled_get_property(self, name)
+
+    def _property_text(self, str key):
+        """A property's value as the C API gives it: text."""
         cdef char* value = NULL
-        cdef bytes key = _properties.key_of(name).encode()
-        check_ctx(ov_compiled_model_get_property(self.ptr, key, &value), f"get_property({key.decode()!r})")
+        cdef bytes bkey = key.encode()
+        check_ctx(ov_compiled_model_get_property(self.ptr, bkey, &value), f"get_property({key!r})")
         try:
-            text = value.decode("utf-8")
+            return value.decode("utf-8")
         finally:
             ov_free(value)
-        return _properties.from_text(key.decode(), text, compiled=True)
 
     def set_property(self, properties, value=None):
         if value is not None:
             properties = {properties: value}
-        cdef _PropertyList props = _PropertyList(properties)
+        cdef _PropertyList props = _PropertyList(_properties.to_pairs(properties))
         check_ctx(ov_compiled_model_set_properties(self.ptr, props.n, props.items), "set_property")
 
     def get_runtime_model(self):
@@ -169,13 +172,13 @@ cdef dict _names_of(tuple ports):
 
 
 cdef class _PropertyList:
-    """A config dict as the C API's array of string key/value pairs (kept alive by this object)."""
+    """Property (key, text) pairs, as _properties.to_pairs makes them, as the C API's array of string pairs
+    (kept alive by this object)."""
     cdef list _keep
     cdef ov_property_t* items
     cdef size_t n
 
-    def __cinit__(self, properties):
-        pairs = _properties.to_pairs(properties)
+    def __cinit__(self, list pairs):
         self._keep = []
         self.n = len(pairs)
         self.items = <ov_property_t*>calloc(max(self.n, 1), sizeof(ov_property_t))

@@ -52,47 +52,37 @@ cdef class Core:
         """Compiles an openvino.Model, a model file path (IR, ONNX, ...) or IR XML bytes for a device
         (None: AUTO); config is a dict of properties. With weights (bytes of the IR's .bin), model is the
         IR's XML text (str or bytes), as in openvino."""
+        return _sugar.compile_model(self, model, device_name, config, weights)
+
+    # One primitive per kind of model, which _sugar.compile_model picks: device is the device name's bytes,
+    # pairs the config as _properties.to_pairs gives it.
+
+    def _compile_ov_model(self, model, bytes device, list pairs):
+        cdef ov_model_t* m = ovf_model_from_address(model._get_raw_address())
+        if m == NULL:
+            raise _exc.OVError(f"{_sugar._compiling(device)}: could not take a reference to the openvino.Model")
+        try:
+            return compile_c_model(self, m, device, pairs)
+        finally:
+            ovf_model_release(m)
+
+    def _compile_ir(self, bytes xml, weights, bytes device, list pairs):
+        cdef ov_model_t* m = self._model_from_ir_bytes(xml, weights)
+        try:
+            return compile_c_model(self, m, device, pairs)
+        finally:
+            ov_model_free(m)
+
+    def _compile_file(self, bytes path, bytes device, list pairs):
         cdef ov_compiled_model_t* out = NULL
-        cdef ov_model_t* m = NULL
         cdef ov_status_e st
-        cdef bytes bdevice = (device_name if device_name is not None else "AUTO").encode()
-        cdef const char* cdevice = bdevice
-        cdef _PropertyList props = _PropertyList(config or {})
-        cdef bytes bpath
-        cdef const char* cpath
-        what = f"compile_model(device_name={bdevice.decode()!r})"
-        if weights is not None and not isinstance(model, (str, bytes, bytearray, memoryview)):
-            raise _exc.InputTypeError(f"{what}: with weights=, model is the IR's XML text (str or bytes), got "
-                                      f"{type(model).__name__}")
-        if weights is not None or isinstance(model, (bytes, bytearray, memoryview)):  # an IR in memory
-            m = self._model_from_ir_bytes(model.encode() if isinstance(model, str) else bytes(model), weights)
-            try:
-                with nogil:
-                    st = ov_core_compile_model_props(self.ptr, m, cdevice, props.n, props.items, &out)
-            finally:
-                ov_model_free(m)
-        elif isinstance(model, _ov.Model):
-            m = ovf_model_from_address(model._get_raw_address())
-            if m == NULL:
-                raise _exc.OVError(f"{what}: could not take a reference to the openvino.Model")
-            try:
-                with nogil:
-                    st = ov_core_compile_model_props(self.ptr, m, cdevice, props.n, props.items, &out)
-            finally:
-                ovf_model_release(m)
-        elif isinstance(model, (str, os.PathLike)):
-            path = os.fspath(model)
-            if not os.path.isfile(path):
-                raise _exc.ModelFileNotFound(f"{what}: no model file at {path!r}")
-            bpath = os.fsencode(path)
-            cpath = bpath
-            with nogil:
-                st = ov_core_compile_model_from_file_props(self.ptr, cpath, cdevice, props.n, props.items, &out)
-        else:
-            raise _exc.InputTypeError(f"{what}: expected an openvino.Model, a path or IR XML bytes, got "
-                                      f"{type(model).__name__}")
-        check_ctx(st, what)
-        return make_compiled_model(out, self, bdevice.decode())
+        cdef _PropertyList props = _PropertyList(pairs)
+        cdef const char* cpath = path
+        cdef const char* cdevice = device
+        with nogil:
+            st = ov_core_compile_model_from_file_props(self.ptr, cpath, cdevice, props.n, props.items, &out)
+        check_ctx(st, _sugar._compiling(device))
+        return make_compiled_model(out, self, device.decode())
 
     cdef ov_model_t* _model_from_ir_bytes(self, bytes xml, object weights=None) except NULL:
         cdef ov_model_t* m = NULL
@@ -175,27 +165,39 @@ cdef class Core:
 
     def get_property(self, device_name, name=None):
         """get_property(device_name, name), or get_property(name) for the Core's own properties."""
+        return _sugar.core_get_property(self, device_name, name)
+
+    def _property_text(self, device_name, str key):
+        """A property's value as the C API gives it: text."""
         cdef char* value = NULL
-        if name is None:
-            device_name, name = "", device_name
-        cdef bytes key = _properties.key_of(name).encode()
+        cdef bytes bkey = key.encode()
         cdef bytes bdevice = device_name.encode()
-        check_ctx(ov_core_get_property(self.ptr, bdevice, key, &value),
-                  f"get_property({device_name!r}, {key.decode()!r})")
+        check_ctx(ov_core_get_property(self.ptr, bdevice, bkey, &value), f"get_property({device_name!r}, {key!r})")
         try:
-            text = value.decode("utf-8")
+            return value.decode("utf-8")
         finally:
             ov_free(value)
-        return _properties.from_text(key.decode(), text)
 
     def set_property(self, device_name, properties=None):
         """set_property(properties) for every device, or set_property(device_name, properties)."""
         if properties is None:
             device_name, properties = "", device_name
-        cdef _PropertyList props = _PropertyList(properties)
+        cdef _PropertyList props = _PropertyList(_properties.to_pairs(properties))
         cdef bytes bdevice = device_name.encode()
         check_ctx(ov_core_set_properties(self.ptr, bdevice, props.n, props.items),
                   f"set_property({device_name!r})")
+
+
+cdef CompiledModel compile_c_model(Core core, ov_model_t* m, bytes device, list pairs):
+    """Compiles m (which the caller keeps and frees) on core for device."""
+    cdef ov_compiled_model_t* out = NULL
+    cdef ov_status_e st
+    cdef _PropertyList props = _PropertyList(pairs)
+    cdef const char* cdevice = device
+    with nogil:
+        st = ov_core_compile_model_props(core.ptr, m, cdevice, props.n, props.items, &out)
+    check_ctx(st, _sugar._compiling(device))
+    return make_compiled_model(out, core, device.decode())
 
 
 cdef CompiledModel make_compiled_model(ov_compiled_model_t* ptr, Core core, str device):
@@ -218,4 +220,4 @@ def compile_model(model, device_name="AUTO", config=None):
     global _default_core
     if _default_core is None:
         _default_core = Core()
-    return (<Core>_default_core).compile_model(model, device_name, config)
+    return _sugar.compile_model(_default_core, model, device_name, config, None)

@@ -4,6 +4,9 @@
 # an array keeps that array (`_owner`) for as long as the Tensor lives; requests keep the Tensors they are
 # given. Views handed out by `data` keep the Tensor alive through their `base`.
 
+# The spellings of openvino's calls that are not on a hot path are parsed in plain Python (_sugar.py).
+from ovfast import _sugar
+
 cdef class _Export:
     """The `base` of a numpy view of a Tensor: keeps it alive and counts live views."""
     cdef Tensor tensor
@@ -115,7 +118,16 @@ cdef class Tensor:
     """
 
     def __init__(self, array=None, shape=None, type=None, bint shared_memory=False):
-        _tensor_init(self, array, shape, type, shared_memory)
+        if shape is not None and isinstance(shape, bool):  # Tensor(array, True): openvino's shared_memory
+            shared_memory, shape = shape, None
+        if shape is None and type is None and cnp.PyArray_Check(array):  # the hot spelling, parsed here
+            _tensor_of_array(self, array, None, None, shared_memory)
+            return
+        array, shape, type, shared_memory = _sugar.tensor_form(array, shape, type, shared_memory)
+        if array is None:
+            _tensor_allocated(self, type, shape)
+        else:
+            _tensor_of_array(self, array, shape, type, shared_memory)
 
     def __cinit__(self):
         ovf_count_tensor(1)
@@ -425,93 +437,63 @@ cdef Tensor string_tensor(object value):
     return t
 
 
-cdef int _tensor_init(Tensor self, object array, object shape, object etype, bint shared) except -1:
+cdef int _tensor_of_array(Tensor self, object array, object shape, object etype, bint shared) except -1:
+    """A Tensor from a numpy array (or an openvino.Tensor's data): a copy, the array itself when shared, or
+    with a shape (and type) a view of its memory."""
     cdef ov_element_type_e c
     cdef cnp.ndarray arr
     cdef dims_t d
     cdef ov_tensor_t* p = NULL
     cdef int c_of_npy
     cdef Tensor t
-    if shape is not None and isinstance(shape, bool):  # Tensor(array, True): openvino's shared_memory
-        shared, shape = shape, None
-    if not cnp.PyArray_Check(array) and hasattr(array, "get_partial_shape") and hasattr(array, "get_element_type"):
-        # Tensor(port) allocates the port's type and shape; Tensor(port, array) shares array's memory as that
-        pshape = array.get_partial_shape()
-        if pshape.is_dynamic:
-            raise _exc.InputValueError(f"Tensor(port): the port's shape {pshape} is dynamic; a tensor needs a "
-                                       f"static shape (Tensor(type, shape))")
-        if shape is None:
-            array, shape, etype = array.get_element_type(), list(pshape.to_shape()), None
-        elif cnp.PyArray_Check(shape):
-            array, shape, etype = shape, list(pshape.to_shape()), array.get_element_type()
-        else:
-            raise _exc.InputTypeError(f"Tensor(port, array) takes a numpy array, got {type(shape).__name__}")
-    elif (shape is None and etype is None and array is not None and not cnp.PyArray_Check(array)
-          and not isinstance(array, (_ov.Tensor, _ov.Type, str, bytes, type, np.dtype))):
-        # a list, a PIL image, anything numpy converts: as openvino, through numpy (a copy)
-        try:
-            converted = np.asarray(array)
-        except Exception as e:
-            raise _exc.InputTypeError(f"Tensor() cannot turn a {type(array).__name__} into an array: {e}") from None
-        if converted.dtype.hasobject:
-            raise _exc.UnsupportedDtype(f"Tensor() of a {type(array).__name__}: numpy makes an object array of "
-                                        f"it, which has no OpenVINO element type")
-        return _tensor_init(self, converted, None, None, False)
-    if (cnp.PyArray_Check(array) and (<cnp.ndarray>array).dtype.kind in "US" and shape is None
-            and etype is None):
+    if (shape is None and etype is None and cnp.PyArray_Check(array)
+            and cnp.PyArray_TYPE(<cnp.ndarray>array) in (cnp.NPY_UNICODE, cnp.NPY_STRING)):
         t = string_tensor(array)  # strings are copied whatever shared_memory says, as in openvino
         self.ptr, self.ctype = t.ptr, t.ctype
         t.ptr = NULL
         return 0
-    if cnp.PyArray_CheckExact(array) or isinstance(array, np.ndarray) or isinstance(array, _ov.Tensor):
-        arr = <cnp.ndarray>(array if cnp.PyArray_Check(array) else array.data)
+    arr = <cnp.ndarray>(array if cnp.PyArray_Check(array) else array.data)
+    if shared or shape is not None:
+        _check_shareable(arr)
+    if not cnp.PyArray_ISNOTSWAPPED(arr):
         if shared or shape is not None:
-            _check_shareable(arr)
-        if not cnp.PyArray_ISNOTSWAPPED(arr):
-            if shared or shape is not None:
-                raise _exc.InputValueError(f"the array's bytes are in non-native order ({arr.dtype.str}): "
-                                           f"OpenVINO cannot share them; pass array.astype(array.dtype.newbyteorder('='))")
-            arr = arr.astype(arr.dtype.newbyteorder("="))
-        if shape is None and etype is None:
-            c_of_npy = c_type_of_npy(cnp.PyArray_TYPE(arr))
-            if c_of_npy < 0:
-                c_type_of_array(arr)  # raises the message
-            c = <ov_element_type_e>c_of_npy
-            if shared:
-                if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-                    raise _exc.InputValueError(
-                        f"shared_memory=True needs a C-contiguous array; this one has strides "
-                        f"{(<object>arr).strides} (pass np.ascontiguousarray(array), which copies)")
-                dims_from_array(arr, &d)
-                check(ov_tensor_create_from_host_ptr(c, as_shape(&d), cnp.PyArray_DATA(arr), &p),
-                      b"ov_tensor_create_from_host_ptr")
-                self.ptr, self.ctype, self._owner = p, c, arr
-                return 0
-            t = tensor_copy_of(arr, c)
-        else:
-            # A view of (a slice of) the array's memory, read as `etype` with `shape`.
-            if shape is None:
-                raise TypeError("Tensor(array, shape, type) needs a shape")
+            raise _exc.InputValueError(f"the array's bytes are in non-native order ({arr.dtype.str}): "
+                                       f"OpenVINO cannot share them; pass array.astype(array.dtype.newbyteorder('='))")
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if shape is None and etype is None:
+        c_of_npy = c_type_of_npy(cnp.PyArray_TYPE(arr))
+        if c_of_npy < 0:
+            c_type_of_array(arr)  # raises the message
+        c = <ov_element_type_e>c_of_npy
+        if shared:
             if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-                raise _exc.InputValueError("Tensor(array, shape, type) shares the array's memory, which must "
-                                           "be C-contiguous; pass np.ascontiguousarray(array)")
-            c = c_type_of(etype) if etype is not None else c_type_of_array(arr)
-            t = tensor_over(arr, c, shape)
-        self.ptr, self.ctype, self._owner = t.ptr, t.ctype, t._owner
-        t.ptr = NULL
-        return 0
-    # Tensor(type, shape) / Tensor(shape, type)
-    if array is not None and shape is not None and etype is None:
-        if isinstance(array, (_ov.Type, str, type, np.dtype)):
-            etype, shape = array, shape
-        else:
-            etype, shape = shape, array
-    elif array is not None and etype is None:
-        raise TypeError(f"Tensor() takes (array, shared_memory=False), (array, shape, type) or (type, shape); "
-                        f"got a {type(array).__name__}")
-    if etype is None or shape is None:
-        raise TypeError("Tensor() takes (array, shared_memory=False), (array, shape, type) or (type, shape)")
-    c = c_type_of(etype)
+                raise _exc.InputValueError(
+                    f"shared_memory=True needs a C-contiguous array; this one has strides "
+                    f"{(<object>arr).strides} (pass np.ascontiguousarray(array), which copies)")
+            dims_from_array(arr, &d)
+            check(ov_tensor_create_from_host_ptr(c, as_shape(&d), cnp.PyArray_DATA(arr), &p),
+                  b"ov_tensor_create_from_host_ptr")
+            self.ptr, self.ctype, self._owner = p, c, arr
+            return 0
+        t = tensor_copy_of(arr, c)
+    else:
+        # A view of (a slice of) the array's memory, read as `etype` with `shape`.
+        if shape is None:
+            raise TypeError("Tensor(array, shape, type) needs a shape")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+            raise _exc.InputValueError("Tensor(array, shape, type) shares the array's memory, which must "
+                                       "be C-contiguous; pass np.ascontiguousarray(array)")
+        c = c_type_of(etype) if etype is not None else c_type_of_array(arr)
+        t = tensor_over(arr, c, shape)
+    self.ptr, self.ctype, self._owner = t.ptr, t.ctype, t._owner
+    t.ptr = NULL
+    return 0
+
+
+cdef int _tensor_allocated(Tensor self, object etype, object shape) except -1:
+    cdef ov_element_type_e c = c_type_of(etype)
+    cdef dims_t d
+    cdef ov_tensor_t* p = NULL
     dims_from_seq(shape, &d)
     check(ov_tensor_create(c, as_shape(&d), &p), b"ov_tensor_create")
     self.ptr, self.ctype = p, c
