@@ -65,7 +65,7 @@ def compile_model(core, model, device_name, config, weights):
     bdevice = ("AUTO" if device_name is None else device_name).encode()
     pairs = _properties.to_pairs(config or {})
     if weights is not None and not isinstance(model, (str, bytes, bytearray, memoryview)):
-        raise _exc.InputTypeError(f"{_compiling(bdevice)}: with weights=, model is the IR's XML text (str or "
+        raise _exc.InputTypeError(f"{compile_context(bdevice)}: with weights=, model is the IR's XML text (str or "
                                   f"bytes), got {type(model).__name__}")
     if weights is not None or isinstance(model, (bytes, bytearray, memoryview)):
         xml = model.encode() if isinstance(model, str) else bytes(model)
@@ -75,13 +75,13 @@ def compile_model(core, model, device_name, config, weights):
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         if not os.path.isfile(path):
-            raise _exc.ModelFileNotFound(f"{_compiling(bdevice)}: no model file at {path!r}")
+            raise _exc.ModelFileNotFound(f"{compile_context(bdevice)}: no model file at {path!r}")
         return core._compile_file(os.fsencode(path), bdevice, pairs)
-    raise _exc.InputTypeError(f"{_compiling(bdevice)}: expected an openvino.Model, a path or IR XML bytes, got "
+    raise _exc.InputTypeError(f"{compile_context(bdevice)}: expected an openvino.Model, a path or IR XML bytes, got "
                               f"{type(model).__name__}")
 
 
-def _compiling(bdevice):
+def compile_context(bdevice):
     return f"compile_model(device_name={bdevice.decode()!r})"
 
 

@@ -60,7 +60,7 @@ cdef class Core:
     def _compile_ov_model(self, model, bytes device, list pairs):
         cdef ov_model_t* m = ovf_model_from_address(model._get_raw_address())
         if m == NULL:
-            raise _exc.OVError(f"{_sugar._compiling(device)}: could not take a reference to the openvino.Model")
+            raise _exc.OVError(f"{_sugar.compile_context(device)}: could not take a reference to the openvino.Model")
         try:
             return compile_c_model(self, m, device, pairs)
         finally:
@@ -81,7 +81,7 @@ cdef class Core:
         cdef const char* cdevice = device
         with nogil:
             st = ov_core_compile_model_from_file_props(self.ptr, cpath, cdevice, props.n, props.items, &out)
-        check_ctx(st, _sugar._compiling(device))
+        check_ctx(st, _sugar.compile_context(device))
         return make_compiled_model(out, self, device.decode())
 
     cdef ov_model_t* _model_from_ir_bytes(self, bytes xml, object weights=None) except NULL:
@@ -196,7 +196,7 @@ cdef CompiledModel compile_c_model(Core core, ov_model_t* m, bytes device, list 
     cdef const char* cdevice = device
     with nogil:
         st = ov_core_compile_model_props(core.ptr, m, cdevice, props.n, props.items, &out)
-    check_ctx(st, _sugar._compiling(device))
+    check_ctx(st, _sugar.compile_context(device))
     return make_compiled_model(out, core, device.decode())
 
 

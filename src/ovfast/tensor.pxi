@@ -120,8 +120,12 @@ cdef class Tensor:
     def __init__(self, array=None, shape=None, type=None, bint shared_memory=False):
         if shape is not None and isinstance(shape, bool):  # Tensor(array, True): openvino's shared_memory
             shared_memory, shape = shape, None
-        if shape is None and type is None and cnp.PyArray_Check(array):  # the hot spelling, parsed here
-            _tensor_of_array(self, array, None, None, shared_memory)
+        # The hot spellings, Tensor(array, ...) and Tensor(Type, shape), are parsed here; _sugar parses the rest.
+        if cnp.PyArray_Check(array):
+            _tensor_of_array(self, array, shape, type, shared_memory)
+            return
+        if type is None and shape is not None and isinstance(array, _ov.Type):
+            _tensor_allocated(self, array, shape)
             return
         array, shape, type, shared_memory = _sugar.tensor_form(array, shape, type, shared_memory)
         if array is None:
