@@ -124,8 +124,8 @@ static inline void ovf_state_set(ov_infer_request_t* request, const std::string&
 }
 
 // Takes the completion callback off an idle request (the C API can only replace it). A request with no
-// callback costs OpenVINO's callback thread nothing per run: measured in C on the add model, 16 jobs round
-// robin, an empty callback alone costs 2-6% of the rate. false if OpenVINO refused (the request is busy).
+// callback costs OpenVINO's callback thread nothing per run (even an empty callback costs a small model a
+// few percent of its rate). false if OpenVINO refused (the request is busy).
 static inline bool ovf_request_drop_callback(ov_infer_request_t* request) noexcept {
     try {
         request->object->set_callback({});

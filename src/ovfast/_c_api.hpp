@@ -36,16 +36,7 @@ struct ovf_c_hold {
 
 static inline ovf_c_hold* ovf_c_hold_of(ovf_request_state* s) noexcept { return static_cast<ovf_c_hold*>(s->foreign); }
 
-// The values of ovfast/api.pxd's `status` enum (api.pyx checks they agree at import).
-enum ovf_c_status {
-    OVF_C_OK = 0,
-    OVF_C_TIMEOUT = 1,   // nothing happened within the timeout
-    OVF_C_INVALID = 2,   // a bad argument: pool, job, port, pointer, size or shape
-    OVF_C_NOT_HELD = 3,  // the job is not held through the C API
-    OVF_C_BUSY = 4,      // the job is running
-    OVF_C_FAILED = 5,    // OpenVINO refused or the inference failed
-    OVF_C_CLOSED = 6,    // the pool's queue is gone
-};
+// The statuses are api.pxd's enum ovfast_status (OVFAST_OK...), defined before this file is included.
 
 static thread_local std::string ovf_c_message;
 
@@ -65,7 +56,7 @@ static int ovf_c_fail(int status, const char* fmt, ...) noexcept {
 // OpenVINO's message is process-wide (another thread may have replaced it): the status is the truth.
 static int ovf_c_openvino_fail(ov_status_e st, int job, const char* what) noexcept {
     const char* msg = ov_get_last_err_msg();
-    int r = ovf_c_fail(OVF_C_FAILED, "job %d: %s failed (OpenVINO status %d): %s", job, what, (int)st,
+    int r = ovf_c_fail(OVFAST_FAILED, "job %d: %s failed (OpenVINO status %d): %s", job, what, (int)st,
                        msg ? msg : ov_get_error_info(st));
     if (msg)
         ov_free(msg);
@@ -77,22 +68,22 @@ static const char* ovf_c_last_error() noexcept { return ovf_c_message.c_str(); }
 // The state of job `job`, which the caller must hold through this API; null with *status set otherwise.
 static ovf_request_state* ovf_c_job(ovf_pool* p, int job, int* status) noexcept {
     if (!p) {
-        *status = ovf_c_fail(OVF_C_INVALID, "the pool is NULL");
+        *status = ovf_c_fail(OVFAST_INVALID, "the pool is NULL");
         return nullptr;
     }
     if (p->closed.load(std::memory_order_acquire)) {
-        *status = ovf_c_fail(OVF_C_CLOSED, "the pool's AsyncInferQueue is gone");
+        *status = ovf_c_fail(OVFAST_CLOSED, "the pool's AsyncInferQueue is gone");
         return nullptr;
     }
     if (job < 0 || (size_t)job >= p->jobs.size()) {
-        *status = ovf_c_fail(OVF_C_INVALID, "job %d out of range: the pool has %zu jobs (0..%zu)", job,
+        *status = ovf_c_fail(OVFAST_INVALID, "job %d out of range: the pool has %zu jobs (0..%zu)", job,
                              p->jobs.size(), p->jobs.size() ? p->jobs.size() - 1 : 0);
         return nullptr;
     }
     ovf_request_state* s = p->jobs[job];
     if (!s || s->holder.load(std::memory_order_acquire) != OVF_FOREIGN || !s->foreign ||
         ovf_c_hold_of(s)->release_pending.load()) {
-        *status = ovf_c_fail(OVF_C_NOT_HELD, "job %d is not held through the C API: take one with job_acquire",
+        *status = ovf_c_fail(OVFAST_NOT_HELD, "job %d is not held through the C API: take one with job_acquire",
                              job);
         return nullptr;
     }
@@ -101,8 +92,8 @@ static ovf_request_state* ovf_c_job(ovf_pool* p, int job, int* status) noexcept 
 
 static int ovf_c_not_running(ovf_request_state* s, int job, const char* what) noexcept {
     if (s->is_running())
-        return ovf_c_fail(OVF_C_BUSY, "job %d is running: wait for it (job_wait) before %s", job, what);
-    return OVF_C_OK;
+        return ovf_c_fail(OVFAST_BUSY, "job %d is running: wait for it (job_wait) before %s", job, what);
+    return OVFAST_OK;
 }
 
 // A held job whose port `index` (of its inputs or outputs) the caller is about to use while it is idle;
@@ -115,10 +106,10 @@ static ovf_request_state* ovf_c_port_job(ovf_pool* p, int job, bool output, size
     const char* what = output ? "output" : "input";
     size_t n = (output ? p->outputs : p->inputs).size();
     if (index >= n) {
-        *status = ovf_c_fail(OVF_C_INVALID, "%s %zu out of range: the model has %zu %ss", what, index, n, what);
+        *status = ovf_c_fail(OVFAST_INVALID, "%s %zu out of range: the model has %zu %ss", what, index, n, what);
         return nullptr;
     }
-    if ((*status = ovf_c_not_running(s, job, doing)) != OVF_C_OK)
+    if ((*status = ovf_c_not_running(s, job, doing)) != OVFAST_OK)
         return nullptr;
     return s;
 }
@@ -166,12 +157,12 @@ static void ovf_c_on_done(ovf_request_state* s) noexcept {
 // Waits up to timeout_ms (negative: no limit) for an idle job and holds it.
 static int ovf_c_acquire(ovf_pool* p, int64_t timeout_ms, int* job) noexcept {
     if (!p || !job)
-        return ovf_c_fail(OVF_C_INVALID, p ? "job (the out pointer) is NULL" : "the pool is NULL");
+        return ovf_c_fail(OVFAST_INVALID, p ? "job (the out pointer) is NULL" : "the pool is NULL");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
     int id = -1;
     for (;;) {
         if (p->closed.load(std::memory_order_acquire))
-            return ovf_c_fail(OVF_C_CLOSED, "the pool's AsyncInferQueue is gone");
+            return ovf_c_fail(OVFAST_CLOSED, "the pool's AsyncInferQueue is gone");
         int64_t wait_ms = 1000;
         if (timeout_ms >= 0) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -181,13 +172,13 @@ static int ovf_c_acquire(ovf_pool* p, int64_t timeout_ms, int* job) noexcept {
         if (id >= 0)
             break;
         if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline)
-            return ovf_c_fail(OVF_C_TIMEOUT, "no job of the pool became idle within %lld ms", (long long)timeout_ms);
+            return ovf_c_fail(OVFAST_TIMEOUT, "no job of the pool became idle within %lld ms", (long long)timeout_ms);
     }
     ovf_request_state* s = p->jobs[id];
     auto* hold = new (std::nothrow) ovf_c_hold();
     if (!hold) {
         ovf_pool_release(p, std::vector<int>{id}, false);
-        return ovf_c_fail(OVF_C_FAILED, "job_acquire: out of memory");
+        return ovf_c_fail(OVFAST_FAILED, "job_acquire: out of memory");
     }
     std::lock_guard<std::mutex> lock(p->m);  // the queue reads these fields under it (ovf_job_to_report)
     ovf_job_defer_report(s);
@@ -197,7 +188,7 @@ static int ovf_c_acquire(ovf_pool* p, int64_t timeout_ms, int* job) noexcept {
     s->holder.store(OVF_FOREIGN, std::memory_order_release);
     p->foreign++;
     *job = id;
-    return OVF_C_OK;
+    return OVFAST_OK;
 }
 
 // Replaces the job's tensor of a port for this hold, keeping the one it had (the first time) for release.
@@ -216,7 +207,7 @@ static int ovf_c_replace(ovf_request_state* s, bool output, size_t index, ov_ten
             hold->saved.push_back(ovf_saved_tensor{output, index, old, output ? 0 : s->in_own_set[index]});
         } catch (...) {
             ov_tensor_free(old);
-            return ovf_c_fail(OVF_C_FAILED, "job %d: out of memory", job);
+            return ovf_c_fail(OVFAST_FAILED, "job %d: out of memory", job);
         }
     }
     ov_status_e st = output ? ov_infer_request_set_output_tensor_by_index(s->request, index, t)
@@ -227,7 +218,7 @@ static int ovf_c_replace(ovf_request_state* s, bool output, size_t index, ov_ten
         hold->outputs_bound = true;
     else
         s->in_own_set[index] = 0;
-    return OVF_C_OK;
+    return OVFAST_OK;
 }
 
 // Where to write input `index` of a held, idle job: ovfast's own tensor of that (static) input.
@@ -237,19 +228,19 @@ static int ovf_c_input(ovf_pool* p, int job, size_t index, void** data, size_t* 
     if (!s)
         return st;
     if (!data)
-        return ovf_c_fail(OVF_C_INVALID, "job_input: data (the out pointer) is NULL");
+        return ovf_c_fail(OVFAST_INVALID, "job_input: data (the out pointer) is NULL");
     if (!s->in_own[index])
-        return ovf_c_fail(OVF_C_INVALID, "input %zu %s has no tensor of ovfast's own (dynamic or packed): bind "
+        return ovf_c_fail(OVFAST_INVALID, "input %zu %s has no tensor of ovfast's own (dynamic or packed): bind "
                           "memory of the right size with job_bind", index, p->inputs[index].label.c_str());
     if (s->in_own_set[index] != 1) {
-        if ((st = ovf_c_replace(s, false, index, s->in_own[index], job)) != OVF_C_OK)
+        if ((st = ovf_c_replace(s, false, index, s->in_own[index], job)) != OVFAST_OK)
             return st;
         s->in_own_set[index] = 1;
     }
     *data = s->in_own_data[index];
     if (nbytes)
         *nbytes = p->inputs[index].nbytes;
-    return OVF_C_OK;
+    return OVFAST_OK;
 }
 
 // Where output `index` of a held job's finished run is.
@@ -259,12 +250,12 @@ static int ovf_c_output(ovf_pool* p, int job, size_t index, void** data, size_t*
     if (!s)
         return st;
     if (!data)
-        return ovf_c_fail(OVF_C_INVALID, "job_output: data (the out pointer) is NULL");
+        return ovf_c_fail(OVFAST_INVALID, "job_output: data (the out pointer) is NULL");
     if (s->out_data && s->out_data[index] && !ovf_c_hold_of(s)->outputs_bound) {
         *data = s->out_data[index];
         if (nbytes)
             *nbytes = p->outputs[index].nbytes;
-        return OVF_C_OK;
+        return OVFAST_OK;
     }
     ov_tensor_t* t = nullptr;
     size_t size = 0;
@@ -279,7 +270,7 @@ static int ovf_c_output(ovf_pool* p, int job, size_t index, void** data, size_t*
         return ovf_c_openvino_fail(e, job, "reading an output");
     if (nbytes)
         *nbytes = size;
-    return OVF_C_OK;
+    return OVFAST_OK;
 }
 
 // Points port `index` of a held, idle job at the caller's memory (zero-copy) until the job is released.
@@ -292,17 +283,17 @@ static int ovf_c_bind(ovf_pool* p, int job, bool output, size_t index, void* dat
     const char* what = output ? "output" : "input";
     const ovf_port_desc& d = (output ? p->outputs : p->inputs)[index];
     if (d.bits == 0)
-        return ovf_c_fail(OVF_C_INVALID, "%s %zu %s cannot be bound to memory through the C API", what, index,
+        return ovf_c_fail(OVFAST_INVALID, "%s %zu %s cannot be bound to memory through the C API", what, index,
                           d.label.c_str());
     std::vector<int64_t> shape;
     if (!dims) {
         if (d.dynamic)
-            return ovf_c_fail(OVF_C_INVALID, "%s %zu %s has a dynamic shape: pass its dims", what, index,
+            return ovf_c_fail(OVFAST_INVALID, "%s %zu %s has a dynamic shape: pass its dims", what, index,
                               d.label.c_str());
         shape = d.dims;
     } else {
         if (rank > 64)
-            return ovf_c_fail(OVF_C_INVALID, "%s %zu: rank %zu is too large", what, index, rank);
+            return ovf_c_fail(OVFAST_INVALID, "%s %zu: rank %zu is too large", what, index, rank);
         shape.assign(dims, dims + rank);
         bool fits = d.rank < 0 || (int64_t)rank == d.rank;
         for (size_t k = 0; k < rank; k++)
@@ -310,22 +301,22 @@ static int ovf_c_bind(ovf_pool* p, int job, bool output, size_t index, void* dat
         if (!fits) {
             std::string got = "[";
             for (size_t k = 0; k < rank; k++) got += (k ? "," : "") + std::to_string(shape[k]);
-            return ovf_c_fail(OVF_C_INVALID, "%s %zu %s cannot take the shape %s]", what, index, d.label.c_str(),
+            return ovf_c_fail(OVFAST_INVALID, "%s %zu %s cannot take the shape %s]", what, index, d.label.c_str(),
                               got.c_str());
         }
     }
     size_t count = 1;
     for (int64_t v : shape) {
         if (v != 0 && count > std::numeric_limits<size_t>::max() / 8 / (size_t)v)
-            return ovf_c_fail(OVF_C_INVALID, "%s %zu: the shape is too large", what, index);
+            return ovf_c_fail(OVFAST_INVALID, "%s %zu: the shape is too large", what, index);
         count *= (size_t)v;
     }
     size_t need = (count * d.bits + 7) / 8;
     if (nbytes != need)
-        return ovf_c_fail(OVF_C_INVALID, "%s %zu %s: the shape needs %zu bytes, got %zu", what, index,
+        return ovf_c_fail(OVFAST_INVALID, "%s %zu %s: the shape needs %zu bytes, got %zu", what, index,
                           d.label.c_str(), need, nbytes);
     if (!data && need)
-        return ovf_c_fail(OVF_C_INVALID, "%s %zu %s: data is NULL", what, index, d.label.c_str());
+        return ovf_c_fail(OVFAST_INVALID, "%s %zu %s: data is NULL", what, index, d.label.c_str());
     ov_shape_t shp;
     shp.rank = (int64_t)shape.size();
     shp.dims = shape.data();
@@ -345,7 +336,7 @@ static int ovf_c_start(ovf_pool* p, int job, void (*done)(void*, int), void* ctx
     ovf_request_state* s = ovf_c_job(p, job, &st);
     if (!s)
         return st;
-    if ((st = ovf_c_not_running(s, job, "starting it again")) != OVF_C_OK)
+    if ((st = ovf_c_not_running(s, job, "starting it again")) != OVFAST_OK)
         return st;
     ovf_c_hold* hold = ovf_c_hold_of(s);
     hold->done = done;
@@ -353,9 +344,9 @@ static int ovf_c_start(ovf_pool* p, int job, void (*done)(void*, int), void* ctx
     hold->runs++;
     ov_status_e e = ovf_job_start(s, OVF_FOREIGN);
     if (e != OK)
-        return ovf_c_fail(OVF_C_FAILED, "job %d: start_async failed (OpenVINO status %d): %s", job, (int)e,
+        return ovf_c_fail(OVFAST_FAILED, "job %d: start_async failed (OpenVINO status %d): %s", job, (int)e,
                           s->run_message.c_str());
-    return OVF_C_OK;
+    return OVFAST_OK;
 }
 
 // Waits up to timeout_ms (negative: no limit) for a held job's run to end; its status.
@@ -365,18 +356,17 @@ static int ovf_c_wait(ovf_pool* p, int job, int64_t timeout_ms) noexcept {
     if (!s)
         return st;
     if (ovf_c_hold_of(s)->runs == 0)
-        return ovf_c_fail(OVF_C_INVALID, "job %d has not been started since job_acquire", job);
-    // Without a limit, OpenVINO's own wait (its promise is kept after our callback returns): a round robin
-    // of 16 jobs through job_wait went from 0.85x the C loop (waking on our condition variable from the
-    // callback) to 0.88-0.97x on this noisy machine.
+        return ovf_c_fail(OVFAST_INVALID, "job %d has not been started since job_acquire", job);
+    // Without a limit, OpenVINO's own wait (its promise is kept after our callback returns): one wake-up
+    // from OpenVINO's thread instead of a second one from our callback.
     if (timeout_ms < 0 && s->is_running() && ovf_c_hold_of(s)->done_thread.load() != std::this_thread::get_id())
         ov_infer_request_wait(s->request);  // how the run ended is run_status; the wait's status says the same
     if (!s->wait_finished(timeout_ms))
-        return ovf_c_fail(OVF_C_TIMEOUT, "job %d did not finish within %lld ms", job, (long long)timeout_ms);
+        return ovf_c_fail(OVFAST_TIMEOUT, "job %d did not finish within %lld ms", job, (long long)timeout_ms);
     if (s->run_status != OK)
-        return ovf_c_fail(OVF_C_FAILED, "job %d: the inference failed (OpenVINO status %d): %s", job,
+        return ovf_c_fail(OVFAST_FAILED, "job %d: the inference failed (OpenVINO status %d): %s", job,
                           s->run_status, s->run_message.c_str());
-    return OVF_C_OK;
+    return OVFAST_OK;
 }
 
 // Hands a held job back to the pool once its run (and completion function) is over. From the job's own
@@ -388,18 +378,18 @@ static int ovf_c_release(ovf_pool* p, int job) noexcept {
         return st;
     if (ovf_c_hold_of(s)->done_thread.load() == std::this_thread::get_id()) {
         ovf_c_hold_of(s)->release_pending.store(true);
-        return OVF_C_OK;
+        return OVFAST_OK;
     }
     s->wait_settled(-1);
     ovf_c_release_now(p, s);
-    return OVF_C_OK;
+    return OVFAST_OK;
 }
 
 // Waits up to timeout_ms (negative: no limit) until every run started through the C API on this pool
 // is over, completion functions included.
 static int ovf_c_wait_all(ovf_pool* p, int64_t timeout_ms) noexcept {
     if (!p)
-        return ovf_c_fail(OVF_C_INVALID, "the pool is NULL");
+        return ovf_c_fail(OVFAST_INVALID, "the pool is NULL");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
     std::vector<ovf_request_state*> jobs;
     {
@@ -414,22 +404,22 @@ static int ovf_c_wait_all(ovf_pool* p, int64_t timeout_ms) noexcept {
             left = std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
                                             deadline - std::chrono::steady_clock::now()).count());
         if (!s->wait_settled(left))
-            return ovf_c_fail(OVF_C_TIMEOUT, "job %d was still running after %lld ms", s->job_id,
+            return ovf_c_fail(OVFAST_TIMEOUT, "job %d was still running after %lld ms", s->job_id,
                               (long long)timeout_ms);
     }
-    return OVF_C_OK;
+    return OVFAST_OK;
 }
 
 static int ovf_c_pool_size(ovf_pool* p, int* jobs, size_t* inputs, size_t* outputs) noexcept {
     if (!p)
-        return ovf_c_fail(OVF_C_INVALID, "the pool is NULL");
+        return ovf_c_fail(OVFAST_INVALID, "the pool is NULL");
     if (p->closed.load(std::memory_order_acquire))
-        return ovf_c_fail(OVF_C_CLOSED, "the pool's AsyncInferQueue is gone");
+        return ovf_c_fail(OVFAST_CLOSED, "the pool's AsyncInferQueue is gone");
     if (jobs)
         *jobs = (int)p->jobs.size();
     if (inputs)
         *inputs = p->inputs.size();
     if (outputs)
         *outputs = p->outputs.size();
-    return OVF_C_OK;
+    return OVFAST_OK;
 }

@@ -101,7 +101,6 @@ cdef class InferRequest:
     cdef int _take(self) except -1
     cdef _give_back(self, bint to_pool)
     cdef _set_tensor_at(self, bint is_input, Py_ssize_t i, object tensor)
-    cdef object _single(self, str what)
     cdef tuple _locate(self, object key)
     cdef Tensor _tensor_at(self, bint is_input, Py_ssize_t i)
     cdef OVDict _results(self, bint share, bint decode=*)

@@ -3,8 +3,22 @@
 """ovfast's runtime: OpenVINO's C API behind openvino's Python runtime API.
 
 One extension, one fragment per concept (as uvloop does): errors, element types, tensors, ports, result
-dicts, inputs, requests and their callbacks, compiled models, cores.
+dicts, inputs, callbacks and waits, requests, compiled models, cores, the queue, whole batches, asyncio.
 """
+# Who owns what (every C resource has one owner; everything else borrows it):
+# - Each C handle is freed by the __dealloc__ of the one cdef class that made it: ov_core_t by Core,
+#   ov_compiled_model_t by CompiledModel, ov_infer_request_t and its ovf_request_state by InferRequest,
+#   each ov_tensor_t reference by the Tensor (or _InputSlots, _BoundTensors, _MapPlan) that took it.
+#   OpenVINO's handles share the C++ object: a request keeps its own reference to a tensor bound to it.
+# - Memory OpenVINO reads but does not own (ov_tensor_create_from_host_ptr) is kept by the Python object
+#   that holds the tensor over it: a Tensor's _owner, a request's held inputs, map's plan.
+# - A job's state is the request's: the pool and its holders borrow it, and the request is freed only once
+#   every run has settled (_pool.hpp). The pool of an AsyncInferQueue is the one shared C object,
+#   reference counted: the queue, each job and each C-API user hold a reference.
+# - A Python object that C keeps across a completion holds one reference for it, taken before the start
+#   and dropped by whoever runs its callback (InferRequest.state.owner).
+# Debug builds (OVFAST_DEBUG_BUILD=1) count live requests, pools and Tensors; the tests check that each
+# test module leaves none alive.
 cimport cpython
 cimport cython
 cimport numpy as cnp
@@ -34,6 +48,7 @@ import numpy as np
 import openvino as _ov
 
 from ovfast import _properties, _records
+from ovfast import _sugar  # the spellings of openvino's calls that are off the hot paths, parsed in Python
 from ovfast import exceptions as _exc
 
 cnp.import_array()

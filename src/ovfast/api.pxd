@@ -38,14 +38,27 @@ cdef extern from *:
 cdef enum:
     OVFAST_API_VERSION = 1
 
-cdef enum ovfast_status:
-    OVFAST_OK = 0
-    OVFAST_TIMEOUT = 1    # nothing happened within the timeout
-    OVFAST_INVALID = 2    # a bad argument: pool, job, port, pointer, size or shape (last_error() says which)
-    OVFAST_NOT_HELD = 3   # the job is not held through this API
-    OVFAST_BUSY = 4       # the job is running
-    OVFAST_FAILED = 5     # OpenVINO refused, or the inference failed
-    OVFAST_CLOSED = 6     # the pool's AsyncInferQueue is gone
+# The statuses, written once: in C, so that the pool's C++ (_c_api.hpp, compiled after this) returns them too.
+cdef extern from *:
+    """
+    enum ovfast_status {
+        OVFAST_OK = 0,
+        OVFAST_TIMEOUT = 1,   /* nothing happened within the timeout */
+        OVFAST_INVALID = 2,   /* a bad argument: pool, job, port, pointer, size or shape (last_error() says which) */
+        OVFAST_NOT_HELD = 3,  /* the job is not held through this API */
+        OVFAST_BUSY = 4,      /* the job is running */
+        OVFAST_FAILED = 5,    /* OpenVINO refused, or the inference failed */
+        OVFAST_CLOSED = 6     /* the pool's AsyncInferQueue is gone */
+    };
+    """
+    enum ovfast_status:
+        OVFAST_OK
+        OVFAST_TIMEOUT
+        OVFAST_INVALID
+        OVFAST_NOT_HELD
+        OVFAST_BUSY
+        OVFAST_FAILED
+        OVFAST_CLOSED
 
 # Called on OpenVINO's callback thread without the GIL when a job's run is over; it may read the job's
 # outputs, refill its inputs and start it again, or release it. Keep it short: all completions of a

@@ -10,8 +10,6 @@ from ovfast._runtime cimport AsyncInferQueue, CompiledModel, InferRequest, Tenso
 cdef extern from "_c_api.hpp" nogil:
     cppclass c_pool "ovf_pool":
         pass
-    enum:
-        OVF_C_OK, OVF_C_TIMEOUT, OVF_C_INVALID, OVF_C_NOT_HELD, OVF_C_BUSY, OVF_C_FAILED, OVF_C_CLOSED
     int ovf_c_fail(int status, const char* fmt, ...)
     void ovf_pool_ref(c_pool* p)
     void ovf_pool_unref(c_pool* p)
@@ -29,12 +27,6 @@ cdef extern from "_c_api.hpp" nogil:
 
 API_VERSION = OVFAST_API_VERSION
 """The C-level API version this ovfast provides (api.pxd's OVFAST_API_VERSION)."""
-
-# The statuses of api.pxd and of _c_api.hpp are one list written twice: they must agree.
-assert (OVFAST_OK, OVFAST_TIMEOUT, OVFAST_INVALID, OVFAST_NOT_HELD, OVFAST_BUSY, OVFAST_FAILED,
-        OVFAST_CLOSED) == (OVF_C_OK, OVF_C_TIMEOUT, OVF_C_INVALID, OVF_C_NOT_HELD, OVF_C_BUSY, OVF_C_FAILED,
-                           OVF_C_CLOSED)
-
 
 cdef str _kind(object obj):
     return type(obj).__module__ + "." + type(obj).__qualname__

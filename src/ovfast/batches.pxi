@@ -36,7 +36,7 @@ cdef OVDict _map(AsyncInferQueue q, _MapPlan plan):
                 while item < n_items:
                     id = <int>(item % n_jobs)
                     # Ctrl-C is looked for by the clock, not by waiting with a timeout: a timed wait
-                    # costs 2-8% of the rate on small models (measured in C, round robin, 16 jobs).
+                    # costs a measurable share of the rate on small models.
                     if ovf_now_ns() >= next_poll:
                         if plan.poll_signals():
                             interrupted = True
@@ -181,10 +181,8 @@ cdef class _BoundTensors:
                 ov_tensor_free(t)
 
 
-# Binding a tensor to a request costs the CPU plugin about as much as copying 16 KiB (measured in C on
-# this machine: rebinding three f32[8] tensors per item halves a round-robin loop's rate, copying them costs
-# under a tenth). So map() copies items up to this size through tensors of its own, bound once per job,
-# and binds larger ones zero-copy.
+# Binding a tensor to a request costs the CPU plugin about as much as copying 16 KiB, so map() copies items
+# up to this size through tensors of its own, bound once per job, and binds larger ones zero-copy.
 cdef enum:
     MAP_COPY_MAX_BYTES = 16384
 
@@ -212,18 +210,23 @@ cdef class _MapPlan:
     def __cinit__(self, CompiledModel cm, inputs, outputs):
         self.keep = []
         self.out_ports, self.out_names = cm._outputs, cm._out_names
-        given = _by_port(cm._inputs, cm._in_names, inputs, "input")
+        given = values_by_port(cm._inputs, cm._in_names, inputs, "input")
+        missing = [p.any_name for p, v in zip(cm._inputs, given) if v is NOT_GIVEN or v is None]
+        if missing:
+            raise _exc.InputValueError(f"map needs every input; missing {missing}")
         self.n = -1
         for port in cm._inputs:
-            arr = self._add(<ConstOutput>port, given[(<ConstOutput>port).idx], None, "input")
+            arr = self._add(<ConstOutput>port, given[(<ConstOutput>port).idx], "input")
         self.n_in = len(cm._inputs)
         self.out_arrays = []
-        want = _by_port(cm._outputs, cm._out_names, outputs, "output") if outputs is not None else None
+        want = values_by_port(cm._outputs, cm._out_names, outputs, "output") if outputs is not None else None
         for port in cm._outputs:
             arr = None if want is None else want[(<ConstOutput>port).idx]
-            self.out_arrays.append(self._add(<ConstOutput>port, arr, None, "output"))
+            if arr is NOT_GIVEN:
+                arr = None  # map allocates it
+            self.out_arrays.append(self._add(<ConstOutput>port, arr, "output"))
 
-    cdef object _add(self, ConstOutput port, object value, object unused, str what):
+    cdef object _add(self, ConstOutput port, object value, str what):
         cdef dims_t d
         if port.dynamic or port.npy < 0 or is_packed(port.ctype):
             raise _exc.InputValueError(f"map needs static, numpy-typed {what}s; {what} '{port._any_name}' is "
@@ -345,27 +348,3 @@ cdef class _MapPlan:
         for t in self.own:
             if t != NULL:
                 ov_tensor_free(t)  # the jobs hold their own references until restore()
-
-
-cdef list _by_port(tuple ports, dict names, object values, str what):
-    """values (a dict by index/name/port, a list, or one array for one port) as a list in port order."""
-    cdef Py_ssize_t n = len(ports)
-    out = [None] * n
-    if isinstance(values, dict):
-        for key, v in values.items():
-            out[port_index(ports, names, key, what)] = v
-    elif type(values) is list or type(values) is tuple:
-        if len(values) != n:
-            raise _exc.InputValueError(f"the model has {n} {what}(s) {[p.any_name for p in ports]}, got a "
-                                       f"{type(values).__name__} of {len(values)}")
-        out = list(values)
-    elif n == 1:
-        out[0] = values
-    else:
-        raise _exc.InputValueError(f"the model has {n} {what}s {[p.any_name for p in ports]}: pass a dict or a "
-                                   f"list")
-    if what == "input":
-        missing = [(<ConstOutput>ports[i]).any_name for i in range(n) if out[i] is None]
-        if missing:
-            raise _exc.InputValueError(f"map needs every input; missing {missing}")
-    return out

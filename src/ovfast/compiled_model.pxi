@@ -45,19 +45,10 @@ cdef class CompiledModel:
         return list(self._outputs)
 
     def input(self, key=None):
-        if key is None:
-            if len(self._inputs) != 1:
-                raise _exc.InputValueError(f"the model has {len(self._inputs)} inputs: name one by index or name")
-            return self._inputs[0]
-        return self._inputs[port_index(self._inputs, self._in_names, key, "input")]
+        return self._inputs[port_or_only(self._inputs, self._in_names, key, "input")]
 
     def output(self, key=None):
-        if key is None:
-            if len(self._outputs) != 1:
-                raise _exc.InputValueError(f"the model has {len(self._outputs)} outputs: name one by index or "
-                                           f"name")
-            return self._outputs[0]
-        return self._outputs[port_index(self._outputs, self._out_names, key, "output")]
+        return self._outputs[port_or_only(self._outputs, self._out_names, key, "output")]
 
     cpdef InferRequest create_infer_request(self):
         return make_request(self)

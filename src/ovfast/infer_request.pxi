@@ -66,12 +66,12 @@ cdef class InferRequest:
     def set_input_tensor(self, *args):
         """set_input_tensor(tensor) for a one-input model, or set_input_tensor(index, tensor)."""
         if len(args) == 1:
-            index, tensor = self._single("input"), args[0]
+            i, tensor = port_or_only(self.cm._inputs, self.cm._in_names, None, "input"), args[0]
         elif len(args) == 2:
-            index, tensor = args
+            i, tensor = port_index(self.cm._inputs, self.cm._in_names, args[0], "input"), args[1]
         else:
             raise TypeError("set_input_tensor(tensor) or set_input_tensor(index, tensor)")
-        self._set_tensor_at(True, port_index(self.cm._inputs, self.cm._in_names, index, "input"), tensor)
+        self._set_tensor_at(True, i, tensor)
 
     def set_input_tensors(self, inputs):
         items = inputs.items() if isinstance(inputs, dict) else enumerate(inputs)
@@ -80,12 +80,12 @@ cdef class InferRequest:
 
     def set_output_tensor(self, *args):
         if len(args) == 1:
-            index, tensor = self._single("output"), args[0]
+            i, tensor = port_or_only(self.cm._outputs, self.cm._out_names, None, "output"), args[0]
         elif len(args) == 2:
-            index, tensor = args
+            i, tensor = port_index(self.cm._outputs, self.cm._out_names, args[0], "output"), args[1]
         else:
             raise TypeError("set_output_tensor(tensor) or set_output_tensor(index, tensor)")
-        self._set_tensor_at(False, port_index(self.cm._outputs, self.cm._out_names, index, "output"), tensor)
+        self._set_tensor_at(False, i, tensor)
 
     def set_output_tensors(self, outputs):
         items = outputs.items() if isinstance(outputs, dict) else enumerate(outputs)
@@ -140,13 +140,6 @@ cdef class InferRequest:
         self.out_data[j] = d
         return 0
 
-    cdef object _single(self, str what):
-        ports = self.cm._inputs if what == "input" else self.cm._outputs
-        if len(ports) != 1:
-            raise _exc.InputValueError(f"the model has {len(ports)} {what}s: name the {what} by index, name "
-                                       f"or port")
-        return 0
-
     cdef tuple _locate(self, object key):
         """(is_input, index) of the port named by key (a name or a port)."""
         if isinstance(key, ConstOutput):
@@ -181,12 +174,10 @@ cdef class InferRequest:
         return self._tensor_at(is_input, i)
 
     def get_input_tensor(self, index=None):
-        i = self._single("input") if index is None else index
-        return self._tensor_at(True, port_index(self.cm._inputs, self.cm._in_names, i, "input"))
+        return self._tensor_at(True, port_or_only(self.cm._inputs, self.cm._in_names, index, "input"))
 
     def get_output_tensor(self, index=None):
-        i = self._single("output") if index is None else index
-        return self._tensor_at(False, port_index(self.cm._outputs, self.cm._out_names, i, "output"))
+        return self._tensor_at(False, port_or_only(self.cm._outputs, self.cm._out_names, index, "output"))
 
     @property
     def input_tensors(self):

@@ -159,23 +159,25 @@ cdef class _InputSlots:
         raise _exc.InputValueError(f"input '{port._any_name}' expects {port._label()}, got {_describe(arr)}")
 
 
-cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what) except -1:
-    """Index of the port named by key: its index, any of its names, or the port itself."""
+cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what, bint result=False) except -1:
+    """Index of the port named by key: its index, any of its names, or the port itself. result=True is a
+    result dict's lookup, as openvino's OVDict does it: an index is a Python int only, and one out of range
+    is also an IndexError."""
     cdef ConstOutput port
     cdef Py_ssize_t n = len(ports)
-    if isinstance(key, np.integer):
+    if not result and isinstance(key, np.integer):
         key = int(key)
     if isinstance(key, int):
         if not -n <= key < n:
-            raise _exc.InputKeyError(f"{what} index {key} out of range: the model has {n} {what}(s) "
-                                     f"{[p.any_name for p in ports]}")
+            raise (_exc.PortIndexError if result else _exc.InputKeyError)(
+                f"{what} index {key} out of range: the model has {n} {what}(s) {[p.any_name for p in ports]}")
         return key % n
     if isinstance(key, ConstOutput):
         port = <ConstOutput>key
         if port.idx < n and ports[port.idx] is port:
             return port.idx
         key = port._any_name
-    elif hasattr(key, "get_any_name"):
+    elif hasattr(key, "get_any_name"):  # an openvino port of the source model
         key = key.get_any_name()
     if isinstance(key, str):
         i = names.get(key)
@@ -188,25 +190,50 @@ cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what) except
                              f"{[p.any_name for p in ports]} (or their index 0..{n - 1})")
 
 
+cdef Py_ssize_t port_or_only(tuple ports, dict names, object key, str what) except -1:
+    """port_index, where None (the key left out) names the model's only port."""
+    if key is not None:
+        return port_index(ports, names, key, what)
+    if len(ports) != 1:
+        raise _exc.InputValueError(f"the model has {len(ports)} {what}s: name one by index, name or port")
+    return 0
+
+
+# Where a dict of values leaves a port out.
+cdef object NOT_GIVEN = object()
+
+
+cdef object values_by_port(tuple ports, dict names, object values, str what):
+    """values as infer() takes them (a list or tuple in port order, a dict by index, name or port, another
+    model's results, or one value for a one-port model) as a sequence in port order, NOT_GIVEN where a
+    dict leaves a port out. The one reading of that argument, for requests, queues and map."""
+    cdef Py_ssize_t n = len(ports)
+    if type(values) is OVDict:  # another model's results feed this one by position, as in openvino
+        values = (<OVDict>values)._values
+    if type(values) is list or type(values) is tuple:
+        if len(values) != n:
+            raise _exc.InputValueError(f"the model has {n} {what}(s) {[p.any_name for p in ports]}, got a "
+                                       f"{type(values).__name__} of {len(values)}")
+        return values
+    if isinstance(values, dict):
+        out = [NOT_GIVEN] * n
+        for key, value in (<dict>values).items():
+            out[port_index(ports, names, key, what)] = value
+        return out
+    if n != 1:
+        raise _exc.InputValueTypeError(f"the model has {n} {what}s {[p.any_name for p in ports]}: pass a dict "
+                                       f"or a list of {n} values, not one {_describe(values)}")
+    return (values,)
+
+
 cdef int set_inputs(_InputSlots slots, object inputs, dict names, bint share) except -1:
-    """Sets a request's inputs from a dict, a list/tuple, or one value for a one-input model."""
-    cdef Py_ssize_t i, n = slots.n
+    """Sets a request's inputs from what values_by_port reads."""
+    cdef Py_ssize_t i
     if inputs is None:
         return 0
-    if type(inputs) is OVDict:  # another model's results feed this one by position, as in openvino
-        inputs = (<OVDict>inputs)._values
-    if type(inputs) is list or type(inputs) is tuple:
-        if len(inputs) != n:
-            raise _exc.InputValueError(f"the model has {n} input(s) {[p.any_name for p in slots.ports]}, "
-                                       f"got a {type(inputs).__name__} of {len(inputs)}")
-        for i in range(n):
-            slots.set_value(i, inputs[i], share)
-        return 0
-    if isinstance(inputs, dict):
-        for key, value in (<dict>inputs).items():
-            slots.set_value(port_index(slots.ports, names, key, "input"), value, share)
-        return 0
-    if n != 1:
-        raise _exc.InputValueTypeError(f"the model has {n} inputs {[p.any_name for p in slots.ports]}: pass "
-                                       f"a dict or a list of {n} values, not one {_describe(inputs)}")
-    return slots.set_value(0, inputs, share)
+    values = values_by_port(slots.ports, names, inputs, "input")
+    for i in range(slots.n):
+        value = values[i]
+        if value is not NOT_GIVEN:
+            slots.set_value(i, value, share)
+    return 0

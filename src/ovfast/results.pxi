@@ -10,28 +10,7 @@ cdef class OVDict:
         return iter(self._ports)
 
     cdef Py_ssize_t _index(self, object key) except -1:
-        cdef ConstOutput port
-        if isinstance(key, int):
-            n = len(self._values)
-            if not -n <= key < n:
-                raise _exc.PortIndexError(f"output index {key} out of range: the model has {n} output(s)")
-            return key % n
-        if isinstance(key, ConstOutput):
-            port = <ConstOutput>key
-            if not port.is_input and port.idx < len(self._ports) and self._ports[port.idx] is port:
-                return port.idx
-            key = port._any_name
-        elif hasattr(key, "get_any_name"):  # an openvino port of the source model
-            key = key.get_any_name()
-        if isinstance(key, str):
-            i = self._names.get(key)
-            if i is not None:
-                return i
-        else:
-            raise _exc.InputTypeError(f"a result is looked up by output index, name or port, not by a "
-                                      f"{type(key).__name__} ({key!r})")
-        raise _exc.InputKeyError(f"{key!r} is not an output of this model; outputs are "
-                                 f"{[p.any_name for p in self._ports]} (or their index 0..{len(self._ports) - 1})")
+        return port_index(self._ports, self._names, key, "output", True)
 
     def __getitem__(self, key):
         return self._values[self._index(key)]

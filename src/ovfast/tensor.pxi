@@ -4,8 +4,6 @@
 # an array keeps that array (`_owner`) for as long as the Tensor lives; requests keep the Tensors they are
 # given. Views handed out by `data` keep the Tensor alive through their `base`.
 
-# The spellings of openvino's calls that are not on a hot path are parsed in plain Python (_sugar.py).
-from ovfast import _sugar
 
 cdef class _Export:
     """The `base` of a numpy view of a Tensor: keeps it alive and counts live views."""
