@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy as np
 import openvino
@@ -275,3 +276,39 @@ def test_get_idle_request_id_names_a_job_whose_wait_for_0_is_true(ov):
         queue.start_async()
     queue.wait_all()
     assert not_idle == 0, f"{not_idle} of 1000 jobs named idle were still running for OpenVINO"
+
+
+@pytest.mark.parametrize("exc", [SystemExit, KeyboardInterrupt])
+def test_a_signal_handler_raising_during_map_ends_it_and_gives_every_job_back(exc):
+    # map runs its loop without the GIL and looks for signals every 50 ms: what a handler raises (Ctrl-C,
+    # or a handler that calls sys.exit) ends map, and every job comes back with its own tensors
+    import signal
+
+    from models import heavy_model
+
+    compiled = ovfast.compile_model(heavy_model(n=256, depth=40), "CPU", {"INFERENCE_NUM_THREADS": 1})
+    queue = ovfast.AsyncInferQueue(compiled, 2)
+    x = np.random.default_rng(3).standard_normal((1, 256, 256)).astype(np.float32) / 16
+    one = queue.map(x)[0]
+    t0 = time.perf_counter()
+    queue.map(np.repeat(x, 8, axis=0))
+    per_item = (time.perf_counter() - t0) / 8
+    items = np.repeat(x, max(50, int(2.0 / per_item)), axis=0)  # about two seconds of work: the signal
+    # comes at 0.2 s
+
+    def handler(signum, frame):
+        raise exc("raised by the handler")
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        with pytest.raises(exc, match="raised by the handler"):
+            queue.map(items)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    np.testing.assert_array_equal(queue.map(np.repeat(x, 3, axis=0))[0], np.repeat(one, 3, axis=0))
+    results = []
+    queue.set_callback(lambda request, userdata: results.append(request.results[0].copy()))
+    queue.start_async(x[0])
+    queue.wait_all()
+    np.testing.assert_array_equal(results[0], one[0])
