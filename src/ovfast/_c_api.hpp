@@ -19,7 +19,8 @@ struct ovf_saved_tensor {
     int own_set;  // inputs: what in_own_set[index] was
 };
 
-// The C API's hold on a job (job_acquire .. job_release): the job's FOREIGN data (ovf_request_state).
+// The C API's hold on a job (job_acquire .. job_release): the job's FOREIGN data (ovf_request_state). Made
+// at a job's first acquire and kept with its state, so taking and handing back a job allocates nothing.
 struct ovf_c_hold {
     void (*done)(void*, int) = nullptr;
     void* ctx = nullptr;
@@ -29,12 +30,22 @@ struct ovf_c_hold {
     std::atomic<std::thread::id> done_thread{};  // the thread running `done`, while it runs
     std::vector<ovf_saved_tensor> saved;
 
-    ~ovf_c_hold() {
+    // The hold is over: our references to the replaced tensors go (the request holds its own again).
+    void reset() noexcept {
         for (auto& sv : saved) ov_tensor_free(sv.tensor);
+        saved.clear();
+        done = nullptr;
+        ctx = nullptr;
+        runs = 0;
+        outputs_bound = false;
+        release_pending.store(false);
     }
+    ~ovf_c_hold() { reset(); }
 };
 
 static inline ovf_c_hold* ovf_c_hold_of(ovf_request_state* s) noexcept { return static_cast<ovf_c_hold*>(s->foreign); }
+
+static void ovf_c_hold_free(void* hold) noexcept { delete static_cast<ovf_c_hold*>(hold); }
 
 // The statuses are api.pxd's enum ovfast_status (OVFAST_OK...), defined before this file is included.
 
@@ -81,7 +92,7 @@ static ovf_request_state* ovf_c_job(ovf_pool* p, int job, int* status) noexcept 
         return nullptr;
     }
     ovf_request_state* s = p->jobs[job];
-    if (!s || s->holder.load(std::memory_order_acquire) != OVF_FOREIGN || !s->foreign ||
+    if (!s || s->holder.load(std::memory_order_acquire) != OVF_FOREIGN || s->foreign_free != ovf_c_hold_free ||
         ovf_c_hold_of(s)->release_pending.load()) {
         *status = ovf_c_fail(OVFAST_NOT_HELD, "job %d is not held through the C API: take one with job_acquire",
                              job);
@@ -114,8 +125,6 @@ static ovf_request_state* ovf_c_port_job(ovf_pool* p, int job, bool output, size
     return s;
 }
 
-static void ovf_c_hold_free(void* hold) noexcept { delete static_cast<ovf_c_hold*>(hold); }
-
 // Hands a job held by the C API back to the pool: the tensors it replaced go back, its runs are its own
 // (the queue does not report them), and it is idle for whoever comes next.
 static void ovf_c_release_now(ovf_pool* p, ovf_request_state* s) noexcept {
@@ -128,15 +137,13 @@ static void ovf_c_release_now(ovf_pool* p, ovf_request_state* s) noexcept {
             s->in_own_set[it->index] = it->own_set;
         }
     }
+    hold->reset();
     std::lock_guard<std::mutex> lock(p->m);
     s->checked = s->started.load();
-    s->foreign = nullptr;
-    s->foreign_done = nullptr;
     p->foreign--;
     p->release_locked(s->job_id, false);
     if (p->waiters)
         p->idle_cv.notify_all();
-    delete hold;  // frees the saved tensors: the request holds its own references again
 }
 
 // A run of a held job is over (OpenVINO's callback thread): the holder's completion function, the
@@ -150,7 +157,7 @@ static void ovf_c_on_done(ovf_request_state* s) noexcept {
         hold->done_thread.store(std::thread::id());
     }
     if (hold->release_pending.exchange(false))
-        ovf_c_release_now(static_cast<ovf_pool*>(s->pool), s);  // frees hold
+        ovf_c_release_now(static_cast<ovf_pool*>(s->pool), s);
     s->settle();
 }
 
@@ -175,16 +182,18 @@ static int ovf_c_acquire(ovf_pool* p, int64_t timeout_ms, int* job) noexcept {
             return ovf_c_fail(OVFAST_TIMEOUT, "no job of the pool became idle within %lld ms", (long long)timeout_ms);
     }
     ovf_request_state* s = p->jobs[id];
-    auto* hold = new (std::nothrow) ovf_c_hold();
-    if (!hold) {
-        ovf_pool_release(p, std::vector<int>{id}, false);
-        return ovf_c_fail(OVFAST_FAILED, "job_acquire: out of memory");
+    if (s->foreign_free != ovf_c_hold_free) {  // the job's first hold through this API
+        auto* hold = new (std::nothrow) ovf_c_hold();
+        if (!hold) {
+            ovf_pool_release(p, std::vector<int>{id}, false);
+            return ovf_c_fail(OVFAST_FAILED, "job_acquire: out of memory");
+        }
+        s->foreign = hold;
+        s->foreign_done = ovf_c_on_done;
+        s->foreign_free = ovf_c_hold_free;
     }
     std::lock_guard<std::mutex> lock(p->m);  // the queue reads these fields under it (ovf_job_to_report)
     ovf_job_defer_report(s);
-    s->foreign = hold;
-    s->foreign_done = ovf_c_on_done;
-    s->foreign_free = ovf_c_hold_free;
     s->holder.store(OVF_FOREIGN, std::memory_order_release);
     p->foreign++;
     *job = id;
