@@ -64,14 +64,10 @@ static int ovf_c_fail(int status, const char* fmt, ...) noexcept {
     return status;
 }
 
-// OpenVINO's message is process-wide (another thread may have replaced it): the status is the truth.
 static int ovf_c_openvino_fail(ov_status_e st, int job, const char* what) noexcept {
-    const char* msg = ov_get_last_err_msg();
-    int r = ovf_c_fail(OVFAST_FAILED, "job %d: %s failed (OpenVINO status %d): %s", job, what, (int)st,
-                       msg ? msg : ov_get_error_info(st));
-    if (msg)
-        ov_free(msg);
-    return r;
+    std::string msg;
+    ovf_openvino_message(st, msg);
+    return ovf_c_fail(OVFAST_FAILED, "job %d: %s failed (OpenVINO status %d): %s", job, what, (int)st, msg.c_str());
 }
 
 static const char* ovf_c_last_error() noexcept { return ovf_c_message.c_str(); }

@@ -14,7 +14,7 @@
 //   ASYNCIO          infer_async's: settles into the event loop's list; the loop reads it, then releases it
 //   MAP              map's: map drives the request itself (no completion callback) and releases it
 //   FOREIGN          another holder's hook (the C-level API, _c_api.hpp): it settles and releases the job
-// A new way to hold a job is one more value here and one more case in ovf_job_done.
+// A new way to hold a job is one more value here and one more case in ovf_pool_job_done.
 #pragma once
 
 #include <algorithm>
@@ -106,7 +106,7 @@ struct ovf_request_state {
     // FOREIGN: the holder's completion (it settles and releases the job) and its own data.
     void (*foreign_done)(ovf_request_state*) = nullptr;
     void* foreign = nullptr;
-    void (*foreign_free)(void*) = nullptr;  // frees `foreign` if its holder never handed the job back
+    void (*foreign_free)(void*) = nullptr;  // frees `foreign` with the state; also says whose it is
 
     // The request and its memory, for holders that work without Python (set once by make_request; the
     // arrays are owned by the Python InferRequest, which owns this state).
@@ -173,6 +173,18 @@ struct ovf_request_state {
     }
 };
 
+// OpenVINO's message for a failed call, or its status's text: process-wide (another thread may have
+// replaced it), so a best-effort detail beside the status, which is the truth.
+static void ovf_openvino_message(ov_status_e st, std::string& out) noexcept {
+    const char* msg = ov_get_last_err_msg();
+    try {
+        out = msg ? msg : ov_get_error_info(st);
+    } catch (...) {
+    }
+    if (msg)
+        ov_free(msg);
+}
+
 // The one way a run starts, for every holder: the holder, the count and the start time are set before
 // OpenVINO can call back. A start OpenVINO refuses is over at once (finished and settled), with its status
 // recorded as a failed run's would be; the caller gives the job back.
@@ -183,13 +195,7 @@ static ov_status_e ovf_job_start(ovf_request_state* s, int holder) noexcept {
     ov_status_e st = ov_infer_request_start_async(s->request);
     if (st != OK) {
         s->run_status = (int)st;
-        const char* msg = ov_get_last_err_msg();  // process-wide: a best-effort detail
-        try {
-            s->run_message = msg ? msg : ov_get_error_info(st);
-        } catch (...) {
-        }
-        if (msg)
-            ov_free(msg);
+        ovf_openvino_message(st, s->run_message);
         s->finish();
         s->settle();
     }
@@ -290,8 +296,12 @@ static void ovf_pool_async_push(ovf_pool* p, int id) noexcept {
     }
 }
 
-static inline void ovf_pool_ref(ovf_pool* p) noexcept;
-static inline void ovf_pool_unref(ovf_pool* p) noexcept;
+static inline void ovf_pool_ref(ovf_pool* p) noexcept { p->refs.fetch_add(1, std::memory_order_relaxed); }
+
+static inline void ovf_pool_unref(ovf_pool* p) noexcept {
+    if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
+        delete p;
+}
 
 // A job of pool p finished its inference (OpenVINO's callback thread): what happens next is its holder's.
 // Once the job settles, the queue may close the pool and its owner free the state: nothing after a
@@ -335,13 +345,6 @@ static void ovf_pool_job_done(ovf_pool* p, ovf_request_state* s) noexcept {
 }
 
 static inline ovf_pool* ovf_pool_new() { return new ovf_pool(); }
-
-static inline void ovf_pool_ref(ovf_pool* p) noexcept { p->refs.fetch_add(1, std::memory_order_relaxed); }
-
-static inline void ovf_pool_unref(ovf_pool* p) noexcept {
-    if (p->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
-        delete p;
-}
 
 static inline void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) {
     p->jobs.push_back(s);
@@ -581,14 +584,8 @@ static void ovf_job_defer_report(ovf_request_state* s) noexcept {
         return;
     ov_status_e st = ov_infer_request_wait(s->request);  // idle: returns at once
     if (st != OK && !s->deferred_status) {
-        const char* msg = ov_get_last_err_msg();
         s->deferred_status = (int)st;
-        try {
-            s->deferred_message = msg ? msg : ov_get_error_info(st);
-        } catch (...) {
-        }
-        if (msg)
-            ov_free(msg);
+        ovf_openvino_message(st, s->deferred_message);
     }
     s->checked = s->started.load();
 }
