@@ -57,6 +57,24 @@ def test_state_operations_match_openvino(compiled, ops):
 
 
 @pytest.mark.parametrize("lib", sorted(LIBS))
+def test_a_states_tensor_and_outputs_outlive_their_request(lib):
+    """What a request handed out (a state's tensor, a shared output, the tensor of an input) stays readable
+    after the request and its compiled model are gone, with the values it had."""
+    import gc
+    compiled = LIBS[lib].compile_model(stateful_model(), "CPU")
+    request = compiled.create_infer_request()
+    request.infer({"x": np.full((1, 4), 3.0, np.float32)}, share_outputs=True)
+    out = request.infer({"x": np.full((1, 4), 2.0, np.float32)}, share_outputs=True)[0]
+    state = request.query_state()[0].state
+    given = request.get_input_tensor(0)
+    del request, compiled
+    gc.collect()
+    np.testing.assert_array_equal(state.data, np.full((1, 4), 5.0, np.float32))
+    np.testing.assert_array_equal(out, np.full((1, 4), 5.0, np.float32))
+    np.testing.assert_array_equal(given.data, np.full((1, 4), 2.0, np.float32))
+
+
+@pytest.mark.parametrize("lib", sorted(LIBS))
 def test_compiled_model_state_is_the_state_its_calls_see(compiled, lib):
     cm = compiled[lib]
     cm.reset_state()

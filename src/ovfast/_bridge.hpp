@@ -1,8 +1,9 @@
 // What the C API does not offer, done against OpenVINO's C++ objects behind the C handles.
 //
 // The C API's handles are structs holding one std::shared_ptr to the C++ object (src/bindings/c/src/
-// common.h). We mirror that layout for the two handles we open, and we only ever free what we made here
-// with our own functions, so nothing depends on the library deleting a struct we allocated.
+// common.h). We mirror that layout to reach those objects. The one handle we allocate (a model joined from
+// openvino's Python object) we also free; every other handle is made and freed by the C API, so nothing
+// depends on the library deleting a struct we allocated.
 #pragma once
 
 #include <cstdint>
@@ -111,13 +112,17 @@ static inline void ovf_state_reset(ov_infer_request_t* request, const std::strin
     ovf_state(request, name).reset();
 }
 
-// The state's tensor, sharing the plugin's memory as openvino's does; a handle of ours, freed with
-// ovf_tensor_release (not ov_tensor_free: we free only what we made).
+// The state's tensor, sharing the plugin's memory as openvino's does. The handle is one the C API made (an
+// empty tensor, then pointed at the state's), so ov_tensor_free frees it like every other handle.
 static inline ov_tensor_t* ovf_state_get(ov_infer_request_t* request, const std::string& name) {
-    return new ov_tensor{std::make_shared<ov::Tensor>(ovf_state(request, name).get_state())};
+    auto state = std::make_shared<ov::Tensor>(ovf_state(request, name).get_state());
+    int64_t zero = 0;
+    ov_tensor_t* tensor = nullptr;
+    if (ov_tensor_create(U8, ov_shape_t{1, &zero}, &tensor) != OK)
+        throw std::runtime_error("OpenVINO could not make a tensor handle");
+    tensor->object = std::move(state);
+    return tensor;
 }
-
-static inline void ovf_tensor_release(ov_tensor_t* tensor) noexcept { delete tensor; }
 
 static inline void ovf_state_set(ov_infer_request_t* request, const std::string& name, const ov_tensor_t* tensor) {
     ovf_state(request, name).set_state(*tensor->object);

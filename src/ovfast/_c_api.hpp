@@ -256,7 +256,7 @@ static int ovf_c_output(ovf_pool* p, int job, size_t index, void** data, size_t*
         return st;
     if (!data)
         return ovf_c_fail(OVFAST_INVALID, "job_output: data (the out pointer) is NULL");
-    if (s->out_data && s->out_data[index] && !ovf_c_hold_of(s)->outputs_bound) {
+    if (!s->out_data.empty() && s->out_data[index] && !ovf_c_hold_of(s)->outputs_bound) {
         *data = s->out_data[index];
         if (nbytes)
             *nbytes = p->outputs[index].nbytes;

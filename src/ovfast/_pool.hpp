@@ -93,7 +93,6 @@ struct ovf_request_state {
     std::string run_message;
     std::atomic<int64_t> t_start_ns{0};
     std::atomic<int64_t> t_end_ns{0};
-    void* owner = nullptr;  // DIRECT_CALLBACK: the Python InferRequest, kept alive until its callback ran
     // The ovf_pool when the request is a job of a live AsyncInferQueue (holding a reference to it); null
     // for a plain request and once the queue is gone. Changed only while the job is idle.
     void* pool = nullptr;
@@ -108,13 +107,16 @@ struct ovf_request_state {
     void* foreign = nullptr;
     void (*foreign_free)(void*) = nullptr;  // frees `foreign` with the state; also says whose it is
 
-    // The request and its memory, for holders that work without Python (set once by make_request; the
-    // arrays are owned by the Python InferRequest, which owns this state).
+    // The request and the tensors ovfast made for it, owned here and freed with the state; the Python
+    // InferRequest and the holders that work without Python borrow them. Per input: ovfast's own tensor
+    // (null for dynamic and packed inputs), its data, and whether the request reads it now. Per output,
+    // when outputs are cached (empty otherwise): the request's tensor and its data (null if dynamic).
     ov_infer_request_t* request = nullptr;
-    ov_tensor_t** in_own = nullptr;  // per input: ovfast's own tensor, null for dynamic/packed inputs
-    void** in_own_data = nullptr;
-    int* in_own_set = nullptr;       // per input: the request reads in_own[i]
-    void** out_data = nullptr;       // per static output: its data (null when outputs are not cached)
+    std::vector<ov_tensor_t*> in_own;
+    std::vector<void*> in_own_data;
+    std::vector<int> in_own_set;
+    std::vector<ov_tensor_t*> out_cache;
+    std::vector<void*> out_data;
     std::atomic<int> finish_waiters{0};
 
     std::mutex m;
@@ -124,6 +126,14 @@ struct ovf_request_state {
     ~ovf_request_state() {
         if (foreign && foreign_free)
             foreign_free(foreign);
+        for (ov_tensor_t* t : in_own)
+            if (t)
+                ov_tensor_free(t);
+        for (ov_tensor_t* t : out_cache)
+            if (t)
+                ov_tensor_free(t);
+        if (request)
+            ov_infer_request_free(request);
         OVF_COUNT(ovf_live_states, -1);
     }
 

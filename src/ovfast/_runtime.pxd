@@ -12,7 +12,6 @@ cdef class Tensor:
     cdef ov_element_type_e ctype
     cdef object _owner          # what owns the memory of a shared tensor (kept while we live)
     cdef Py_ssize_t _exports    # numpy views of our data still alive
-    cdef bint _bridge_handle    # ptr was made by _bridge.hpp (a variable state's tensor): freed there
     cdef void* data_ptr(self) except? NULL
     cdef size_t nbytes(self) except? 0
     cdef object view(self)
@@ -42,14 +41,12 @@ cdef class OVDict:
 
 
 cdef class _InputSlots:
+    cdef ovf_request_state* s   # borrowed from the InferRequest: the request and our own input tensors
     cdef ov_infer_request_t* req
     cdef tuple ports
     cdef Py_ssize_t n
     cdef list held              # per input: the Tensor/array the request reads, when not our own
-    cdef ov_tensor_t** own      # per static input: the tensor we copy small inputs into
-    cdef void** own_data
-    cdef bint* own_set          # the request currently reads own[i]
-    cdef int setup(self, ov_infer_request_t* req, tuple ports) except -1
+    cdef int setup(self, ovf_request_state* s, tuple ports) except -1
     cdef int set_tensor(self, Py_ssize_t i, Tensor t) except -1
     cdef int set_string(self, Py_ssize_t i, ConstOutput port, object value) except -1
     cdef int set_value(self, Py_ssize_t i, object value, bint share) except -1
@@ -89,9 +86,6 @@ cdef class InferRequest:
     cdef CompiledModel cm
     cdef _InputSlots inputs
     cdef list held_outputs
-    cdef Py_ssize_t n_outputs      # len(cm._outputs), kept in C: __dealloc__ may see Python fields cleared
-    cdef ov_tensor_t** out_cache   # per static output, when cm.cache_outputs: the request's tensor
-    cdef void** out_data
     cdef int _cache_output(self, Py_ssize_t j) except -1
     cdef bint _busy
     cdef object _userdata

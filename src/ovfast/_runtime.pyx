@@ -6,17 +6,19 @@ One extension, one fragment per concept (as uvloop does): errors, element types,
 dicts, inputs, callbacks and waits, requests, compiled models, cores, the queue, whole batches, asyncio.
 """
 # Who owns what (every C resource has one owner; everything else borrows it):
-# - Each C handle is freed by the __dealloc__ of the one cdef class that made it: ov_core_t by Core,
-#   ov_compiled_model_t by CompiledModel, ov_infer_request_t and its ovf_request_state by InferRequest,
-#   each ov_tensor_t reference by the Tensor (or _InputSlots, _BoundTensors, _MapPlan) that took it.
-#   OpenVINO's handles share the C++ object: a request keeps its own reference to a tensor bound to it.
+# - ov_core_t is freed by Core's __dealloc__, ov_compiled_model_t by CompiledModel's, each ov_tensor_t
+#   reference by the one object that took it (a Tensor, _BoundTensors, _MapPlan); every tensor handle is
+#   the C API's own (a variable state's too), so ov_tensor_free frees them all.
+# - A request is owned by its ovf_request_state (_pool.hpp), a C++ object that also owns the tensors ovfast
+#   made for it (its own input tensors, its cached outputs) and frees them all in its destructor. The
+#   InferRequest owns the state; _InputSlots, the pool and every holder borrow it, and the state is freed
+#   only once every run has settled.
 # - Memory OpenVINO reads but does not own (ov_tensor_create_from_host_ptr) is kept by the Python object
 #   that holds the tensor over it: a Tensor's _owner, a request's held inputs, map's plan.
-# - A job's state is the request's: the pool and its holders borrow it, and the request is freed only once
-#   every run has settled (_pool.hpp). The pool of an AsyncInferQueue is the one shared C object,
-#   reference counted: the queue, each job and each C-API user hold a reference.
-# - A Python object that C keeps across a completion holds one reference for it, taken before the start
-#   and dropped by whoever runs its callback (InferRequest.state.owner).
+# - The pool of an AsyncInferQueue is the one C object with shared owners, reference counted: the queue,
+#   each of its jobs and each C-API user hold a reference.
+# - A Python object that must outlive a completion C reports later is kept by a Python owner until then:
+#   a request with a callback pending, by the callback pump's table (callbacks.pxi).
 # Debug builds (OVFAST_DEBUG_BUILD=1) count live requests, pools and Tensors; the tests check that each
 # test module leaves none alive.
 cimport cpython

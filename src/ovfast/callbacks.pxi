@@ -48,6 +48,17 @@ cdef class _CallbackErrors:
 
 _pump_thread = None
 _pump_lock = threading.Lock()
+# The requests whose callback the pump has still to run, by their state's address: the pump keeps each
+# alive from its start until its callback has run (C only passes the state).
+cdef dict _pump_pending = {}
+
+
+cdef inline void _pump_expect(InferRequest req):
+    _pump_pending[<uintptr_t>req.state] = req
+
+
+cdef inline void _pump_forget(InferRequest req):
+    _pump_pending.pop(<uintptr_t>req.state, None)
 
 
 def _pump_run():
@@ -59,12 +70,10 @@ def _pump_run():
         with nogil:
             ovf_pump_pop_all(batch, 200)
         for s in batch:
-            req = <InferRequest>s.owner
-            s.owner = NULL
+            req = <InferRequest>_pump_pending.pop(<uintptr_t>s)
             req._errors.run(req._callback, (req._userdata,))
             s.holder.store(OVF_IDLE)
             s.settle()
-            cpython.Py_DECREF(req)
         req = None  # the last request is not kept alive until the next batch
         batch.clear()
 

@@ -1,7 +1,8 @@
 # InferRequest: one ov_infer_request_t, its inputs, and its completion state.
 
-# C code may hold the request as a job (api.pxd) while a cycle through it is collected: its inputs'
-# arrays, which that code writes, must stay until the request itself goes.
+# A request may still run (started by Python, or held as a job by C code through api.pxd) while a cycle
+# through it is collected: the Tensors and arrays its inputs hold are memory it reads, and must stay until
+# the request itself goes (its __dealloc__ waits for the run).
 @cython.no_gc_clear
 cdef class InferRequest:
     """openvino.InferRequest's API on the C API; blocking calls run without the GIL."""
@@ -10,26 +11,18 @@ cdef class InferRequest:
         raise TypeError("InferRequest is made by CompiledModel.create_infer_request()")
 
     def __dealloc__(self):
-        if self.req != NULL:
-            # OpenVINO marks a request idle before its callback has run: wait for our callback to finish
-            # with the state before freeing either. Nothing here waits for Python: a request whose Python
-            # callback is pending is kept alive by the pump, and a job's queue settles its jobs when it goes.
-            with nogil:
-                ov_infer_request_wait(self.req)
-                if self.state != NULL:
-                    self.state.wait_settled(-1)
-                ov_infer_request_free(self.req)
-            self.req = NULL
         if self.state != NULL:
-            ovf_request_state_free(self.state)
+            # OpenVINO marks a request idle before its callback has run: wait for our callback to finish
+            # with the state before freeing it (with the request and its tensors, which it owns). Nothing
+            # here waits for Python: a request whose Python callback is pending is kept alive by the pump,
+            # and a job's queue settles its jobs when it goes.
+            with nogil:
+                if self.req != NULL:
+                    ov_infer_request_wait(self.req)
+                self.state.wait_settled(-1)
+                ovf_request_state_free(self.state)
             self.state = NULL
-        if self.out_cache != NULL:
-            for j in range(self.n_outputs):
-                if self.out_cache[j] != NULL:
-                    ov_tensor_free(self.out_cache[j])
-            free(self.out_cache)
-            free(self.out_data)
-            self.out_cache = NULL
+            self.req = NULL
 
     # --- inputs -------------------------------------------------------------------------------------
 
@@ -124,20 +117,21 @@ cdef class InferRequest:
         cdef ov_tensor_t* t = NULL
         cdef void* d = NULL
         cdef ConstOutput port = <ConstOutput>self.cm._outputs[j]
-        if self.out_cache == NULL:
+        cdef ovf_request_state* s = self.state
+        if s.out_cache.empty():
             return 0
-        if self.out_cache[j] != NULL:
-            ov_tensor_free(self.out_cache[j])
-            self.out_cache[j] = NULL
-            self.out_data[j] = NULL
+        if s.out_cache[j] != NULL:
+            ov_tensor_free(s.out_cache[j])
+            s.out_cache[j] = NULL
+            s.out_data[j] = NULL
         if port.dynamic or port.npy < 0 or is_packed(port.ctype):
             return 0
         check(ov_infer_request_get_output_tensor_by_index(self.req, j, &t), b"get_output_tensor")
         if tensor_dims(t) != port.dims or ov_tensor_data(t, &d) != OK:
             ov_tensor_free(t)
             return 0
-        self.out_cache[j] = t
-        self.out_data[j] = d
+        s.out_cache[j] = t
+        s.out_data[j] = d
         return 0
 
     cdef tuple _locate(self, object key):
@@ -198,11 +192,11 @@ cdef class InferRequest:
         cdef list values = [None] * n
         for j in range(n):
             port = <ConstOutput>self.cm._outputs[j]
-            if not share and self.out_cache != NULL and self.out_data[j] != NULL:
+            if not share and not self.state.out_data.empty() and self.state.out_data[j] != NULL:
                 for k in range(port.rank):
                     dims[k] = port.dims[k]
                 arr = cnp.PyArray_EMPTY(port.rank, dims, port.npy, 0)
-                memcpy(cnp.PyArray_DATA(<cnp.ndarray>arr), self.out_data[j], port.nbytes)
+                memcpy(cnp.PyArray_DATA(<cnp.ndarray>arr), self.state.out_data[j], port.nbytes)
                 values[j] = arr
                 continue
             check(ov_infer_request_get_output_tensor_by_index(self.req, j, &t), b"get_output_tensor")
@@ -269,17 +263,14 @@ cdef class InferRequest:
         else:
             holder = OVF_DIRECT_CALLBACK if self._callback is not None else OVF_DIRECT
         if holder == OVF_DIRECT_CALLBACK:
-            # The pump runs the Python callback later; the request must live until it has.
-            cpython.Py_INCREF(self)
-            self.state.owner = <void*>self
+            _pump_expect(self)
         self._busy = False  # from here on `started` says it runs
         with nogil:
             st = ovf_job_start(self.state, holder)
         if st != OK:
             self._give_back(True)
             if holder == OVF_DIRECT_CALLBACK:
-                self.state.owner = NULL
-                cpython.Py_DECREF(self)
+                _pump_forget(self)
             check(st, b"start_async")
 
     def wait(self):
@@ -410,30 +401,22 @@ cdef InferRequest make_request(CompiledModel cm):
     cdef InferRequest r = InferRequest.__new__(InferRequest)
     cdef ov_infer_request_t* req = NULL
     cdef ov_status_e st
+    cdef Py_ssize_t j, n_out = len(cm._outputs)
+    r.cm = cm
+    r._errors = _CallbackErrors.__new__(_CallbackErrors)
+    r.state = ovf_request_state_new()
     with nogil:
         st = ov_compiled_model_create_infer_request(cm.ptr, &req)
     check(st, b"create_infer_request")
-    r.req = req
-    r.cm = cm
-    r.state = ovf_request_state_new()
-    r._errors = _CallbackErrors.__new__(_CallbackErrors)
+    r.state.request = r.req = req
     if not ovf_request_set_callback(req, r.state):
         raise RuntimeError("OpenVINO refused the completion callback of a new request")
     r.inputs = _InputSlots.__new__(_InputSlots)
-    r.inputs.setup(req, cm._inputs)
-    r.state.request = req
-    r.state.in_own = r.inputs.own
-    r.state.in_own_data = r.inputs.own_data
-    r.state.in_own_set = <int*>r.inputs.own_set
-    r.held_outputs = [None] * len(cm._outputs)
-    r.n_outputs = len(cm._outputs)
+    r.inputs.setup(r.state, cm._inputs)
+    r.held_outputs = [None] * n_out
     if cm.cache_outputs:
-        n = max(len(cm._outputs), 1)
-        r.out_cache = <ov_tensor_t**>calloc(n, sizeof(ov_tensor_t*))
-        r.out_data = <void**>calloc(n, sizeof(void*))
-        if r.out_cache == NULL or r.out_data == NULL:
-            raise MemoryError()
-        for j in range(len(cm._outputs)):
+        r.state.out_cache.assign(n_out, NULL)
+        r.state.out_data.assign(n_out, NULL)
+        for j in range(n_out):
             r._cache_output(j)
-        r.state.out_data = r.out_data
     return r

@@ -16,42 +16,32 @@ cdef str _describe(object value):
 
 
 cdef class _InputSlots:
-    """The input side of one request: its own tensors and what the request currently holds."""
+    """The input side of one request: what the request currently holds, over the request's state (which
+    owns our own input tensors)."""
 
-    def __dealloc__(self):
-        cdef Py_ssize_t i
-        if self.own != NULL:
-            for i in range(self.n):
-                if self.own[i] != NULL:
-                    ov_tensor_free(self.own[i])
-            free(self.own)
-            free(self.own_data)
-            free(self.own_set)
-
-    cdef int setup(self, ov_infer_request_t* req, tuple ports) except -1:
+    cdef int setup(self, ovf_request_state* s, tuple ports) except -1:
         cdef Py_ssize_t i
         cdef ov_tensor_t* t = NULL
         cdef void* d = NULL
         cdef ConstOutput port
-        self.req = req
+        self.s = s
+        self.req = s.request
         self.ports = ports
         self.n = len(ports)
         self.held = [None] * self.n
-        self.own = <ov_tensor_t**>calloc(max(self.n, 1), sizeof(ov_tensor_t*))
-        self.own_data = <void**>calloc(max(self.n, 1), sizeof(void*))
-        self.own_set = <bint*>calloc(max(self.n, 1), sizeof(bint))
-        if self.own == NULL or self.own_data == NULL or self.own_set == NULL:
-            raise MemoryError()
+        s.in_own.assign(self.n, NULL)
+        s.in_own_data.assign(self.n, NULL)
+        s.in_own_set.assign(self.n, 0)
         for i in range(self.n):
             port = <ConstOutput>ports[i]
             if port.dynamic or port.npy < 0 or is_packed(port.ctype):
                 continue
             # The request already allocated a tensor for a static input: adopt it as our own.
-            check(ov_infer_request_get_input_tensor_by_index(req, i, &t), b"ov_infer_request_get_input_tensor")
-            self.own[i] = t
+            check(ov_infer_request_get_input_tensor_by_index(s.request, i, &t), b"ov_infer_request_get_input_tensor")
+            s.in_own[i] = t
             check(ov_tensor_data(t, &d), b"ov_tensor_data")
-            self.own_data[i] = d
-            self.own_set[i] = True
+            s.in_own_data[i] = d
+            s.in_own_set[i] = 1
         return 0
 
     cdef int set_string(self, Py_ssize_t i, ConstOutput port, object value) except -1:
@@ -75,7 +65,7 @@ cdef class _InputSlots:
         check_ctx(ov_infer_request_set_input_tensor_by_index(self.req, i, t.ptr),
                   f"setting input '{port._any_name}'")
         self.held[i] = t
-        self.own_set[i] = False
+        self.s.in_own_set[i] = 0
         return 0
 
     cdef int set_value(self, Py_ssize_t i, object value, bint share) except -1:
@@ -122,13 +112,13 @@ cdef class _InputSlots:
                     and (<Tensor>held).data_ptr() == cnp.PyArray_DATA(arr)):
                 return 0  # already bound to this very array: rebinding would cost the plugin, not change it
             return self.set_tensor(i, tensor_over(arr, port.ctype, None))
-        if not self.own_set[i]:
-            check_ctx(ov_infer_request_set_input_tensor_by_index(self.req, i, self.own[i]),
+        if not self.s.in_own_set[i]:
+            check_ctx(ov_infer_request_set_input_tensor_by_index(self.req, i, self.s.in_own[i]),
                       f"setting input '{port._any_name}'")
-            self.own_set[i] = True
+            self.s.in_own_set[i] = 1
             self.held[i] = None
         if cnp.PyArray_IS_C_CONTIGUOUS(arr):
-            memcpy(self.own_data[i], cnp.PyArray_DATA(arr), port.nbytes)
+            memcpy(self.s.in_own_data[i], cnp.PyArray_DATA(arr), port.nbytes)
         else:
             cnp.PyArray_CopyInto(self.own_view(i, port), arr)
         return 0
@@ -138,10 +128,7 @@ cdef class _InputSlots:
         cdef Py_ssize_t k
         for k in range(port.rank):
             dims[k] = port.dims[k]
-        view = cnp.PyArray_SimpleNewFromData(port.rank, dims, port.npy, self.own_data[i])
-        cpython.Py_INCREF(self)
-        cnp.PyArray_SetBaseObject(<cnp.ndarray>view, self)
-        return view
+        return cnp.PyArray_SimpleNewFromData(port.rank, dims, port.npy, self.s.in_own_data[i])
 
     cdef int set_dynamic(self, Py_ssize_t i, ConstOutput port, cnp.ndarray arr, bint share) except -1:
         if share and cnp.PyArray_ISCARRAY(arr):

@@ -17,14 +17,11 @@ cdef class VariableState:
     def state(self):
         """The variable's tensor, sharing the plugin's memory as openvino's does."""
         cdef ov_tensor_t* t
-        cdef Tensor out
         try:
             t = ovf_state_get(self.request.req, self._name.encode())
         except RuntimeError as e:
             raise bridge_error(f"reading state '{self._name}'", e) from None
-        out = wrap_tensor(t, self.request)
-        out._bridge_handle = True
-        return out
+        return wrap_tensor(t, self.request)
 
     @state.setter
     def state(self, value):

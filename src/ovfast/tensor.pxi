@@ -137,10 +137,7 @@ cdef class Tensor:
     def __dealloc__(self):
         ovf_count_tensor(-1)
         if self.ptr != NULL:
-            if self._bridge_handle:
-                ovf_tensor_release(self.ptr)
-            else:
-                ov_tensor_free(self.ptr)
+            ov_tensor_free(self.ptr)
             self.ptr = NULL
 
     cdef void* data_ptr(self) except? NULL:

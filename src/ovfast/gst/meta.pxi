@@ -1,4 +1,4 @@
-# OvfastTensorMeta (ovfast_meta.h): output tensors on a buffer. One g_malloc block per meta holds the
+# OvfastTensorMeta (ovfast_meta.h): output tensors on a buffer. One GLib block per meta holds the
 # OvfastTensor array, the names and type names, then every tensor's data at 64-byte alignment, so a copy
 # or a free is one call and a reader never sees half a meta.
 
@@ -9,20 +9,16 @@ cdef inline size_t _align64(size_t n) noexcept nogil:
     return (n + 63) & ~(<size_t>63)
 
 
-# The block is reference counted (the count sits in the 64 bytes before the OvfastTensor array, which is
-# what the meta points to): FrameTensor arrays keep the block, not the buffer, so a frame's tensors never
-# make its buffer shared (an element or ovfastpython can still add metadata while they live).
-cdef inline gint* _block_count(const OvfastTensor* t) noexcept nogil:
-    return <gint*>(<char*>t - 64)
-
-
+# The block is GLib's reference-counted box (g_atomic_rc_box; the meta points to its OvfastTensor array):
+# FrameTensor arrays keep the block, not the buffer, so a frame's tensors never make its buffer shared (an
+# element or ovfastpython can still add metadata while they live).
 cdef inline void _block_ref(const OvfastTensor* t) noexcept nogil:
-    g_atomic_int_inc(_block_count(t))
+    g_atomic_rc_box_acquire(<gpointer>t)
 
 
 cdef inline void _block_unref(const OvfastTensor* t) noexcept nogil:
-    if t != NULL and g_atomic_int_dec_and_test(_block_count(t)):
-        g_free(<char*>t - 64)
+    if t != NULL:
+        g_atomic_rc_box_release(<gpointer>t)
 
 
 cdef OvfastTensor* _tensor_block_new(uint32_t n, const char** names, const char** types, const uint32_t* ranks,
@@ -32,10 +28,9 @@ cdef OvfastTensor* _tensor_block_new(uint32_t n, const char** names, const char*
     for i in range(n):
         text += strlen(names[i]) + 1 + strlen(types[i]) + 1
         body += _align64(nbytes[i])
-    # g_malloc is 16-byte aligned: over-allocate and place the data at the next 64-byte boundary
-    cdef char* raw = <char*>g_malloc0(64 + head + _align64(text) + body + 64) + 64
+    # GLib aligns the box to 16 bytes: over-allocate and place the data at the next 64-byte boundary
+    cdef char* raw = <char*>g_atomic_rc_box_alloc0(head + _align64(text) + body + 64)
     cdef OvfastTensor* t = <OvfastTensor*>raw
-    _block_count(t)[0] = 1
     cdef char* s = raw + head
     cdef char* d = <char*>_align64(<size_t>(raw + head + _align64(text)))
     for i in range(n):

@@ -20,7 +20,6 @@ cdef extern from "_bridge.hpp" nogil:
     void ovf_state_reset_all(ov_infer_request_t* request) except +
     void ovf_state_reset(ov_infer_request_t* request, const string& name) except +
     ov_tensor_t* ovf_state_get(ov_infer_request_t* request, const string& name) except +
-    void ovf_tensor_release(ov_tensor_t* tensor)
     void ovf_state_set(ov_infer_request_t* request, const string& name, const ov_tensor_t* tensor) except +
 
     cppclass atomic_u64 "std::atomic<uint64_t>":
@@ -43,15 +42,15 @@ cdef extern from "_bridge.hpp" nogil:
         atomic_int holder
         int64_t t_start_ns      # atomics, read by value
         int64_t t_end_ns
-        void* owner
         void* pool
         int job_id
         uint64_t checked
         ov_infer_request_t* request
-        ov_tensor_t** in_own
-        void** in_own_data
-        int* in_own_set
-        void** out_data
+        vector[ov_tensor_t*] in_own
+        vector[void*] in_own_data
+        vector[int] in_own_set
+        vector[ov_tensor_t*] out_cache
+        vector[void*] out_data
         int run_status
         string run_message
         void settle()

@@ -104,6 +104,9 @@ cdef extern from "<glib-object.h>" nogil:
     gint g_atomic_int_get(const gint*)
     gboolean g_atomic_int_dec_and_test(gint*)
     void g_atomic_int_set(gint*, gint)
+    gpointer g_atomic_rc_box_alloc0(gsize)
+    gpointer g_atomic_rc_box_acquire(gpointer)
+    void g_atomic_rc_box_release(gpointer)
     void g_usleep(unsigned long)
 
 cdef extern from "<gst/gst.h>" nogil:
