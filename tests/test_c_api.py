@@ -293,12 +293,12 @@ def test_version_check(drv):
 
 
 def readme_example():
-    """The README's embedding example, which must be tests/cext/embed_example.pyx word for word."""
+    """The embedding guide's example, which must be tests/cext/embed_example.pyx word for word."""
     with open(os.path.join(HERE, "cext", "embed_example.pyx")) as f:
         source = f.read()
-    with open(os.path.join(os.path.dirname(HERE), "README.md")) as f:
-        readme = f.read()
-    assert "```cython\n" + source + "```" in readme, "README's embedding example differs from embed_example.pyx"
+    with open(os.path.join(os.path.dirname(HERE), "docs", "guides", "embedding.md")) as f:
+        guide = f.read()
+    assert "```cython\n" + source + "```" in guide, "the embedding guide's example differs from embed_example.pyx"
     return source
 
 

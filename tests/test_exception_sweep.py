@@ -1,6 +1,6 @@
 """Every kind of mistake ovfast raises for, made on openvino and on ovfast: ovfast's exception is an instance
 of the class openvino raises for the same mistake (it may be a subclass with more to say). The few where
-ovfast refuses what openvino accepts are the README's documented differences, checked as such."""
+ovfast refuses what openvino accepts are the documented differences (docs/differences.md), checked as such."""
 
 import io
 
@@ -78,7 +78,7 @@ M = {  # name: (lib, compiled add model, its request) -> the mistake
  "state set wrong shape": lambda lib, c, r: lib.compile_model(stateful_model(), "CPU").create_infer_request().query_state()[0].__setattr__("state", lib.Tensor(np.zeros((2, 4), np.float32))),
 }
 
-# openvino accepts these and ovfast refuses them, on purpose (README, "Where ovfast differs"): an array too
+# openvino accepts these and ovfast refuses them, on purpose (docs/differences.md): an array too
 # small for the shape it is read as (openvino reads past it), a tensor for a dynamic port (openvino makes
 # one of shape [0]), a list that names only some inputs (openvino reuses the old values of the others).
 STRICTER = {"Tensor(arr, shape, type) too small", "Tensor(port dynamic)", "infer wrong length"}

@@ -1,5 +1,5 @@
 """Every property openvino's properties module defines, read from a Core and from compiled models on both
-libraries: the same value of the same type, or one of the differences the README names."""
+libraries: the same value of the same type, or one of the differences docs/differences.md names."""
 
 import types
 

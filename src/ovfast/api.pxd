@@ -4,8 +4,8 @@
 #     from ovfast cimport api        # cythonize(..., include_path=[ovfast.get_include()])
 #
 # The functions come from the ovfast.api module at import, as Cython shares cdef functions (capsules in
-# its __pyx_capi__): the extension needs no OpenVINO headers and links nothing of ovfast. The README's
-# "Embedding ovfast in your extension" has a complete example.
+# its __pyx_capi__): the extension needs no OpenVINO headers and links nothing of ovfast.
+# docs/guides/embedding.md has a complete example.
 #
 # Versioning: OVFAST_API_VERSION is the version an extension was built against; api.check_version() at
 # its import refuses an installed ovfast that provides another. A version only grows when a declaration
@@ -66,6 +66,7 @@ cdef extern from *:
 ctypedef void (*done_fn)(void* ctx, int job) noexcept nogil
 
 # --- version -------------------------------------------------------------------------------------------
+# The C-level API version the installed ovfast provides (what ovfast.api.API_VERSION says to Python).
 cdef int api_version() noexcept nogil
 
 cdef inline int check_version(int built_against=OVFAST_API_VERSION) except -1:
@@ -77,14 +78,21 @@ cdef inline int check_version(int built_against=OVFAST_API_VERSION) except -1:
     return 0
 
 # --- Python objects -> C handles (with the GIL; TypeError for an object of another class) ----------------
+# A CompiledModel's ov_compiled_model_t*, borrowed: valid while the CompiledModel lives.
 cdef ov_compiled_model* compiled_model_handle(object compiled_model) except NULL
+# An InferRequest's ov_infer_request_t*, borrowed: valid while the InferRequest lives.
 cdef ov_infer_request* infer_request_handle(object request) except NULL
+# A Tensor's ov_tensor_t*, borrowed: valid while the Tensor lives.
 cdef ov_tensor* tensor_handle(object tensor) except NULL
+# A Tensor's memory and its size in bytes (nbytes may be NULL), borrowed: valid while the Tensor lives.
 cdef void* tensor_data(object tensor, size_t* nbytes) except? NULL
-cdef ovf_pool* queue_pool(object queue) except NULL     # a new reference: pool_unref() it
+# An AsyncInferQueue's job pool, with a reference of yours: pool_unref() it.
+cdef ovf_pool* queue_pool(object queue) except NULL
 
 # --- the job pool (no GIL needed; statuses, never exceptions) -------------------------------------------
+# Drops the reference queue_pool() gave.
 cdef void pool_unref(ovf_pool* pool) noexcept nogil
+# The pool's number of jobs, and its model's numbers of inputs and outputs (each pointer may be NULL).
 cdef int pool_size(ovf_pool* pool, int* jobs, size_t* inputs, size_t* outputs) noexcept nogil
 # Waits up to timeout_ms (negative: no limit) for an idle job and holds it: *job is its id.
 cdef int job_acquire(ovf_pool* pool, int64_t timeout_ms, int* job) noexcept nogil

@@ -3,11 +3,13 @@
 Same signatures as openvino.helpers, with these differences (openvino's helpers write u4/i4/nf4/f4e2m1 with
 element 0 in the HIGH nibble, which a compiled model reads swapped: [1, 2, 3, 4, 5] comes back as
 [2, 1, 4, 3, 0]):
+
 - the layout is the runtime's (see ovfast/_packing.pyx), checked against the installed runtime by the tests;
 - values out of the type's range, and non-integer floats, raise ValueError naming the first bad index;
 - a packed buffer of the wrong byte size raises ValueError with the expected size;
 - `out=` writes into a caller's uint8 buffer or into an ovfast.Tensor of that type; unpack_data takes a
   Tensor too, so packing into and unpacking out of tensors needs no extra copy.
+
 nf4 and f4e2m1 take and give their 4-bit codes (0..15), as openvino's helpers do, not float values.
 The kernels run without the GIL.
 """

@@ -21,6 +21,8 @@ import types
 
 import openvino
 
+__all__ = ["to_openvino", "owned_copy"]
+
 
 def to_openvino(tensor):
     """An openvino.Tensor over the same memory as an ovfast.Tensor (kept alive by it); a string tensor is

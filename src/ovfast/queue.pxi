@@ -233,8 +233,8 @@ cdef class AsyncInferQueue:
 
     def map(self, inputs, outputs=None):
         """Runs every item of a batch: inputs as infer() takes them, each array with a leading item axis
-        (N, *port_shape), or (N, *port_shape[1:]) for ports whose first dim is 1. Returns an OVDict of
-        (N, *output_shape) arrays (or fills the caller's `outputs`). The per-item loop runs without the GIL;
+        ``(N, *port_shape)``, or ``(N, *port_shape[1:])`` for ports whose first dim is 1. Returns an OVDict of
+        ``(N, *output_shape)`` arrays (or fills the caller's ``outputs``). The per-item loop runs without the GIL;
         item i reads slice i of the inputs and writes slice i of the outputs. The queue's callback is not
         called for map's items; other threads' start_async waits until map returns."""
         self._errors.raise_kept()
