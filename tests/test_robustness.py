@@ -389,6 +389,30 @@ def test_start_async_runs_the_job_get_idle_request_id_named(ov, n_jobs):
     assert set(named) <= set(range(n_jobs))
 
 
+def idle_ids_after(lib, n_jobs, ops):
+    """The ids get_idle_request_id() names along a sequence of direct runs on queue[k] and queue runs."""
+    queue = lib.AsyncInferQueue(lib.compile_model(add_model(), "CPU"), n_jobs)
+    x = np.ones(8, np.float32)
+    named = []
+    for op, k in ops:
+        if op == "infer":            # a job used directly, as model_api's sync path uses one
+            queue[k % n_jobs].infer([x, x])
+        elif op == "start":          # one queue run at a time, so the order jobs come back in is fixed
+            queue.start_async([x, x])
+            queue.wait_all()
+        named.append(queue.get_idle_request_id())
+    return named
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_jobs=st.integers(1, 4), ops=st.lists(st.tuples(st.sampled_from(["infer", "start", "idle"]),
+                                                        st.integers(0, 3)), max_size=12))
+def test_direct_runs_leave_the_idle_order_as_openvino_does(n_jobs, ops):
+    """openvino's direct use of a job (queue[i].infer()) does not touch the queue's idle order, so a library
+    that runs queue[queue.get_idle_request_id()].infer() keeps using the same job: ovfast names the same."""
+    assert idle_ids_after(ovfast, n_jobs, ops) == idle_ids_after(openvino, n_jobs, ops)
+
+
 # --- 7: packing reports every bad value at its own index ----------------------------------------------
 
 RANGES = {"u1": (0, 1), "u2": (0, 3), "u3": (0, 7), "u4": (0, 15), "i4": (-8, 7), "u6": (0, 63), "nf4": (0, 15),

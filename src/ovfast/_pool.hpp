@@ -97,6 +97,10 @@ struct ovf_request_state {
     // for a plain request and once the queue is gone. Changed only while the job is idle.
     void* pool = nullptr;
     int job_id = -1;
+    // Where in the pool's idle order a job taken by its id (used directly: queue[i].infer()) was, so its
+    // release puts it back there: openvino's direct use does not touch the idle order, and what
+    // get_idle_request_id() names next must not change with it. -1 for jobs taken as "any idle job".
+    int idle_pos = -1;
     // Runs whose status the queue has reported (the job's holder reads and writes it).
     uint64_t checked = 0;
     // A failed run not yet reported by the queue when another holder took the job: reported later.
@@ -280,7 +284,11 @@ struct ovf_pool {
         if (settle)
             s->settle();
         s->holder.store(OVF_IDLE, std::memory_order_release);
-        idle.push_back(id);
+        if (s->idle_pos >= 0 && (size_t)s->idle_pos < idle.size())
+            idle.insert(idle.begin() + s->idle_pos, id);
+        else
+            idle.push_back(id);
+        s->idle_pos = -1;
         in_flight--;
         return true;
     }
@@ -371,6 +379,22 @@ static inline void ovf_pool_add_port(ovf_pool* p, bool output, ov_element_type_e
 }
 
 // A job's state is being freed (its request is idle and settled).
+// A job whose request is being freed while its queue still lives: the garbage collector broke a cycle
+// through the queue's job list before the queue itself (at exit, a program's namespace is such a cycle).
+// Nothing can run Python for this request any more, so a finished run held for the queue's Python callback
+// is settled here without it, as ovf_pool_close settles every job; the request's free then waits for
+// nothing that needs Python. Other holders settle by themselves.
+static void ovf_pool_abandon_job(ovf_pool* p, ovf_request_state* s) noexcept {
+    if (s->is_running())
+        ov_infer_request_wait(s->request);
+    s->wait_finished(-1);
+    std::lock_guard<std::mutex> lock(p->m);
+    if (s->holder.load() != OVF_QUEUE_CALLBACK)
+        return;
+    p->done.erase(std::remove(p->done.begin(), p->done.end(), s->job_id), p->done.end());
+    p->release_locked(s->job_id, true);
+}
+
 static void ovf_pool_forget_job(ovf_pool* p, ovf_request_state* s) noexcept {
     {
         std::lock_guard<std::mutex> lock(p->m);
@@ -413,6 +437,7 @@ static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms, bool take
         return -1;
     int id = *it;
     if (take) {
+        p->jobs[id]->idle_pos = want < 0 ? -1 : (int)(it - p->idle.begin());
         p->idle.erase(it);
         p->in_flight++;
         p->jobs[id]->holder.store(OVF_TAKEN, std::memory_order_release);

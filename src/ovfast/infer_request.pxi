@@ -19,6 +19,8 @@ cdef class InferRequest:
             with nogil:
                 if self.req != NULL:
                     ov_infer_request_wait(self.req)
+                if self.state.pool != NULL:   # freed before its queue: nothing will run its callback now
+                    ovf_pool_abandon_job(<ovf_pool*>self.state.pool, self.state)
                 self.state.wait_settled(-1)
                 ovf_request_state_free(self.state)
             self.state = NULL

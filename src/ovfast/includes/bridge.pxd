@@ -68,6 +68,7 @@ cdef extern from "_bridge.hpp" nogil:
         cbool python_callbacks
     ovf_pool* ovf_pool_new() except +
     void ovf_pool_unref(ovf_pool* p)
+    void ovf_pool_abandon_job(ovf_pool* p, ovf_request_state* s)
     vector[int] ovf_pool_close(ovf_pool* p)
     void ovf_pool_ref(ovf_pool* p)
     void ovf_pool_add_job(ovf_pool* p, ovf_request_state* s) except +
