@@ -13,6 +13,7 @@ import subprocess
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -144,7 +145,17 @@ if video is not None:
 if os.path.exists(os.path.join(HERE, "src", "ovfast", "_packing.pyx")):
     exts.append(packing)
 
+class build_py_with_pth(build_py):
+    """Also puts ovfast-run.pth at the top of site-packages: subprocesses of `python -m ovfast run` (which
+    sets OVFAST_RUN=1) switch openvino to ovfast at their start (ovfast/switch.py)."""
+
+    def run(self):
+        super().run()
+        self.copy_file(os.path.join(HERE, "src", "ovfast-run.pth"), os.path.join(self.build_lib, "ovfast-run.pth"))
+
+
 setup(
     ext_modules=cythonize(exts, compiler_directives=directives, annotate=DEBUG),
+    cmdclass={"build_py": build_py_with_pth},
     zip_safe=False,
 )

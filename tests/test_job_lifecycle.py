@@ -81,17 +81,29 @@ PROGRAMS = {
 }
 
 
-def run_program(body, runs=20, extra_path=None):
-    """Runs the program `runs` times (two at a time); each must end by itself with sys.exit's code."""
+def run_program(body, runs=20, extra_path=None, launch="-c", folder=None):
+    """Runs the program `runs` times (two at a time); each must end by itself with sys.exit's code.
+    launch: "-c" (python -c), "-m" (python -m, as runpy runs it: the program's namespace is then collected
+    by the garbage collector at exit, in no set order) or "ovfast run" (python -m ovfast run file.py)."""
     script = PROLOGUE + textwrap.dedent(body) + LEAVE
     env = dict(os.environ)
-    if extra_path:
-        env["PYTHONPATH"] = os.pathsep.join([extra_path, env.get("PYTHONPATH", "")])
+    env.pop("OVFAST_RUN", None)
+    paths = [extra_path] if extra_path else []
+    if launch == "-c":
+        argv = [sys.executable, "-c", script]
+    else:
+        with open(os.path.join(folder, "leaving_program.py"), "w") as f:
+            f.write(script)
+        if launch == "-m":
+            argv, paths = [sys.executable, "-m", "leaving_program"], paths + [str(folder)]
+        else:
+            argv = [sys.executable, "-m", "ovfast", "run", os.path.join(folder, "leaving_program.py")]
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")])
 
     def once(_):
         try:
-            proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                                  env=env)
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
         except subprocess.TimeoutExpired:
             return "hung (killed after 120 s)"
         if proc.returncode != 1 or "leaving with requests in flight" not in proc.stderr:
@@ -106,6 +118,14 @@ def run_program(body, runs=20, extra_path=None):
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
 def test_a_program_that_exits_with_jobs_in_flight_ends(program):
     run_program(PROGRAMS[program])
+
+
+@pytest.mark.parametrize("launch", ["-m", "ovfast run"])
+@pytest.mark.parametrize("program", ["queue_with_callback", "queue_in_a_cycle"])
+def test_a_program_run_as_a_module_or_under_ovfast_run_ends(program, launch, tmp_path):
+    """runpy runs these: the program's namespace is freed by the garbage collector at exit, which may free
+    the queue's jobs before the queue (a job freed first gives up its callback itself)."""
+    run_program(PROGRAMS[program], launch=launch, folder=tmp_path)
 
 
 # --- an exception from a callback, on every path ---------------------------------------------------------

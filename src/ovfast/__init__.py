@@ -59,6 +59,8 @@ if _TYPE_CHECKING:  # for type checkers: at run time these are ovfast.interop's 
 
 _interop.install(_sys.modules[__name__])  # ov.op, ov.opset1 ... : openvino's graph API, taking ovfast Tensors
 
+from ovfast.switch import install  # noqa: E402  `import openvino` giving ovfast's runtime, for unedited code
+
 
 def get_include():
     """Folder of ovfast's .pxd files, for extensions that `cimport ovfast`."""
@@ -72,5 +74,5 @@ __all__ = [
     "compile_model",
     "Dimension", "Layout", "Model", "Node", "PartialShape", "Shape", "Strides", "Type", "convert_model",
     "get_version", "save_model", "serialize", "properties", "preprocess", "exceptions", "ProfilingInfo",
-    "Version", "get_include", "openvino_c_version", "interop",
+    "Version", "get_include", "openvino_c_version", "interop", "install",
 ] + _interop.GRAPH_MODULES

@@ -52,6 +52,8 @@ def build_parser():
                                    "ends it cleanly (EOS), and the frames per second of each sink are printed.")
     p.add_argument("description", nargs="+", help="the pipeline, e.g. 'videotestsrc num-buffers=100 ! "
                                                     "ovfastinfer model=m.xml ! fakesink'")
+    from ovfast import run
+    run.add_parser(sub)
     return parser
 
 
@@ -402,6 +404,10 @@ def benchmark(args, out=sys.stdout):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "run":   # its arguments are the program's; its Ctrl-C and errors are its own
+        from ovfast import run
+        return run.main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         if args.command == "pipeline":
