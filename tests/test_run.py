@@ -165,6 +165,9 @@ def test_check_compares_what_each_runtime_prints(tmp_path):
     assert done.returncode == 1
     assert "output differs at line 2" in done.stdout
     assert "openvino: openvino._ov_api" in done.stdout and "ovfast:   ovfast._runtime" in done.stdout
+    exits = script(tmp_path, "exits.py", "import sys, openvino\nsys.exit(3 if 'ovfast' in openvino.Core.__module__ else 0)\n")
+    done = run(["-m", "ovfast", "run", "--check", exits], tmp_path)
+    assert done.returncode == 1 and "exit codes differ: openvino 0, ovfast 3" in done.stdout
 
 
 def test_a_program_that_leaves_with_jobs_in_flight_ends_under_run(tmp_path):

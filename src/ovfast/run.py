@@ -123,6 +123,8 @@ def check_command(command):
         if done.returncode != 0:
             print(f"--- {name}'s stderr (last lines):\n" + "\n".join(done.stderr.splitlines()[-15:]))
     same = ov.stdout == fast.stdout and ov.returncode == fast.returncode
+    if ov.returncode != fast.returncode:
+        print(f"exit codes differ: openvino {ov.returncode}, ovfast {fast.returncode}")
     if ov.stdout == fast.stdout:
         print(f"same output: {len(ov.stdout.splitlines())} lines")
     else:
