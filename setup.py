@@ -145,6 +145,7 @@ if video is not None:
 if os.path.exists(os.path.join(HERE, "src", "ovfast", "_packing.pyx")):
     exts.append(packing)
 
+
 class build_py_with_pth(build_py):
     """Also puts ovfast-run.pth at the top of site-packages: subprocesses of `python -m ovfast run` (which
     sets OVFAST_RUN=1) switch openvino to ovfast at their start (ovfast/switch.py)."""
