@@ -165,7 +165,9 @@ private:
     std::deque<ovf_request_state*> q_;
 };
 
-static ovf_callback_pump ovf_pump;
+// Never destroyed: at process exit OpenVINO's threads may still finish runs and push here after static
+// destructors have run (a destroyed deque there corrupted the heap, 1 exit in 20 with requests in flight).
+static ovf_callback_pump& ovf_pump = *new ovf_callback_pump();
 
 // Every run's completion, on OpenVINO's callback thread: a job of a pool goes to its holder there; a
 // plain request settles, or waits for its Python callback on the pump.
