@@ -4,17 +4,13 @@ every result. Under ovfast it must print exactly what it prints on openvino, and
 ovfast's objects."""
 
 import os
-import subprocess
-import sys
+from functools import partial
+
+from test_run import run as run_in
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(HERE, "model_api_programs.py")
-
-
-def run(args, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "OVFAST_RUN"}
-    return subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+run = partial(run_in, timeout=300)
 
 
 def test_model_api_prints_the_same_results_on_ovfast(tmp_path):

@@ -378,7 +378,6 @@ static inline void ovf_pool_add_port(ovf_pool* p, bool output, ov_element_type_e
     (output ? p->outputs : p->inputs).push_back(ovf_port_desc{type, dynamic, rank, dims, nbytes, bits, label});
 }
 
-// A job's state is being freed (its request is idle and settled).
 // A job whose request is being freed while its queue still lives: the garbage collector broke a cycle
 // through the queue's job list before the queue itself (at exit, a program's namespace is such a cycle).
 // Nothing can run Python for this request any more, so a finished run held for the queue's Python callback
@@ -395,6 +394,7 @@ static void ovf_pool_abandon_job(ovf_pool* p, ovf_request_state* s) noexcept {
     p->release_locked(s->job_id, true);
 }
 
+// A job's state is being freed (its request is idle and settled).
 static void ovf_pool_forget_job(ovf_pool* p, ovf_request_state* s) noexcept {
     {
         std::lock_guard<std::mutex> lock(p->m);

@@ -42,7 +42,6 @@ cdef class OVDict:
 
 cdef class _InputSlots:
     cdef ovf_request_state* s   # borrowed from the InferRequest: the request and our own input tensors
-    cdef ov_infer_request_t* req
     cdef tuple ports
     cdef Py_ssize_t n
     cdef list held              # per input: the Tensor/array the request reads, when not our own

@@ -25,7 +25,6 @@ cdef class _InputSlots:
         cdef void* d = NULL
         cdef ConstOutput port
         self.s = s
-        self.req = s.request
         self.ports = ports
         self.n = len(ports)
         self.held = [None] * self.n
@@ -62,7 +61,7 @@ cdef class _InputSlots:
         if not port.dynamic and tensor_dims(t.ptr) != port.dims:
             raise _exc.InputValueError(f"input '{port._any_name}' expects {port._label()}, got "
                                        f"{type_label(t.ctype)}{list(tensor_dims(t.ptr))}")
-        check_ctx(ov_infer_request_set_input_tensor_by_index(self.req, i, t.ptr),
+        check_ctx(ov_infer_request_set_input_tensor_by_index(self.s.request, i, t.ptr),
                   f"setting input '{port._any_name}'")
         self.held[i] = t
         self.s.in_own_set[i] = 0
@@ -113,7 +112,7 @@ cdef class _InputSlots:
                 return 0  # already bound to this very array: rebinding would cost the plugin, not change it
             return self.set_tensor(i, tensor_over(arr, port.ctype, None))
         if not self.s.in_own_set[i]:
-            check_ctx(ov_infer_request_set_input_tensor_by_index(self.req, i, self.s.in_own[i]),
+            check_ctx(ov_infer_request_set_input_tensor_by_index(self.s.request, i, self.s.in_own[i]),
                       f"setting input '{port._any_name}'")
             self.s.in_own_set[i] = 1
             self.held[i] = None

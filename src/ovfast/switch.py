@@ -87,11 +87,6 @@ def _switched_import(name, globals=None, locals=None, fromlist=(), level=0):
     return _views.get(name, module)  # `from openvino[.sub] import ...`: the names are read from this
 
 
-def installed():
-    """Whether `import openvino` gives ovfast's runtime in this process."""
-    return _original_import is not None
-
-
 def install():
     """Makes `import openvino` give ovfast's runtime to code outside openvino and ovfast, from now on.
 
@@ -130,7 +125,7 @@ def _warn_about_early_imports():
 
     held = []
     for module_name, module in list(sys.modules.items()):
-        if module is None or _is_internal(module_name) or module_name == __name__:
+        if module is None or _is_internal(module_name):
             continue
         try:
             values = list(vars(module).items())
