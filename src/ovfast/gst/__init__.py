@@ -2,7 +2,7 @@
 
     import gi; gi.require_version("Gst", "1.0"); from gi.repository import Gst
     Gst.init(None)
-    import ovfast.gst            # registers ovfastinfer, ovfastpython and OvfastTensorMeta in this process
+    import ovfast.gst            # registers the elements (ovfastinfer, ...) and OvfastTensorMeta in this process
 
 Needs GStreamer 1.22+ with its video library and PyGObject (pip install "ovfast[video]"); see the README.
 """

@@ -4,6 +4,7 @@ format, size and row stride in its preprocessing, so OpenVINO reads frames where
 This is the only Python the element runs, and never per frame."""
 
 import os
+import re
 
 import numpy as np
 import openvino
@@ -13,7 +14,8 @@ from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 import ovfast
 
 OUTPUTS = ("tensor", "detection", "classification")
-REGIONS = ("frame", "roi")
+# region's values, and DL Streamer's for the same (its inference-region): either name takes either
+REGION_NAMES = {"frame": "frame", "roi": "roi", "full-frame": "frame", "roi-list": "roi"}
 
 # GStreamer's formats -> (OpenVINO's colour format, channels of the frame's tensor, planes read as one)
 _FORMATS = {
@@ -36,7 +38,8 @@ class CapsError(ValueError):
 
 
 def parse_config(text):
-    """'KEY=VALUE[,KEY=VALUE...]' -> dict (OpenVINO checks keys and values when compiling)."""
+    """'KEY=VALUE[,KEY=VALUE...]' -> dict (OpenVINO checks keys and values when compiling). DL Streamer's
+    ie-config has the same format."""
     config = {}
     for item in (text or "").replace(";", ",").split(","):
         item = item.strip()
@@ -310,18 +313,30 @@ def _sliced_crop(model, fmt, frame, roi, width, height, channels):
 MODES = {"tensor": 0, "detection": 1, "classification": 2}
 
 
+def _names_a_file(text):
+    """True if labels= (or labels-file=) is meant as a file: a path, or one name with an extension."""
+    return os.sep in text or ("," not in text and re.search(r"\.[A-Za-z0-9]+$", text) is not None)
+
+
 def parse_labels(text):
-    """labels=: a file with one label per line, or labels separated by commas ('' for none)."""
+    """labels= (labels-file=, its DL Streamer name): a file with one label per line, or labels separated by
+    commas ('' for none)."""
     if not text:
         return []
-    if os.sep in text and not os.path.isfile(text):     # meant as a file
+    if _names_a_file(text) and not os.path.isfile(text):
         why = "not a file" if os.path.exists(text) else "no such file"
-        raise SettingsError(f"labels={text!r} could not be read: {why} "
+        raise SettingsError(f"labels={text!r} (labels-file) could not be read: {why} "
                             f"(give a file with one label per line, or labels separated by commas)")
     if os.path.isfile(text):
         with open(text, encoding="utf-8") as f:
             return [line.strip() for line in f if line.strip()]
     return [item.strip() for item in text.split(",")]
+
+
+def parse_object_class(text):
+    """roi-label= (object-class=, its DL Streamer name): the labels of the regions to run on, separated by
+    commas ([] for all)."""
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
 class Session:
@@ -330,7 +345,7 @@ class Session:
     big_from pixels, through big_queue."""
 
     def __init__(self, compiled, jobs, input_nbytes, output="tensor", region="frame", labels=(), big=None,
-                 big_from=0):
+                 big_from=0, object_classes=()):
         self.compiled = compiled
         self.queue = ovfast.AsyncInferQueue(compiled, jobs)
         self.big_queue = ovfast.AsyncInferQueue(big, jobs) if big is not None else None
@@ -339,6 +354,7 @@ class Session:
         self.mode = MODES[output]
         self.per_region = region == "roi"
         self.labels = [label.encode() for label in labels]
+        self.object_classes = [label.encode() for label in object_classes]     # the regions to run on ([]: all)
         outputs = []
         for i, port in enumerate(compiled.outputs):
             pshape = port.get_partial_shape()
@@ -371,6 +387,26 @@ class Session:
                                 f"{first.get_element_type().get_type_name()}{list(dims)}")
 
 
+# Keys of OpenVINO 1 that DL Streamer's ie-config still takes and renames for OpenVINO 2: (key, the device
+# family it applies to, OpenVINO 2's key, how the value changes or None). OpenVINO 2 refuses the old names.
+_LEGACY_KEYS = [("CPU_THROUGHPUT_STREAMS", "CPU", "NUM_STREAMS", None),
+                ("CPU_THREADS_NUM", "CPU", "INFERENCE_NUM_THREADS", None),
+                ("CPU_BIND_THREAD", "CPU", "ENABLE_CPU_PINNING", lambda value: "YES" if value == "YES" else "NO"),
+                ("GPU_THROUGHPUT_STREAMS", "GPU", "NUM_STREAMS", None)]
+
+
+def modern_config(config, device):
+    """config with DL Streamer's OpenVINO 1 keys (ie-config=CPU_THROUGHPUT_STREAMS=4) renamed as DL Streamer
+    renames them for the device; a key given under both names keeps the new name's value."""
+    family = device.split(":")[0].split(".")[0]
+    out = dict(config)
+    for old, applies, new, convert in _LEGACY_KEYS:
+        if old in out and family == applies:
+            value = out.pop(old)
+            out.setdefault(new, convert(value) if convert else value)
+    return out
+
+
 def streaming_config(core, device, config, jobs):
     """The element keeps `jobs` inferences in flight all the time: unless the config says how to run them
     (a PERFORMANCE_HINT, or NUM_STREAMS), ask for THROUGHPUT sized to the jobs. OpenVINO's default,
@@ -392,18 +428,24 @@ def streaming_config(core, device, config, jobs):
 class Loaded:
     """The model read from its file, with the element's settings; compiled per caps by session()."""
 
-    def __init__(self, path, device, config, jobs, output, interval, region="frame", labels=""):
+    def __init__(self, path, device, config, jobs, output, interval, region="frame", labels="", object_class=""):
         if output not in OUTPUTS:
             raise SettingsError(f"output={output!r} is not one of {', '.join(OUTPUTS)}")
-        if region not in REGIONS:
-            raise SettingsError(f"region={region!r} is not one of {', '.join(REGIONS)}")
-        self.output, self.region = output, region
+        if region not in REGION_NAMES:
+            raise SettingsError(f"region={region!r} is not one of {', '.join(REGION_NAMES)} (the property region, "
+                                f"or inference-region as DL Streamer names it)")
+        self.output, self.region = output, REGION_NAMES[region]
+        self.object_classes = parse_object_class(object_class)
+        if self.object_classes and self.region != "roi":
+            raise SettingsError(f"roi-label={object_class!r} (object-class) picks the regions to run on, but the "
+                                f"element runs on whole frames: set region=roi (inference-region=roi-list), or "
+                                f"leave roi-label empty")
         try:
             self.labels = parse_labels(labels)
         except OSError as exc:
-            raise SettingsError(f"labels={labels!r} could not be read: {exc}") from exc
-        self.config = parse_config(config)
+            raise SettingsError(f"labels={labels!r} (labels-file) could not be read: {exc}") from exc
         self.device = device or "CPU"
+        self.config = modern_config(parse_config(config), self.device)
         self.jobs = jobs
         self.core = ovfast.Core()
         if self.device not in ("AUTO",) and self.device.split(":")[0].split(".")[0] not in (
@@ -428,7 +470,7 @@ class Loaded:
         compiled = [self._compile(region_model(self.model, fmt, width, height, strides, crop)) for crop, _ in plan]
         big, big_from = (compiled[1], plan[1][1]) if len(plan) > 1 else (None, 0)
         return Session(compiled[0], self.jobs, height * strides[0], self.output, self.region, self.labels,
-                       big, big_from)
+                       big, big_from, self.object_classes)
 
     def _compile(self, model):
         try:
@@ -438,6 +480,6 @@ class Loaded:
                                 f"{self.config}: {exc}") from exc
 
 
-def load(path, device, config, jobs, output, interval, region="frame", labels=""):
-    return Loaded(path, device, config, jobs, output, interval, region, labels)
+def load(path, device, config, jobs, output, interval, region="frame", labels="", object_class=""):
+    return Loaded(path, device, config, jobs, output, interval, region, labels, object_class)
 

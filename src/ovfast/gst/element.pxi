@@ -16,7 +16,7 @@ cdef struct Prop:
     const char* nick
     const char* blurb
     int type
-    size_t offset            # where its value lives in the element's state
+    size_t offset            # where its value lives in the element's state (an alias shares another's)
     const char* text         # a string's default
     double low, high, value  # a number's range and default
 
@@ -332,6 +332,7 @@ cdef void _finalize(GObject* obj) noexcept nogil:
     for i in range(st.kind.n_props):
         if st.kind.props[i].type == PROP_STRING:
             g_free((<char**>(<char*>st + st.kind.props[i].offset))[0])
+            (<char**>(<char*>st + st.kind.props[i].offset))[0] = NULL    # an alias's comes again
     g_queue_free(st.fifo)
     g_mutex_clear(&st.lock)
     g_cond_clear(&st.cond)
@@ -382,6 +383,7 @@ cdef void _instance_init(GTypeInstance* instance, gpointer klass) noexcept nogil
         p = &kind.props[i]
         slot = <char*>st + p.offset
         if p.type == PROP_STRING:
+            g_free((<char**>slot)[0])    # an alias's field was set by the property it aliases
             (<char**>slot)[0] = g_strdup(p.text)
         elif p.type == PROP_UINT:
             (<guint*>slot)[0] = <guint>p.value

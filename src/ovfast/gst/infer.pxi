@@ -1,5 +1,6 @@
 # ovfastinfer: inference on whole frames (or on each region of interest) through ovfast's job pool, driven
-# from C with the C-level API (`from ovfast cimport api`) as any embedding library would.
+# from C with the C-level API (`from ovfast cimport api`) as any embedding library would. ovfastdetect and
+# ovfastclassify are the same element with other defaults (the end of this file).
 #
 # Streaming thread (_infer_frame): queues the frame, takes an idle job per run, hands it the frame (copied
 # when small, else bound where it lies; the model was compiled with the frame's size, format and stride in
@@ -204,8 +205,20 @@ cdef bint _layout_differs(GstVideoFrame* f, InferState* st, char* message, size_
     return False
 
 
+cdef inline bint _picked(const GQuark* quarks, GQuark label) noexcept nogil:
+    """Whether a region of this label is one to run on: roi-label names it, or roi-label is empty (NULL)."""
+    if quarks == NULL:
+        return True
+    while quarks[0] != 0:
+        if quarks[0] == label:
+            return True
+        quarks += 1
+    return False
+
+
 cdef int _regions(InferState* st, GstBuffer* buf, Run** runs) noexcept nogil:
-    """The regions of interest to run on (roi-label's, or all), clipped to the frame; *runs is g_malloc'd."""
+    """The regions of interest to run on (those of roi-label's labels, or all), clipped to the frame; *runs is
+    g_malloc'd."""
     cdef gpointer state = NULL
     cdef GstMeta* m
     cdef GstVideoRegionOfInterestMeta* roi
@@ -217,7 +230,7 @@ cdef int _regions(InferState* st, GstBuffer* buf, Run** runs) noexcept nogil:
         if m == NULL:
             break
         roi = <GstVideoRegionOfInterestMeta*>m
-        if st.roi_quark and roi.roi_type != st.roi_quark:
+        if not _picked(st.roi_quarks, roi.roi_type):
             continue
         x, y = roi.x, roi.y
         if x >= <guint>st.info.width or y >= <guint>st.info.height:
@@ -328,48 +341,94 @@ cdef int _set_input(InferState* st, int job, char* frame) noexcept nogil:
     return api.job_bind(st.pool, job, False, 0, frame, st.in_nbytes, NULL, 0)
 
 
-# --- the element ---------------------------------------------------------------------------------------------
-cdef ElementKind _INFER
-cdef Prop _INFER_PROPS[10]
+# --- the elements --------------------------------------------------------------------------------------------
+# ovfastinfer, and as DL Streamer splits the job, ovfastdetect (gvadetect's role) and ovfastclassify
+# (gvaclassify's): the same element with other defaults, so their launch lines need only the name changed.
+cdef enum:
+    N_INFER_PROPS = 16
+
+cdef ElementKind _INFER, _DETECT, _CLASSIFY
+cdef Prop _INFER_PROPS[N_INFER_PROPS]
+cdef Prop _DETECT_PROPS[N_INFER_PROPS]
+cdef Prop _CLASSIFY_PROPS[N_INFER_PROPS]
+
+
+cdef void _infer_props(Prop* p, const char* output, const char* region) noexcept nogil:
+    """The properties with these defaults: ours, then DL Streamer's names for the same settings, each on the
+    same field as ours, so either name reads what the other set."""
+    cdef InferState s
+    _prop(&p[0], "model", "Model", "Path of the model: OpenVINO IR (.xml, with its .bin beside it) or ONNX",
+          PROP_STRING, _at(&s, &s.model))
+    _prop(&p[1], "device", "Device", "OpenVINO device to run on (CPU, GPU, AUTO, ...)", PROP_STRING,
+          _at(&s, &s.device), "CPU")
+    _prop(&p[2], "jobs", "Jobs", "Inferences in flight (0: the compiled model's optimal number)", PROP_UINT,
+          _at(&s, &s.jobs), NULL, 0, 1024, 0)
+    _prop(&p[3], "config", "Config", "OpenVINO properties for compiling, KEY=VALUE[,KEY=VALUE...] "
+          "(e.g. INFERENCE_PRECISION_HINT=f32); without PERFORMANCE_HINT or NUM_STREAMS: THROUGHPUT for the "
+          "jobs", PROP_STRING, _at(&s, &s.config))
+    _prop(&p[4], "interval", "Interval", "Run on every Nth frame; the others pass untouched", PROP_UINT,
+          _at(&s, &s.interval), NULL, 1, 1000000, 1)
+    _prop(&p[5], "output", "Output", "What the results become besides the raw outputs (OvfastTensorMeta): "
+          "tensor (nothing more), detection (regions of interest from SSD-style [1,1,N,7] boxes), "
+          "classification (the best class on the region or frame)", PROP_STRING, _at(&s, &s.output), output)
+    _prop(&p[6], "region", "Region", "What the model runs on: frame (the whole frame) or roi (each region of "
+          "interest, cropped inside the model); DL Streamer's full-frame and roi-list too", PROP_STRING,
+          _at(&s, &s.region), region)
+    _prop(&p[7], "roi-label", "Region labels", "With region=roi: only regions with one of these labels, "
+          "separated by commas (empty: all)", PROP_STRING, _at(&s, &s.roi_label))
+    _prop(&p[8], "labels", "Labels", "Class names for detection and classification: a file with one per "
+          "line, or names separated by commas (class ids without a name are written as numbers)",
+          PROP_STRING, _at(&s, &s.labels))
+    _prop(&p[9], "threshold", "Threshold", "output=detection: the lowest confidence of a box kept",
+          PROP_DOUBLE, _at(&s, &s.out.threshold), NULL, 0.0, 1.0, 0.5)
+    _prop(&p[10], "inference-region", "Inference region", "DL Streamer's name for region: full-frame (the "
+          "whole frame) or roi-list (each region of interest); frame and roi too", PROP_STRING,
+          _at(&s, &s.region), region)
+    _prop(&p[11], "inference-interval", "Inference interval", "DL Streamer's name for interval: run on every "
+          "Nth frame", PROP_UINT, _at(&s, &s.interval), NULL, 1, 1000000, 1)
+    _prop(&p[12], "nireq", "Inference requests", "DL Streamer's name for jobs: inferences in flight (0: the "
+          "compiled model's optimal number)", PROP_UINT, _at(&s, &s.jobs), NULL, 0, 1024, 0)
+    _prop(&p[13], "ie-config", "Inference engine config", "DL Streamer's name for config: OpenVINO properties, "
+          "KEY=VALUE[,KEY=VALUE...] (OpenVINO 1 keys as DL Streamer renames them, e.g. CPU_THROUGHPUT_STREAMS)",
+          PROP_STRING, _at(&s, &s.config))
+    _prop(&p[14], "object-class", "Object classes", "DL Streamer's name for roi-label: with "
+          "inference-region=roi-list, only regions with one of these labels, separated by commas (empty: all)",
+          PROP_STRING, _at(&s, &s.roi_label))
+    _prop(&p[15], "labels-file", "Labels file", "DL Streamer's name for labels: a file with a class name per "
+          "line (names separated by commas too)", PROP_STRING, _at(&s, &s.labels))
+
+
+cdef void _infer_kind(ElementKind* kind, Prop* props, const char* output, const char* region, const char* name,
+                      const char* type_name, const char* longname, const char* description) noexcept nogil:
+    """An element on ovfastinfer's hooks whose output and region default to these."""
+    _infer_props(props, output, region)
+    kind.props, kind.n_props = props, N_INFER_PROPS
+    kind.type_name, kind.longname, kind.description = type_name, longname, description
+    kind.klass = "Filter/Video/Analyzer"
+    kind.template_caps = ("video/x-raw, format=(string){ BGR, RGB, BGRx, RGBx, NV12, I420, GRAY8 }, "
+                          "width=(int)[1, 2147483647], height=(int)[1, 2147483647]")
+    kind.state_size, kind.entry_size = sizeof(InferState), sizeof(Entry)
+    kind.open, kind.stop, kind.close = _open_model, _infer_stop, _close_model
+    kind.caps_changed, kind.frame, kind.task = _infer_caps, _infer_frame, _infer_task
+    kind.entry_free = _entry_free
+    kind.name = name
 
 
 cdef int _register_infer() except -1:
-    cdef InferState s
-    cdef Prop* p = _INFER_PROPS
+    """Registers ovfastinfer, ovfastdetect and ovfastclassify."""
     if _INFER.name == NULL:
-        _prop(&p[0], "model", "Model", "Path of the model: OpenVINO IR (.xml, with its .bin beside it) or ONNX",
-              PROP_STRING, _at(&s, &s.model))
-        _prop(&p[1], "device", "Device", "OpenVINO device to run on (CPU, GPU, AUTO, ...)", PROP_STRING,
-              _at(&s, &s.device), "CPU")
-        _prop(&p[2], "jobs", "Jobs", "Inferences in flight (0: the compiled model's optimal number)", PROP_UINT,
-              _at(&s, &s.jobs), NULL, 0, 1024, 0)
-        _prop(&p[3], "config", "Config", "OpenVINO properties for compiling, KEY=VALUE[,KEY=VALUE...] "
-              "(e.g. INFERENCE_PRECISION_HINT=f32); without PERFORMANCE_HINT or NUM_STREAMS: THROUGHPUT for the "
-              "jobs", PROP_STRING, _at(&s, &s.config))
-        _prop(&p[4], "interval", "Interval", "Run on every Nth frame; the others pass untouched", PROP_UINT,
-              _at(&s, &s.interval), NULL, 1, 1000000, 1)
-        _prop(&p[5], "output", "Output", "What the results become besides the raw outputs (OvfastTensorMeta): "
-              "tensor (nothing more), detection (regions of interest from SSD-style [1,1,N,7] boxes), "
-              "classification (the best class on the region or frame)", PROP_STRING, _at(&s, &s.output), "tensor")
-        _prop(&p[6], "region", "Region", "What the model runs on: frame (the whole frame) or roi (each region of "
-              "interest, cropped inside the model)", PROP_STRING, _at(&s, &s.region), "frame")
-        _prop(&p[7], "roi-label", "Region label", "With region=roi: only regions with this label (empty: all)",
-              PROP_STRING, _at(&s, &s.roi_label))
-        _prop(&p[8], "labels", "Labels", "Class names for detection and classification: a file with one per "
-              "line, or names separated by commas (class ids without a name are written as numbers)",
-              PROP_STRING, _at(&s, &s.labels))
-        _prop(&p[9], "threshold", "Threshold", "output=detection: the lowest confidence of a box kept",
-              PROP_DOUBLE, _at(&s, &s.out.threshold), NULL, 0.0, 1.0, 0.5)
-        _INFER.props, _INFER.n_props = p, 10
-        _INFER.type_name, _INFER.longname = "OvfastInfer", "ovfast inference"
-        _INFER.klass = "Filter/Video/Analyzer"
-        _INFER.description = ("Runs an OpenVINO model on video frames through ovfast's job pool and attaches "
-                              "the output tensors")
-        _INFER.template_caps = ("video/x-raw, format=(string){ BGR, RGB, BGRx, RGBx, NV12, I420, GRAY8 }, "
-                       "width=(int)[1, 2147483647], height=(int)[1, 2147483647]")
-        _INFER.state_size, _INFER.entry_size = sizeof(InferState), sizeof(Entry)
-        _INFER.open, _INFER.stop, _INFER.close = _open_model, _infer_stop, _close_model
-        _INFER.caps_changed, _INFER.frame, _INFER.task = _infer_caps, _infer_frame, _infer_task
-        _INFER.entry_free = _entry_free
-        _INFER.name = "ovfastinfer"
-    return _register_element(&_INFER)
+        _infer_kind(&_INFER, _INFER_PROPS, "tensor", "frame", "ovfastinfer", "OvfastInfer", "ovfast inference",
+                    "Runs an OpenVINO model on video frames through ovfast's job pool and attaches the output "
+                    "tensors")
+        # gvadetect: a detector on whole frames (gva_base_inference.cpp's default inference-region)
+        _infer_kind(&_DETECT, _DETECT_PROPS, "detection", "frame", "ovfastdetect", "OvfastDetect",
+                    "ovfast detection", "Runs an OpenVINO detection model (SSD-style [1,1,N,7] boxes) on video "
+                    "frames and adds a region of interest per box: ovfastinfer with output=detection")
+        # gvaclassify: a classifier on every region (its init sets inference-region=roi-list, no object-class)
+        _infer_kind(&_CLASSIFY, _CLASSIFY_PROPS, "classification", "roi", "ovfastclassify", "OvfastClassify",
+                    "ovfast classification", "Runs an OpenVINO classification model on each region of interest "
+                    "and adds the best class to it: ovfastinfer with output=classification and region=roi")
+    _register_element(&_INFER)
+    _register_element(&_DETECT)
+    _register_element(&_CLASSIFY)
+    return 0

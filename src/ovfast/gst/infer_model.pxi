@@ -3,7 +3,8 @@
 
 cdef struct InferState:
     ElementState base
-    # properties (under base.lock); threshold is out.threshold
+    # properties (under base.lock); threshold is out.threshold. DL Streamer's names for the same settings
+    # (inference-region, nireq, ...) are properties of their own on the same fields (infer.pxi).
     char* model
     char* device
     char* config
@@ -23,7 +24,7 @@ cdef struct InferState:
     GstVideoInfo info        # the negotiated frames
     GstCaps* caps            # the caps the session was compiled for
     bint per_region          # region=roi: a run per region of interest, cropped inside the model
-    GQuark roi_quark         # roi-label: the regions to run on (0: all)
+    GQuark* roi_quarks       # roi-label's labels, 0-terminated: the regions to run on (NULL: all)
     size_t in_nbytes         # the model's input: this many bytes from plane 0's start
     Outputs out
 
@@ -55,7 +56,7 @@ cdef int _open_model_python(GstElement* el) noexcept nogil:
             g_mutex_lock(&st.base.lock)
             try:
                 args = (_text(st.model), _text(st.device), _text(st.config), st.jobs, _text(st.output),
-                        st.interval, _text(st.region), _text(st.labels))
+                        st.interval, _text(st.region), _text(st.labels), _text(st.roi_label))
             finally:
                 g_mutex_unlock(&st.base.lock)
             loaded = _model.load(*args)
@@ -78,6 +79,8 @@ cdef void _close_session(InferState* st) noexcept nogil:
     if st.caps != NULL:
         gst_caps_unref(st.caps)
         st.caps = NULL
+    g_free(st.roi_quarks)
+    st.roi_quarks = NULL
     _outputs_clear(&st.out)
     _python_drop(&st.session)
 
@@ -136,9 +139,11 @@ cdef int _negotiate_python(GstElement* el, GstCaps* caps) noexcept nogil:
         # task pushes finished ones
         st.base.max_queued = 2 * jobs * st.interval
         st.per_region = session.per_region
-        g_mutex_lock(&st.base.lock)
-        st.roi_quark = g_quark_from_string(st.roi_label) if st.roi_label != NULL and st.roi_label[0] else 0
-        g_mutex_unlock(&st.base.lock)
+        labels = session.object_classes
+        if labels:
+            st.roi_quarks = <GQuark*>g_malloc0(sizeof(GQuark) * (len(labels) + 1))
+            for i in range(len(labels)):
+                st.roi_quarks[i] = g_quark_from_string(<bytes>labels[i])
         st.in_nbytes = session.input_nbytes
         _outputs_set(&st.out, session, info.width, info.height)
     return 0
