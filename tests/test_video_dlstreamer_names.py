@@ -64,9 +64,10 @@ def outputs(description, frames):
     try:
         while (sample := sink.emit("try-pull-sample", 30 * Gst.SECOND)) is not None:
             with VideoFrame(sample.get_buffer(), sample.get_caps()) as f:
-                out.append((f.pts, [(t.name(), t.data().copy()) for t in f.tensors()],
+                out.append((f.pts, [(t.name(), t.array().copy()) for t in f.tensors()],
                             [(r.label(), r.rect(), r.label_id(), r.confidence(), r.classifications(),
-                              [(t.name(), t.data().copy()) for t in r.tensors()]) for r in f.regions()]))
+                              [(t.name(), t.array().copy()) for t in r.tensors() if t.element_type() is not None])
+                             for r in f.regions()]))
         error = p.get_bus().pop_filtered(Gst.MessageType.ERROR)
     finally:
         p.set_state(Gst.State.NULL)
@@ -230,7 +231,7 @@ def test_object_class_runs_only_on_regions_of_those_labels(models, object_class,
                   f"ovfastclassify model={cls} {F32} object-class=\"{object_class}\"", region_frames())
     runs = {label: 0 for label in LABELS.split(",")}
     for _, tensors, regions in got:
-        assert [name for name, _ in tensors] == ["boxes"]       # the detector's, on the whole frame
+        assert [name for name, _ in tensors] == ["inference_layer_name:boxes"]       # the detector's, on the whole frame
         for label, _, _, _, classes, region_tensors in regions:
             assert len(classes) == len(region_tensors) == (label in picked)
             runs[label] += len(region_tensors)

@@ -90,7 +90,7 @@ def test_calls_share_one_python_thread_across_batches(tmp_path):
     msg = p.get_bus().timed_pop_filtered(30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     p.set_state(Gst.State.NULL)
     assert msg is not None and msg.type == Gst.MessageType.EOS
-    calls = sys.modules["ovfastpython_local"].calls
+    calls = sys.modules["local"].calls
     assert len({ident for ident, _ in calls}) == 1
     assert [count for _, count in calls] == list(range(1, 61))
 
@@ -129,7 +129,7 @@ def test_under_a_busy_interpreter_each_wait_for_the_gil_serves_a_full_batch(tmp_
     try:
         p.set_state(Gst.State.PAUSED)
         p.get_state(30 * Gst.SECOND)
-        user = sys.modules["ovfastpython_ticks"]
+        user = sys.modules["ticks"]
         spinner = threading.Thread(target=user.spin)
         spinner.start()
         try:
@@ -179,7 +179,7 @@ def test_function_drops_frames_returning_false(tmp_path):
     p = pipeline(f"{SRC.format(n=20)} ! ovfastpython module={path} ! appsink name=sink sync=false max-buffers=100")
     pts = [f.pts for f in frames_out(p)]
     assert pts == [i * Gst.SECOND // 30 for i in range(0, 20, 2)]
-    assert len(sys.modules["ovfastpython_user"].seen) == 20
+    assert len(sys.modules["user"].seen) == 20
 
 
 def test_a_function_that_raises_stops_the_pipeline_with_its_traceback(tmp_path):
@@ -232,6 +232,7 @@ def test_eos_with_frames_pending_delivers_every_frame_in_order(tmp_path):
         import time
         def process_frame(frame):
             time.sleep(0.002)
+            return True
     """, name="slow")
     p = pipeline(f"{SRC.format(n=150)} ! ovfastpython module={path} max-inflight=64 ! "
                  f"appsink name=sink sync=false max-buffers=1000")
@@ -242,7 +243,7 @@ def test_the_streaming_thread_does_not_wait_for_python(tmp_path):
     """While the main thread holds the GIL, no frame leaves ovfastpython, yet the streaming thread keeps
     handing it frames until max-inflight are pending (then waits for room); with a Python pad probe upstream
     it hands none."""
-    path = module(tmp_path, "def process_frame(frame):\n    pass\n", name="trivial")
+    path = module(tmp_path, "def process_frame(frame):\n    return True\n", name="trivial")
     description = (f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! identity name=probe ! "
                    f"ovfastpython name=py module={path} max-inflight=24 ! fakesink name=out sync=false")
     counts = frames_while_gil_held(description, ["py", "out"])
@@ -276,7 +277,7 @@ def test_flushing_seek_with_frames_pending(tmp_path):
     msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     p.set_state(Gst.State.NULL)
     assert msg is not None and msg.type == Gst.MessageType.EOS, msg and msg.parse_error()
-    pts = [t for t, _, _ in sys.modules["ovfastpython_seek"].seen]
+    pts = [t for t, _, _ in sys.modules["seek"].seen]
     after = pts[pts.index(8 * Gst.SECOND):]
     assert after == [i * Gst.SECOND // 30 for i in range(240, 300)]     # frames 240..299, each once, in order
     assert counter.count >= 20 + 60
@@ -301,7 +302,7 @@ def test_new_caps_mid_stream_reach_the_function_with_their_frames(tmp_path):
     src.emit("end-of-stream")
     got = [(f.pts, f.width) for f in frames_out(p)]
     assert got == [(i, (8, 12, 8)[i // 10]) for i in range(30)]
-    assert [(w, h) for _, w, h in sys.modules["ovfastpython_caps"].seen] == [((8, 12, 8)[i // 10],) * 2
+    assert [(w, h) for _, w, h in sys.modules["caps"].seen] == [((8, 12, 8)[i // 10],) * 2
                                                                            for i in range(30)]
 
 
@@ -327,7 +328,7 @@ SECOND_MODEL = """
             queues.append(self.queue)
 
         def process_frame(self, frame):
-            picture = frame.data()[None]
+            picture = frame.data()[None]     # (1, height, width, channels)
             results.append((frame.pts, "call", self.compiled(picture)[0].copy()))
             self.queue.start_async({0: picture.copy()}, frame.pts)
             frame.add_region(0, 0, 2, 2, "seen")
@@ -350,7 +351,7 @@ def test_the_function_can_run_ovfast_models_on_its_frames(tmp_path, net):
     for f in frames_out(p):
         assert [r.label() for r in f.regions()] == ["seen"]
         pictures[f.pts] = f.data().copy()
-    user = sys.modules["ovfastpython_second"]
+    user = sys.modules["second"]
     user.queues[0].wait_all()
     assert len(pictures) == frames
     assert sorted((pts, how) for pts, how, _ in user.results) == sorted(

@@ -98,16 +98,18 @@ def test_detection_regions_box_by_box(models):
         src.emit("push-buffer", buf)
     src.emit("end-of-stream")
     for f in frames_out(p):
-        got.append([(r.label(), r.rect(), r.label_id(), r.confidence(), r.parent_id, r.region_id,
-                     len(r.tensors())) for r in f.regions()])
-        assert len(f.tensors()) == 1 and f.tensors()[0].dims() == (1, 1, 4, 7)   # the raw boxes too
+        got.append([(r.label(), r.rect(), r.label_id(), r.confidence(), r.parent_id(), r.region_id(),
+                     [t.name() for t in r.tensors()]) for r in f.regions()])
+        assert len(f.tensors()) == 1 and f.tensors()[0].dims() == [1, 1, 4, 7]   # the raw boxes too
     assert len(got) == 3
     for regions, frame in zip(got, frames):
         want = expected_regions(frame, 0.3)
         assert [(label, rect, lid) for label, rect, lid, *_ in regions] == [(a, b, c) for a, b, c, _ in want]
-        for (_, _, _, conf, parent, rid, n), (*_, mean), k in zip(regions, want, range(len(want))):
+        for (_, _, _, conf, parent, rid, names), (*_, mean) in zip(regions, want):
             assert conf == pytest.approx(mean, abs=1e-5)
-            assert (parent, rid, n) == (-1, k, 0)
+            assert (parent, names) == (0, ["detection"]) and rid != 0     # no parent; ids are never 0
+    ids = [r[5] for regions in got for r in regions]
+    assert len(set(ids)) == len(ids)                  # and never repeat
     assert got[2] == []                               # every confidence under the threshold
 
 
@@ -395,20 +397,21 @@ def test_add_region_and_regions_from_python():
     buf = Gst.Buffer.new_wrapped(bytes(96))
     with VideoFrame(buf, caps) as f:
         r = f.add_region(1, 1, 4, 2, "person", confidence=0.75, label_id=3)
-        assert (r.region_id, r.label(), r.rect(), r.confidence(), r.label_id()) == (0, "person", (1, 1, 4, 2), 0.75, 3)
-        assert f.add_region(0, 0, 8, 4).region_id == 1
-        assert [(x.label(), x.confidence()) for x in f.regions()] == [("person", 0.75), ("", None)]
-        for bad in [(0, 0, 9, 4), (0, 0, 0, 1), (-1, 0, 2, 2)]:
-            with pytest.raises(ValueError, match="inside the 8x4 frame"):
-                f.add_region(*bad)
+        assert (r.label(), r.rect(), r.confidence(), r.label_id()) == ("person", (1, 1, 4, 2), 0.75, 3)
+        second = f.add_region(0, 0, 8, 4)
+        assert 0 != r.region_id() != second.region_id() != 0
+        assert [(x.label(), x.confidence()) for x in f.regions()] == [("person", 0.75), ("", 0.0)]
+        for bad, clipped in [((0, 0, 9, 4), (0, 0, 8, 4)), ((-1, 0, 2, 2), (0, 0, 2, 2)), ((7, 3, 5, 5), (7, 3, 1, 1))]:
+            with pytest.warns(UserWarning, match="clipped"):        # as gstgva: clipped to the frame
+                assert tuple(f.add_region(*bad).rect()) == clipped
         with pytest.raises(ValueError, match="confidence"):
             f.add_region(0, 0, 1, 1, confidence=1.5)
         view = f.data()                                # keeps the memory, not the buffer: still writable
-        assert f.add_region(0, 0, 1, 1).region_id == 2
+        f.add_region(0, 0, 1, 1)
         del view
     # the regions any element put there (GstVideo's own API) read the same way
     GstVideo.buffer_add_video_region_of_interest_meta(buf, "cat", 2, 2, 2, 2)
-    assert [r.label() for r in VideoFrame(buf, caps).regions()] == ["person", "", "", "cat"]
+    assert [r.label() for r in VideoFrame(buf, caps).regions()] == ["person", "", "", "", "", "", "cat"]
     # in a Python pad probe PyGObject's Gst.Buffer is a second reference: refused, with the reason
     errors = []
 

@@ -2,7 +2,10 @@
 
     import gi; gi.require_version("Gst", "1.0"); from gi.repository import Gst
     Gst.init(None)
-    import ovfast.gst            # registers the elements (ovfastinfer, ...) and OvfastTensorMeta in this process
+    import ovfast.gst            # registers ovfastinfer, ovfastpython and ovfast's metas in this process
+
+VideoFrame, RegionOfInterest and Tensor are DL Streamer's gstgva API (ovfast.gst.gstgva lays them out as gstgva
+does), with a few additions of ovfast's.
 
 Needs GStreamer 1.22+ with its video library and PyGObject (pip install "ovfast[video]"); see the README.
 """
@@ -25,7 +28,7 @@ from ovfast._unwinder import align_openvino_unwinder  # noqa: E402
 align_openvino_unwinder()  # openvino imported before GStreamer would otherwise abort in a plugin
 
 try:
-    from ovfast.gst._video import FrameCounter, FrameTensor, Region, VideoFrame, register  # noqa: E402
+    from ovfast.gst._video import FrameCounter, RegionOfInterest, Tensor, VideoFrame, register  # noqa: E402
 except ImportError as exc:  # built without GStreamer's development files
     raise ImportError("ovfast was built without its GStreamer extension (ovfast.gst._video): install GStreamer's "
                       "development packages (see the README) and reinstall ovfast") from exc
@@ -33,4 +36,4 @@ from ovfast.gst._model import frame_model, parse_config  # noqa: E402
 
 register()
 
-__all__ = ["VideoFrame", "FrameTensor", "Region", "FrameCounter", "frame_model", "parse_config"]
+__all__ = ["VideoFrame", "RegionOfInterest", "Tensor", "FrameCounter", "frame_model", "parse_config"]

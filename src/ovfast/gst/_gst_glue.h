@@ -52,17 +52,18 @@ static inline void ovf_post_error(GstElement* el, GQuark domain, int code, const
                              debug ? g_strdup(debug) : NULL, __FILE__, name, __LINE__);
 }
 
-/* Regions of interest, with DL Streamer's field names for the same facts (label, label_id, confidence,
- * x_min ... normalised to the frame), so code written against gstgva reads them unchanged. */
-static inline gint ovf_next_region_id(GstBuffer* b) {
-    gpointer state = NULL;
-    GstMeta* m;
-    gint next = 0;
-    while ((m = gst_buffer_iterate_meta_filtered(b, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)))
-        if (((GstVideoRegionOfInterestMeta*)m)->id >= next) next = ((GstVideoRegionOfInterestMeta*)m)->id + 1;
-    return next;
+/* A warning on the bus, named as errors are. */
+static inline void ovf_post_warning(GstElement* el, GQuark domain, int code, const char* text) {
+    GstElementFactory* factory = gst_element_get_factory(el);
+    const char* name = factory ? gst_plugin_feature_get_name(GST_PLUGIN_FEATURE(factory)) : G_OBJECT_TYPE_NAME(el);
+    gst_element_message_full(el, GST_MESSAGE_WARNING, domain, code, g_strdup_printf("%s: %s", name, text), NULL,
+                             __FILE__, name, __LINE__);
 }
 
+/* Regions of interest, with DL Streamer's field names for the same facts (label, label_id, confidence,
+ * x_min ... normalised to the frame), so code written against gstgva reads them unchanged. A region's id comes
+ * from gst_util_seqnum_next(), as gstgva gives them: unique in the process and never 0, so parent_id 0 means
+ * "no parent" and roi_id 0 (OvfastTensorMeta) the whole frame. */
 static inline GstVideoRegionOfInterestMeta* ovf_find_region(GstBuffer* b, gint id) {
     gpointer state = NULL;
     GstMeta* m;
@@ -73,9 +74,8 @@ static inline GstVideoRegionOfInterestMeta* ovf_find_region(GstBuffer* b, gint i
 
 static inline GstVideoRegionOfInterestMeta* ovf_add_region(GstBuffer* b, const char* label, guint x, guint y,
                                                            guint w, guint h) {
-    gint id = ovf_next_region_id(b);        /* ids start at 0 and never repeat on a buffer */
     GstVideoRegionOfInterestMeta* m = gst_buffer_add_video_region_of_interest_meta(b, label, x, y, w, h);
-    if (m) m->id = id;
+    if (m) m->id = (gint)gst_util_seqnum_next();
     return m;
 }
 
@@ -103,6 +103,15 @@ static inline GObject* ovf_pygobject_ptr(PyObject* o) { return ((ovf_PyGObject*)
 static inline gpointer ovf_pyboxed_ptr(PyObject* o, GType want) {
     ovf_PyGBoxed* b = (ovf_PyGBoxed*)o;
     return b->gtype == want ? b->boxed : NULL;
+}
+
+/* Points a boxed wrapper at a value it does not own (never freed by it); returns what it pointed at. */
+static inline gpointer ovf_pyboxed_lend(PyObject* o, gpointer value) {
+    ovf_PyGBoxed* b = (ovf_PyGBoxed*)o;
+    gpointer old = b->boxed;
+    b->boxed = value;
+    b->free_on_dealloc = FALSE;
+    return old;
 }
 
 #endif

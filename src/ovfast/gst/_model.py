@@ -345,7 +345,7 @@ class Session:
     big_from pixels, through big_queue."""
 
     def __init__(self, compiled, jobs, input_nbytes, output="tensor", region="frame", labels=(), big=None,
-                 big_from=0, object_classes=()):
+                 big_from=0, object_classes=(), model_name=""):
         self.compiled = compiled
         self.queue = ovfast.AsyncInferQueue(compiled, jobs)
         self.big_queue = ovfast.AsyncInferQueue(big, jobs) if big is not None else None
@@ -355,6 +355,7 @@ class Session:
         self.per_region = region == "roi"
         self.labels = [label.encode() for label in labels]
         self.object_classes = [label.encode() for label in object_classes]     # the regions to run on ([]: all)
+        self.model_name = model_name.encode()
         outputs = []
         for i, port in enumerate(compiled.outputs):
             pshape = port.get_partial_shape()
@@ -465,12 +466,13 @@ class Loaded:
     def session(self, fmt, width, height, strides, offsets, size):
         if self.region != "roi":
             model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
-            return Session(self._compile(model), self.jobs, nbytes, self.output, self.region, self.labels)
+            return Session(self._compile(model), self.jobs, nbytes, self.output, self.region, self.labels,
+                           model_name=self.model.get_friendly_name())
         plan = crop_plan(self.model)
         compiled = [self._compile(region_model(self.model, fmt, width, height, strides, crop)) for crop, _ in plan]
         big, big_from = (compiled[1], plan[1][1]) if len(plan) > 1 else (None, 0)
         return Session(compiled[0], self.jobs, height * strides[0], self.output, self.region, self.labels,
-                       big, big_from, self.object_classes)
+                       big, big_from, self.object_classes, self.model.get_friendly_name())
 
     def _compile(self, model):
         try:

@@ -32,12 +32,15 @@ include "element.pxi"           # the skeleton every element stands on
 include "decode.pxi"            # what a run's outputs become on its frame (meta)
 include "infer_model.pxi"       # ovfastinfer's state and model (python_gate, element, decode)
 include "infer.pxi"             # ovfastinfer (element, decode, infer_model)
-include "frame.pxi"             # VideoFrame (meta)
+include "fields.pxi"            # a GstStructure's fields as Python values
+include "frame.pxi"             # VideoFrame (meta, fields; its regions and tensors follow)
+include "tensor.pxi"            # gstgva's Tensor (meta, fields, frame)
+include "region.pxi"            # gstgva's RegionOfInterest (fields, frame, tensor)
 include "python_element.pxi"    # ovfastpython (python_gate, element, frame)
 
 
 def register():
-    """Registers OvfastTensorMeta and the elements in this process (GStreamer must be initialised)."""
+    """Registers ovfast's metas and the elements in this process (GStreamer must be initialised)."""
     import atexit
     atexit.register(_close_python_gate)
     _register_tensor_meta()

@@ -5,7 +5,7 @@ cdef enum:
     MODE_TENSOR, MODE_DETECTION, MODE_CLASSIFICATION
 
 cdef struct Area:            # what a run looked at, in pixels: a region of interest, or the whole frame
-    int roi_id               # -1 for the whole frame
+    int roi_id               # 0 for the whole frame
     guint x, y, w, h
 
 cdef struct Outputs:
@@ -14,6 +14,7 @@ cdef struct Outputs:
     guint width, height      # the frame's
     uint32_t n_labels
     const char** label_names # point into the session's Python bytes
+    const char* model_name   # the session's Python bytes
     uint32_t n_out
     const char** out_names   # names and types point into the session's Python bytes (kept by the session)
     const char** out_types
@@ -26,6 +27,7 @@ cdef void _outputs_set(Outputs* o, object session, guint width, guint height):
     """Describes the outputs of a compiled session (with the GIL); the session must outlive the description."""
     cdef uint32_t i, k
     o.mode = session.mode
+    o.model_name = <const char*>(<bytes>session.model_name)
     o.width, o.height = width, height
     o.n_labels = len(session.labels)
     o.label_names = <const char**>g_malloc0(sizeof(char*) * (o.n_labels + 1))
@@ -78,7 +80,7 @@ cdef void _attach_outputs(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, i
     cdef size_t nbytes
     cdef uint32_t i
     cdef OvfastTensorMeta* m = _tensor_meta_add(buf, roi_id, o.n_out, o.out_names, o.out_types,
-                                                o.out_ranks, o.out_dims, o.out_nbytes)
+                                                o.out_ranks, o.out_dims, o.out_nbytes, o.model_name)
     if m == NULL:
         return
     for i in range(o.n_out):
@@ -131,7 +133,7 @@ cdef void _detections(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, const
         roi = ovf_add_region(buf, name, px, py, pw, ph)
         if roi == NULL:
             continue
-        roi.parent_id = area.roi_id
+        roi.parent_id = area.roi_id      # 0 (no parent) for the whole frame
         # normalised to the frame, as DL Streamer's x_min ... are
         ovf_region_detection(roi, name, <int>box[1], box[2], <double>px / o.width, <double>py / o.height,
                              <double>(px + pw) / o.width, <double>(py + ph) / o.height)
@@ -155,7 +157,7 @@ cdef void _classification(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, c
         if scores[i] > scores[best]:
             best = <int>i
     name = _label(o, best, scratch, sizeof(scratch))
-    if area.roi_id >= 0:
+    if area.roi_id != 0:
         roi = ovf_find_region(buf, area.roi_id)
     else:
         roi = ovf_add_region(buf, name, 0, 0, o.width, o.height)

@@ -9,7 +9,9 @@ cdef struct Item:
     GstEvent* event
 
 cdef enum PropType:
-    PROP_STRING, PROP_UINT, PROP_DOUBLE
+    PROP_STRING, PROP_UINT, PROP_DOUBLE,
+    PROP_JSON_LIST,          # a string property that accumulates: each JSON value set is appended (an array's items)
+    PROP_JSON_OBJECT         # a string property that merges: each JSON object set updates the one kept
 
 cdef struct Prop:
     const char* name
@@ -37,6 +39,7 @@ cdef struct ElementState:
     bint flushing
     bint task_started
     GstFlowReturn flow       # what downstream last answered (the chain returns it upstream)
+    char* settings_error     # a property value that could not be taken (g_free): the element fails to open
 
 cdef struct ElementKind:
     const char* name         # the factory name; errors on the bus start with it
@@ -244,7 +247,15 @@ cdef gboolean _sink_event(GstPad* pad, GstObject* parent, GstEvent* event) noexc
 cdef GstStateChangeReturn _change_state(GstElement* el, GstStateChange transition) noexcept nogil:
     cdef ElementState* st = _state(el)
     cdef GstStateChangeReturn ret
+    cdef char* error
     if transition == GST_STATE_CHANGE_NULL_TO_READY:
+        g_mutex_lock(&st.lock)
+        error = g_strdup(st.settings_error)
+        g_mutex_unlock(&st.lock)
+        if error != NULL:   # properties are set before there is a bus to post on: say it now
+            _post(el, gst_library_error_quark(), GST_LIBRARY_ERROR_SETTINGS, error, NULL)
+            g_free(error)
+            return GST_STATE_CHANGE_FAILURE
         if st.kind.open(el) != 0:
             return GST_STATE_CHANGE_FAILURE
     elif transition == GST_STATE_CHANGE_READY_TO_PAUSED:
@@ -284,10 +295,38 @@ cdef inline size_t _at(void* state, void* field) noexcept nogil:
     return <size_t>(<char*>field - <char*>state)
 
 
+cdef inline bint _is_text(int type) noexcept nogil:
+    return type == PROP_STRING or type == PROP_JSON_LIST or type == PROP_JSON_OBJECT
+
+
+cdef void _set_json(ElementState* st, const Prop* p, char** slot, const GValue* value) noexcept nogil:
+    """A JSON property: the value set joins those set before (gvapython's arg and kwarg); a value that is not
+    JSON is kept as the element's settings error."""
+    if not _python_enter():
+        return
+    with gil:
+        g_mutex_lock(&st.lock)
+        try:
+            merged, error = _python.merge_json(p.name.decode(), _text(slot[0]), _text(g_value_get_string(value)),
+                                               p.type == PROP_JSON_LIST)
+            if error is not None:
+                if st.settings_error == NULL:
+                    st.settings_error = g_strdup(error.encode("utf-8", "replace"))
+            else:
+                g_free(slot[0])
+                slot[0] = g_strdup(merged.encode())
+        finally:
+            g_mutex_unlock(&st.lock)
+    _python_leave()
+
+
 cdef void _set_property(GObject* obj, guint id, const GValue* value, GParamSpec* spec) noexcept nogil:
     cdef ElementState* st = _state(obj)
     cdef const Prop* p = &st.kind.props[id - 1]
     cdef void* slot = <char*>st + p.offset
+    if p.type == PROP_JSON_LIST or p.type == PROP_JSON_OBJECT:
+        _set_json(st, p, <char**>slot, value)
+        return
     g_mutex_lock(&st.lock)
     if p.type == PROP_STRING:
         g_free((<char**>slot)[0])
@@ -304,7 +343,7 @@ cdef void _get_property(GObject* obj, guint id, GValue* value, GParamSpec* spec)
     cdef const Prop* p = &st.kind.props[id - 1]
     cdef void* slot = <char*>st + p.offset
     g_mutex_lock(&st.lock)
-    if p.type == PROP_STRING:
+    if _is_text(p.type):
         g_value_set_string(value, (<char**>slot)[0])
     elif p.type == PROP_UINT:
         g_value_set_uint(value, (<guint*>slot)[0])
@@ -314,7 +353,7 @@ cdef void _get_property(GObject* obj, guint id, GValue* value, GParamSpec* spec)
 
 
 cdef GParamSpec* _param_spec(const Prop* p) noexcept nogil:
-    if p.type == PROP_STRING:
+    if _is_text(p.type):
         return g_param_spec_string(p.name, p.nick, p.blurb, p.text, _RW)
     if p.type == PROP_UINT:
         return g_param_spec_uint(p.name, p.nick, p.blurb, <guint>p.low, <guint>p.high, <guint>p.value, _RW)
@@ -330,9 +369,10 @@ cdef void _finalize(GObject* obj) noexcept nogil:
         st.kind.stop(<GstElement*>obj)
     st.kind.close(<GstElement*>obj)
     for i in range(st.kind.n_props):
-        if st.kind.props[i].type == PROP_STRING:
+        if _is_text(st.kind.props[i].type):
             g_free((<char**>(<char*>st + st.kind.props[i].offset))[0])
             (<char**>(<char*>st + st.kind.props[i].offset))[0] = NULL    # an alias's comes again
+    g_free(st.settings_error)
     g_queue_free(st.fifo)
     g_mutex_clear(&st.lock)
     g_cond_clear(&st.cond)
@@ -382,7 +422,7 @@ cdef void _instance_init(GTypeInstance* instance, gpointer klass) noexcept nogil
     for i in range(kind.n_props):
         p = &kind.props[i]
         slot = <char*>st + p.offset
-        if p.type == PROP_STRING:
+        if _is_text(p.type):
             g_free((<char**>slot)[0])    # an alias's field was set by the property it aliases
             (<char**>slot)[0] = g_strdup(p.text)
         elif p.type == PROP_UINT:

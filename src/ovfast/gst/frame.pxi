@@ -1,10 +1,11 @@
-# VideoFrame: a buffer's picture and metadata from Python, on GStreamer's C API.
+# VideoFrame: a buffer's picture and metadata from Python, on GStreamer's C API, with DL Streamer's gstgva
+# API (its regions and tensors: region.pxi, tensor.pxi).
 #
 # Lifetimes: a VideoFrame holds the buffer (through the Gst.Buffer it was given) until release(); after
-# that every accessor raises. Arrays it hands out keep what they point into: data() its mapping of the
-# buffer's memory, a tensor's data() the meta's reference-counted block. Neither keeps the buffer itself,
-# so they never make it shared (not writable), stay valid after the frame is released and never point at
-# freed memory.
+# that every accessor raises, its own and its regions' and tensors'. Arrays it hands out keep what they point
+# into: data() its mapping of the buffer's memory, a tensor's data() the meta's reference-counted block.
+# Neither keeps the buffer itself, so they never make it shared (not writable), stay valid after the frame
+# is released and never point at freed memory.
 
 cimport numpy as cnp
 cnp.import_array()
@@ -43,11 +44,11 @@ cdef class _TensorBlock:
         _block_unref(self.tensors)
 
 
-cdef object _array(object owner, void* data, tuple shape, tuple strides, object dtype, bint writable):
+cdef object _array(object owner, void* data, tuple shape, tuple strides, object dtype, bint writable,
+                   object kind=_np.ndarray):
     cdef object descr = _np.dtype(dtype)
-    arr = _np.ndarray(shape, dtype=descr, buffer=_RawMemory(owner, <size_t>data, _extent(shape, strides, descr.itemsize),
-                                                            writable), strides=strides)
-    return arr
+    return kind(shape, dtype=descr, buffer=_RawMemory(owner, <size_t>data, _extent(shape, strides, descr.itemsize),
+                                                      writable), strides=strides)
 
 
 cdef size_t _extent(tuple shape, tuple strides, size_t itemsize):
@@ -78,114 +79,37 @@ cdef class _RawMemory:
         PyBuffer_FillInfo(view, self, self.data, self.size, not self.writable, flags)
 
 
-cdef class FrameTensor:
-    """One output tensor attached to a frame by ovfastinfer (an OvfastTensor of an OvfastTensorMeta)."""
-    cdef _TensorBlock owner
-    cdef const OvfastTensor* t
-    cdef readonly int roi_id
+class _FrameArray(_np.ndarray):
+    """VideoFrame.data()'s array: a numpy array that is also its own context manager, so gstgva's
+    `with frame.data() as mat:` and ovfast's `picture = frame.data()` both work."""
 
-    def name(self):
-        """The output's name."""
-        return self.t.name.decode()
+    def __enter__(self):
+        return self
 
-    def dims(self):
-        """The tensor's shape, a tuple of ints."""
-        return tuple(self.t.dims[i] for i in range(self.t.rank))
-
-    def element_type(self):
-        """The element type, as openvino.Type."""
-        import openvino
-        return getattr(openvino.Type, self.t.element_type.decode())
-
-    def data(self):
-        """The tensor as a read-only numpy array over the meta's memory (no copy)."""
-        etype = self.t.element_type.decode()
-        dtype = _np.dtype(_DTYPES.get(etype, "uint8"))
-        if etype not in _DTYPES:
-            return _array(self.owner, <void*>self.t.data, (self.t.nbytes,), (1,), dtype, False)
-        shape = self.dims()
-        strides = []
-        step = dtype.itemsize
-        for n in reversed(shape):
-            strides.append(step)
-            step *= n
-        return _array(self.owner, <void*>self.t.data, shape, tuple(reversed(strides)), dtype, False)
-
-    def __repr__(self):
-        return f"<FrameTensor {self.name()!r} {self.t.element_type.decode()}{list(self.dims())}>"
+    def __exit__(self, *exc):
+        return False
 
 
-cdef class Region:
-    """A region of interest on a frame (a GstVideoRegionOfInterestMeta), read when regions() was called:
-    its rectangle and label, what a detector said of it ("detection": label_id, confidence), what
-    classifiers said (classifications()) and the tensors inferences on it attached (tensors())."""
-    cdef readonly int region_id
-    cdef readonly int parent_id
-    cdef str _label
-    cdef tuple _rect
-    cdef object _confidence
-    cdef object _label_id
-    cdef list _classes
-    cdef list _tensors
-
-    def label(self):
-        """The region's label (its roi_type), "" if it has none."""
-        return self._label
-
-    def rect(self):
-        """(x, y, width, height) in pixels of the frame."""
-        return self._rect
-
-    def confidence(self):
-        """The detector's confidence ("detection" structure), else the first classification's, else None."""
-        if self._confidence is None and self._classes:
-            return self._classes[0]["confidence"]
-        return self._confidence
-
-    def label_id(self):
-        """The detector's class id ("detection" structure), else the first classification's, else None."""
-        if self._label_id is None and self._classes:
-            return self._classes[0]["label_id"]
-        return self._label_id
-
-    def classifications(self):
-        """What classifiers put on the region: [{"label", "label_id", "confidence"}, ...]."""
-        return list(self._classes)
-
-    def tensors(self):
-        """The output tensors of inferences run on this region (FrameTensor, as VideoFrame.tensors())."""
-        return list(self._tensors)
-
-    def __repr__(self):
-        return f"<Region {self.region_id} {self._label!r} {self._rect} confidence={self.confidence()}>"
-
-
-cdef dict _structure_fields(const GstStructure* s):
-    cdef double d
-    cdef gint i
-    cdef const gchar* text
-    out = {}
-    text = gst_structure_get_string(s, "label")
-    if text != NULL:
-        out["label"] = text.decode("utf-8", "replace")
-    if gst_structure_get_int(s, "label_id", &i):
-        out["label_id"] = i
-    if gst_structure_get_double(s, "confidence", &d):
-        out["confidence"] = d
-    return out
+class _Message(str):
+    """A message of a frame (VideoFrame.messages()): the text, and which meta holds it for remove_message."""
 
 
 cdef class VideoFrame:
-    """A video frame's picture and metadata: VideoFrame(buffer, caps=None) for a Gst.Buffer (e.g. in a pad
-    probe). caps (Gst.Caps or a caps string) says the picture's format; without them the buffer's
-    GstVideoMeta does. Use it while the buffer is current, then release() it (or use `with`)."""
+    """A video frame's picture and metadata, with DL Streamer's gstgva API (`from ovfast.gst.gstgva import
+    VideoFrame` is this class): VideoFrame(buffer, video_info=None, caps=None) for a Gst.Buffer, e.g. in a pad
+    probe. video_info (GstVideo.VideoInfo, or Gst.Caps or a caps string, as the bindings page passes them) or
+    caps say the picture's format; without them the buffer's GstVideoMeta does. Use it while the buffer is
+    current, then release() it (or use `with`)."""
     cdef GstBuffer* buf
     cdef object holder
     cdef GstVideoInfo info
     cdef bint has_info
+    cdef object _video_info        # GstVideo.VideoInfo, made at the first video_info()
+    cdef object _wrapper           # a Gst.Buffer made for video_meta() on a frame ovfastpython lent
+    cdef readonly unsigned long generation     # counts removals of metadata (and the release)
 
-    def __init__(self, buffer, caps=None):
-        from gi.repository import Gst
+    def __init__(self, buffer, video_info=None, caps=None):
+        from gi.repository import Gst, GstVideo
         if not isinstance(buffer, Gst.Buffer):
             raise TypeError(f"VideoFrame: expected a Gst.Buffer, got {type(buffer).__name__}")
         cdef GstBuffer* buf = <GstBuffer*>ovf_pyboxed_ptr(<PyObject*>buffer, ovf_buffer_type())
@@ -196,11 +120,19 @@ cdef class VideoFrame:
         cdef GstCaps* c = NULL
         cdef GstVideoMeta* vm
         cdef guint i
+        if isinstance(video_info, GstVideo.VideoInfo):
+            self._video_info = video_info
+            caps = video_info.to_caps()
+        elif video_info is not None:
+            if caps is not None:
+                raise TypeError("VideoFrame: give caps once (video_info takes a GstVideo.VideoInfo, or caps)")
+            caps = video_info
         if caps is not None:
             if isinstance(caps, str):
-                caps = Gst.Caps.from_string(caps)
+                text = caps
+                caps = Gst.Caps.from_string(text)
                 if caps is None:
-                    raise ValueError("VideoFrame: caps could not be parsed")
+                    raise ValueError(f"VideoFrame: caps could not be parsed: {text!r}")
             if not isinstance(caps, Gst.Caps):
                 raise TypeError(f"VideoFrame: caps must be Gst.Caps or a caps string, got {type(caps).__name__}")
             c = <GstCaps*>ovf_pyboxed_ptr(<PyObject*>caps, ovf_caps_type())
@@ -220,20 +152,34 @@ cdef class VideoFrame:
 
     cdef GstBuffer* _buffer(self) except NULL:
         if self.buf == NULL:
-            raise RuntimeError("this VideoFrame was released: its buffer may be gone (make a new VideoFrame)")
+            raise RuntimeError("this VideoFrame was released: its buffer may be gone (ovfastpython lends a frame "
+                               "for one call; in a pad probe make a new VideoFrame per buffer)")
         return self.buf
+
+    cdef GstBuffer* _writable_buffer(self, str what) except NULL:
+        cdef GstBuffer* buf = self._buffer()
+        if not ovf_buffer_is_writable(buf):
+            raise RuntimeError(f"{what}: the frame's buffer is not writable here. In a pad probe, take it with "
+                               f"`with ovfast.gst.gstgva.util.GST_PAD_PROBE_INFO_BUFFER(info) as buffer:` (as with "
+                               f"gstgva); ovfastpython's frames are writable")
+        return buf
 
     cdef GstVideoInfo* _info(self) except NULL:
         self._buffer()
         if not self.has_info:
             raise ValueError("this VideoFrame has no caps and its buffer no GstVideoMeta: pass caps "
-                             "(e.g. pad.get_current_caps()) to VideoFrame(buffer, caps)")
+                             "(e.g. pad.get_current_caps()) to VideoFrame(buffer, caps=...)")
         return &self.info
 
     def release(self):
-        """Lets go of the buffer; the frame is unusable after this (arrays it gave stay valid)."""
+        """Lets go of the buffer; the frame, its regions and tensors are unusable after this (arrays they gave
+        stay valid)."""
         self.buf = NULL
         self.holder = None
+        self.generation += 1
+        if self._wrapper is not None:
+            _unlend_wrapper(self._wrapper)
+            self._wrapper = None
 
     def __enter__(self):
         return self
@@ -274,20 +220,42 @@ cdef class VideoFrame:
 
     @property
     def writable(self):
-        """Whether data() can be written: the buffer is held by nothing else (never inside a Python pad
-        probe, where PyGObject's Gst.Buffer holds a second reference)."""
+        """Whether the frame can be written (data(), regions, tensors, messages): the buffer is held by nothing
+        else. In a pad probe only inside util.GST_PAD_PROBE_INFO_BUFFER."""
         return bool(ovf_buffer_is_writable(self._buffer()))
 
-    def data(self):
-        """The picture as a numpy array over the buffer's memory (no copy): (height, width, channels) for
-        packed formats, (height, width) for GRAY8, (height * 3 // 2, width) for NV12 and I420 whose planes
-        follow each other unpadded. Writable when the buffer is (see `writable`)."""
+    def video_info(self):
+        """The frame's GstVideo.VideoInfo."""
+        from gi.repository import GstVideo
+        self._info()
+        if self._video_info is None:
+            self._video_info = GstVideo.VideoInfo.new_from_caps(self.caps)
+        return self._video_info
+
+    def video_meta(self):
+        """The buffer's GstVideo.VideoMeta, or None."""
+        from gi.repository import GstVideo
+        self._buffer()
+        if isinstance(self.holder, bool):          # lent by ovfastpython: a Gst.Buffer that does not own it
+            if self._wrapper is None:
+                self._wrapper = _lent_wrapper(self.buf)
+            return GstVideo.buffer_get_video_meta(self._wrapper)
+        return GstVideo.buffer_get_video_meta(self.holder)
+
+    def data(self, flag=None):
+        """The picture as a numpy array over the buffer's memory (no copy), (rows, width, bytes per pixel):
+        (height, width, channels) for packed formats, (height * 3 // 2, width, 1) for NV12 and I420 whose planes
+        follow each other unpadded. Writable when the buffer is (see `writable`); also a context manager
+        (`with frame.data() as mat:`). flag: Gst.MapFlags, as gstgva takes it; with WRITE the buffer must be
+        writable."""
         cdef GstVideoInfo* info = self._info()
         cdef GstBuffer* buf = self._buffer()
         cdef bint writable = ovf_buffer_is_writable(buf)
         cdef int planes = ovf_info_planes(info)
         cdef int ps = ovf_info_pstride(info, 0)
         cdef _MapHold h
+        if flag is not None and int(flag) & GST_MAP_WRITE:
+            self._writable_buffer("data(Gst.MapFlags.WRITE)")
         fmt = ovf_info_format(info).decode()
         if writable:
             try:
@@ -300,53 +268,62 @@ cdef class VideoFrame:
             raise ValueError(f"the buffer has {h.map.size} bytes, its caps ({fmt} {info.width}x{info.height}) "
                              f"need {info.size}")
         if planes == 1:
-            if ps == 1:
-                return _array(h, h.map.data + info.offset[0], (info.height, info.width), (info.stride[0], 1),
-                              "uint8", writable)
             return _array(h, h.map.data + info.offset[0], (info.height, info.width, ps), (info.stride[0], ps, 1),
-                          "uint8", writable)
+                          "uint8", writable, _FrameArray)
         if fmt in ("NV12", "I420") and info.stride[0] == info.width and _contiguous(info):
-            return _array(h, h.map.data + info.offset[0], (info.height * 3 // 2, info.width), (info.width, 1),
-                          "uint8", writable)
+            return _array(h, h.map.data + info.offset[0], (info.height * 3 // 2, info.width, 1), (info.width, 1, 1),
+                          "uint8", writable, _FrameArray)
         raise ValueError(f"data(): {fmt} frames of {info.width}x{info.height} have padded or separate planes "
                          f"(strides {[info.stride[i] for i in range(planes)]}); only unpadded NV12/I420 "
                          f"read as one array")
 
+    # --- metadata ----------------------------------------------------------------------------------------------
     def tensors(self):
-        """The output tensors ovfastinfer attached for the whole frame (a list of FrameTensor)."""
-        return self._tensors(-1)
-
-    cdef list _tensors(self, int roi_id):
+        """The frame's tensors (gstgva's Tensor): the outputs ovfastinfer attached for the whole frame and the
+        tensors add_tensor() added, in the order they were attached."""
         cdef GstBuffer* buf = self._buffer()
         cdef gpointer state = NULL
         cdef GstMeta* m
-        cdef OvfastTensorMeta* tm
-        cdef FrameTensor t
         cdef uint32_t i
-        cdef _TensorBlock block
+        out = []
+        while True:
+            m = gst_buffer_iterate_meta(buf, &state)
+            if m == NULL:
+                return out
+            if m.info.api == _tensor_meta_api and (<OvfastTensorMeta*>m).roi_id == 0:
+                for i in range((<OvfastTensorMeta*>m).n_tensors):
+                    out.append(_output_tensor(self, None, <OvfastTensorMeta*>m, i))
+            elif m.info.api == _fields_meta_api and (<OvfastFieldsMeta*>m).data != NULL:
+                out.append(_structure_tensor(self, None, m, (<OvfastFieldsMeta*>m).data))
+
+    cdef list _outputs(self, int roi_id, object region):
+        """The outputs of the inferences ovfastinfer ran on region roi_id (0: the whole frame)."""
+        cdef GstBuffer* buf = self._buffer()
+        cdef gpointer state = NULL
+        cdef GstMeta* m
+        cdef uint32_t i
         out = []
         if _tensor_meta_api == 0:
             return out
         while True:
             m = gst_buffer_iterate_meta_filtered(buf, &state, _tensor_meta_api)
             if m == NULL:
-                break
-            tm = <OvfastTensorMeta*>m
-            if tm.roi_id != roi_id:
-                continue
-            block = _TensorBlock.__new__(_TensorBlock)
-            _block_ref(tm.tensors)
-            block.tensors = tm.tensors
-            for i in range(tm.n_tensors):
-                t = FrameTensor.__new__(FrameTensor)
-                t.owner = block
-                t.t = &tm.tensors[i]
-                t.roi_id = tm.roi_id
-                out.append(t)
-        return out
+                return out
+            if (<OvfastTensorMeta*>m).roi_id == roi_id:
+                for i in range((<OvfastTensorMeta*>m).n_tensors):
+                    out.append(_output_tensor(self, region, <OvfastTensorMeta*>m, i))
+
+    def add_tensor(self):
+        """Adds an empty tensor of fields to the whole frame (an OvfastFieldsMeta) and returns it."""
+        cdef GstBuffer* buf = self._writable_buffer("add_tensor")
+        cdef OvfastFieldsMeta* m = _fields_meta_add(buf, gst_structure_new_empty("meta"))
+        if m == NULL:
+            raise RuntimeError("add_tensor: GStreamer refused the meta")
+        return _structure_tensor(self, None, <GstMeta*>m, m.data)
 
     def regions(self):
-        """The frame's regions of interest (GstVideoRegionOfInterestMeta from any element), as Region."""
+        """The frame's regions of interest (GstVideoRegionOfInterestMeta from any element), a list of
+        RegionOfInterest."""
         cdef GstBuffer* buf = self._buffer()
         cdef gpointer state = NULL
         cdef GstMeta* m
@@ -354,54 +331,120 @@ cdef class VideoFrame:
         while True:
             m = gst_buffer_iterate_meta_filtered(buf, &state, ovf_roi_meta_api())
             if m == NULL:
-                break
-            out.append(self._region(<GstVideoRegionOfInterestMeta*>m))
-        return out
+                return out
+            out.append(_region_of(self, <GstVideoRegionOfInterestMeta*>m))
 
-    cdef Region _region(self, GstVideoRegionOfInterestMeta* roi):
-        cdef Region r = Region.__new__(Region)
-        cdef GList* p = roi.params
-        cdef const gchar* name
-        r.region_id = roi.id
-        r.parent_id = roi.parent_id
-        r._label = g_quark_to_string(roi.roi_type).decode("utf-8", "replace") if roi.roi_type else ""
-        r._rect = (roi.x, roi.y, roi.w, roi.h)
-        r._classes = []
-        while p != NULL:
-            name = gst_structure_get_name(<GstStructure*>p.data)
-            fields = _structure_fields(<GstStructure*>p.data)
-            if name == b"detection":
-                r._confidence = fields.get("confidence")
-                r._label_id = fields.get("label_id")
-            elif name == b"classification":
-                r._classes.append(fields)
-            p = p.next
-        r._tensors = self._tensors(roi.id) if roi.id >= 0 else []
-        return r
-
-    def add_region(self, int x, int y, int width, int height, str label="", confidence=None, label_id=None):
-        """Adds a region of interest (with a "detection" structure when confidence or label_id is given) and
-        returns it. The buffer must be writable (ovfastpython's frames are; a pad probe's are not)."""
-        cdef GstBuffer* buf = self._buffer()
+    def add_region(self, x, y, w, h, label="", confidence=0.0, normalized=False, extra_params=None,
+                   label_id=None):
+        """Adds a region of interest with a "detection" tensor (confidence, x_min ... normalised to the frame,
+        extra_params as JSON in extra_params_json, label_id if given) and returns it. normalized: x, y, w, h
+        are fractions of the frame. A rectangle out of the frame is clipped to it, with a warning, as gstgva
+        does. The buffer must be writable (see `writable`)."""
+        cdef GstBuffer* buf = self._writable_buffer("add_region")
         cdef GstVideoInfo* info = self._info()
-        if not ovf_buffer_is_writable(buf):
-            raise RuntimeError("add_region: the buffer is not writable here (in a Python pad probe PyGObject holds "
-                               "a second reference); add regions from ovfastpython")
-        if width <= 0 or height <= 0 or x < 0 or y < 0 or x + width > info.width or y + height > info.height:
-            raise ValueError(f"add_region: ({x}, {y}, {width}, {height}) is not a non-empty rectangle inside the "
-                             f"{info.width}x{info.height} frame")
-        if confidence is not None and not 0.0 <= confidence <= 1.0:
+        if not isinstance(label, str):
+            raise TypeError(f"add_region: label must be a str, got {type(label).__name__}")
+        for arg, v in (("x", x), ("y", y), ("w", w), ("h", h), ("confidence", confidence)):
+            if not isinstance(v, _numbers.Real) or isinstance(v, bool) or v != v:
+                raise TypeError(f"add_region: {arg} must be a number, got {v!r}")
+        if not 0.0 <= confidence <= 1.0:
             raise ValueError(f"add_region: confidence must be within [0, 1], got {confidence}")
+        if label_id is not None and (not isinstance(label_id, _numbers.Integral) or isinstance(label_id, bool)):
+            raise TypeError(f"add_region: label_id must be an int, got {label_id!r}")
+        if normalized:
+            x, y, w, h = x * info.width, y * info.height, w * info.width, h * info.height
+        x, y, w, h = int(x), int(y), int(w), int(h)
+        if x < 0 or y < 0 or w < 0 or h < 0 or x + w > info.width or y + h > info.height:
+            fx, fy = min(max(x, 0), info.width), min(max(y, 0), info.height)
+            fw, fh = min(max(w, 0), info.width - fx), min(max(h, 0), info.height - fy)
+            import warnings
+            warnings.warn(f"ROI coordinates [x, y, w, h] are out of image borders and will be clipped: "
+                          f"[{x}, {y}, {w}, {h}] -> [{fx}, {fy}, {fw}, {fh}]", stacklevel=2)
+            x, y, w, h = fx, fy, fw, fh
+        extra = None
+        if extra_params is not None:
+            import json
+            extra = json.dumps(extra_params)
         cdef bytes name = label.encode()
-        cdef GstVideoRegionOfInterestMeta* roi = ovf_add_region(buf, name, x, y, width, height)
+        cdef GstVideoRegionOfInterestMeta* roi = ovf_add_region(buf, name, x, y, w, h)
         if roi == NULL:
             raise RuntimeError("add_region: GStreamer refused the region")
-        if confidence is not None or label_id is not None:
-            ovf_region_detection(roi, name, -1 if label_id is None else int(label_id),
-                                 1.0 if confidence is None else float(confidence), <double>x / info.width,
-                                 <double>y / info.height, <double>(x + width) / info.width,
-                                 <double>(y + height) / info.height)
-        return self._region(roi)
+        cdef GstStructure* d = gst_structure_new_empty("detection")
+        gst_video_region_of_interest_meta_add_param(roi, d)
+        _set_field(d, "confidence", float(confidence))
+        if label_id is not None:
+            _set_field(d, "label_id", label_id)
+        _set_field(d, "x_min", x / info.width)
+        _set_field(d, "x_max", (x + w) / info.width)
+        _set_field(d, "y_min", y / info.height)
+        _set_field(d, "y_max", (y + h) / info.height)
+        if extra is not None:
+            _set_field(d, "extra_params_json", extra)
+        return _region_of(self, roi)
+
+    def remove_region(self, roi):
+        """Removes a region of this frame (and the outputs ovfastinfer attached for it)."""
+        if not isinstance(roi, RegionOfInterest):
+            raise TypeError(f"remove_region: expected a RegionOfInterest, got {type(roi).__name__}")
+        cdef RegionOfInterest r = <RegionOfInterest>roi
+        cdef GstBuffer* buf = self._writable_buffer("remove_region")
+        if r._frame is not self or not _meta_on(buf, <GstMeta*>r._m):
+            raise RuntimeError("remove_region: the RegionOfInterest doesn't belong to this VideoFrame")
+        cdef gint rid = r._m.id
+        gst_buffer_remove_meta(buf, <GstMeta*>r._m)
+        self._remove_outputs(buf, rid)
+        self.generation += 1
+
+    cdef void _remove_outputs(self, GstBuffer* buf, gint roi_id):
+        cdef gpointer state = NULL
+        cdef GstMeta* m
+        if _tensor_meta_api == 0 or roi_id == 0:
+            return
+        while True:
+            m = gst_buffer_iterate_meta_filtered(buf, &state, _tensor_meta_api)
+            if m == NULL:
+                return
+            if (<OvfastTensorMeta*>m).roi_id == roi_id:
+                gst_buffer_remove_meta(buf, m)
+                state = NULL          # the iteration starts over: removing invalidates its position
+
+    def messages(self):
+        """The frame's messages (str), in the order they were added."""
+        cdef GstBuffer* buf = self._buffer()
+        cdef gpointer state = NULL
+        cdef GstMeta* m
+        out = []
+        if _json_meta_api == 0:
+            return out
+        while True:
+            m = gst_buffer_iterate_meta_filtered(buf, &state, _json_meta_api)
+            if m == NULL:
+                return out
+            text = (<OvfastJSONMeta*>m).message
+            msg = _Message((<bytes>text).decode("utf-8", "replace") if text != NULL else "")
+            msg._frame, msg._meta = self, <size_t>m
+            out.append(msg)
+
+    def add_message(self, message):
+        """Attaches a message (a str; DL Streamer's elements expect JSON) to the frame."""
+        if not isinstance(message, str):
+            raise TypeError(f"add_message: expected a str, got {type(message).__name__}")
+        cdef bytes text = message.encode("utf-8")
+        if b"\0" in text:
+            raise ValueError("add_message: the message holds a NUL character")
+        cdef GstBuffer* buf = self._writable_buffer("add_message")
+        if _json_meta_add(buf, text) == NULL:
+            raise RuntimeError("add_message: GStreamer refused the meta")
+
+    def remove_message(self, message):
+        """Removes a message that messages() returned for this frame."""
+        cdef GstBuffer* buf = self._writable_buffer("remove_message")
+        if (not isinstance(message, _Message) or message._frame is not self
+                or not _meta_on(buf, <GstMeta*><size_t>message._meta)):
+            raise RuntimeError("remove_message: the message doesn't belong to this VideoFrame (pass one that "
+                               "messages() returned)")
+        gst_buffer_remove_meta(buf, <GstMeta*><size_t>message._meta)
+        self.generation += 1
 
     def __repr__(self):
         if self.buf == NULL:
@@ -422,6 +465,38 @@ cdef VideoFrame _borrowed_frame(GstBuffer* buf, GstVideoInfo* info):
         f.info = info[0]
         f.has_info = True
     return f
+
+
+cdef object _lent_wrapper(GstBuffer* buf):
+    """A Gst.Buffer over buf that does not own it (gvapython lends buffers to Python so); _unlend_wrapper points
+    it at nothing when the frame is released."""
+    from gi.repository import Gst
+    wrapper = Gst.Buffer.new()
+    gst_buffer_unref(<GstBuffer*>ovf_pyboxed_lend(<PyObject*>wrapper, buf))
+    return wrapper
+
+
+cdef void _unlend_wrapper(object wrapper):
+    ovf_pyboxed_lend(<PyObject*>wrapper, NULL)
+
+
+def _probe_buffer_unshare(buffer):
+    """util.GST_PAD_PROBE_INFO_BUFFER's first half: drops the reference PyGObject's Gst.Buffer added, so a buffer
+    that only the pad and this wrapper hold is writable. True if it dropped one (then _probe_buffer_reshare)."""
+    from gi.repository import Gst
+    if not isinstance(buffer, Gst.Buffer):
+        raise TypeError(f"expected a Gst.Buffer, got {type(buffer).__name__}")
+    cdef GstMiniObject* mo = <GstMiniObject*>ovf_pyboxed_ptr(<PyObject*>buffer, ovf_buffer_type())
+    if mo == NULL or g_atomic_int_get(&mo.refcount) < 2:
+        return False
+    g_atomic_int_add(&mo.refcount, -1)
+    return True
+
+
+def _probe_buffer_reshare(buffer):
+    cdef GstMiniObject* mo = <GstMiniObject*>ovf_pyboxed_ptr(<PyObject*>buffer, ovf_buffer_type())
+    if mo != NULL:
+        g_atomic_int_inc(&mo.refcount)
 
 
 cdef bint _contiguous(GstVideoInfo* info):

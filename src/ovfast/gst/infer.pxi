@@ -239,6 +239,8 @@ cdef int _regions(InferState* st, GstBuffer* buf, Run** runs) noexcept nogil:
         h = roi.h if roi.h <= st.info.height - y else st.info.height - y
         if w == 0 or h == 0:
             continue
+        if roi.id == 0:         # another element's region, with GStreamer's default id: give it one of ours,
+            roi.id = <gint>gst_util_seqnum_next()   # so its tensors are told from the whole frame's (roi_id 0)
         if n == cap:
             cap *= 2
             runs[0] = <Run*>g_realloc(runs[0], sizeof(Run) * cap)
@@ -271,7 +273,7 @@ cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcep
     else:
         n = 1
         runs = <Run*>g_malloc0(sizeof(Run))
-        runs[0].area.roi_id = -1
+        runs[0].area.roi_id = 0
         runs[0].area.w, runs[0].area.h = st.info.width, st.info.height
     e.pending = n
     e.has_runs = True           # the task waits until it is done

@@ -2,8 +2,9 @@
 #
 # The streaming thread only queues frames (and serialized events, to keep their order); it waits only when
 # max-inflight frames are pending. The source pad's task takes every frame queued so far, takes the GIL
-# once for the whole batch, calls the function on each (a frame it returns False for is dropped), lets go
-# of the GIL and pushes the batch downstream in order.
+# once for the whole batch, calls the function on each (a frame it returns a false value for is dropped, as
+# gvapython drops it), lets go of the GIL and pushes the batch downstream in order. The properties are
+# gvapython's (module, class, function, arg, kwarg), with ovfast's kwargs and max-inflight.
 
 cdef struct PyEntry:
     Item head
@@ -16,6 +17,9 @@ cdef struct PyState:
     char* function
     char* klass
     char* kwargs
+    char* arg                # gvapython's: a JSON array (accumulated)
+    char* kwarg              # gvapython's: a JSON object (merged)
+    bint warned_none         # a frame was dropped because the function returned None (said once)
     GstVideoInfo info
     bint has_info
     PyObject* target         # the callable (function, or the bound process_frame of the class's instance)
@@ -39,7 +43,8 @@ cdef int _py_open_python(GstElement* el) noexcept nogil:
     with gil:
         g_mutex_lock(&st.base.lock)
         try:
-            args = (_text(st.module), _text(st.function), _text(st.klass), _text(st.kwargs))
+            args = (_text(st.module), _text(st.function), _text(st.klass), _text(st.kwargs), _text(st.arg),
+                    _text(st.kwarg))
         finally:
             g_mutex_unlock(&st.base.lock)
         try:
@@ -57,7 +62,8 @@ cdef void _py_close(GstElement* el) noexcept nogil:
 
 
 cdef int _py_call_batch(GstElement* el, PyState* st, PyEntry** batch, int n, bint* keep) noexcept with gil:
-    """Calls the function on each frame of the batch with the GIL taken once; -1 (error posted) if one raised."""
+    """Calls the function on each frame of the batch with the GIL taken once; returns n, or the index of the
+    entry whose call raised (error posted): the frames before it are over and go on."""
     cdef int i
     cdef VideoFrame frame
     target = <object>st.target
@@ -68,13 +74,18 @@ cdef int _py_call_batch(GstElement* el, PyState* st, PyEntry** batch, int n, bin
         frame = _borrowed_frame(batch[i].head.buf, &batch[i].info if batch[i].has_info else NULL)
         try:
             result = target(frame)
+            keep[i] = bool(result)          # gvapython's rule: a frame the function returns a false value for is dropped
         except BaseException as exc:
             _post_exception(el, exc, f"{_python.python_target_name(target)} raised {type(exc).__name__}: {exc}")
-            return -1
+            return i
         finally:
             frame.release()
-        keep[i] = result is not False
-    return 0
+        if result is None and not st.warned_none:
+            st.warned_none = True
+            ovf_post_warning(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED,
+                             f"{_python.python_target_name(target)} returned None, so the frame was dropped (as "
+                             f"gvapython does); return True to pass frames on".encode("utf-8", "replace"))
+    return n
 
 
 cdef int _py_take(PyState* st, PyEntry*** batch, bint** keep) noexcept nogil:
@@ -98,7 +109,7 @@ cdef int _py_batch(GstElement* el, PyState* st, PyThreadState** tstate, PyGILSta
     interval, 5 ms), frames go on arriving, and they join this batch instead of waiting for the next."""
     cdef PyEntry** batch
     cdef bint* keep
-    cdef int n, i
+    cdef int n, i, failed = -1
     cdef GstFlowReturn flow
     g_mutex_lock(&st.base.lock)
     while g_queue_is_empty(st.base.fifo) and not st.base.flushing:
@@ -117,13 +128,14 @@ cdef int _py_batch(GstElement* el, PyState* st, PyThreadState** tstate, PyGILSta
         else:
             PyEval_RestoreThread(tstate[0])
         n = _py_take(st, &batch, &keep)
-        if _py_call_batch(el, st, batch, n, keep) != 0:
-            flow = GST_FLOW_ERROR
+        failed = _py_call_batch(el, st, batch, n, keep)
         tstate[0] = PyEval_SaveThread()
         _python_leave()
     else:
         n = _py_take(st, &batch, &keep)
     for i in range(n):
+        if i == failed:
+            flow = GST_FLOW_ERROR
         flow = _push_item(&st.base, &batch[i].head, flow, keep[i])
         g_free(batch[i])
     g_free(batch)
@@ -173,15 +185,15 @@ cdef int _py_caps(GstElement* el, GstCaps* caps) noexcept nogil:
 
 # --- the element ---------------------------------------------------------------------------------------------
 cdef ElementKind _PYTHON
-cdef Prop _PYTHON_PROPS[5]
+cdef Prop _PYTHON_PROPS[7]
 
 
 cdef int _register_python() except -1:
     cdef PyState s
     cdef Prop* p = _PYTHON_PROPS
     if _PYTHON.name == NULL:
-        _prop(&p[0], "module", "Module", "Path of the Python file that holds the function or class", PROP_STRING,
-              _at(&s, &s.module))
+        _prop(&p[0], "module", "Module", "Path of the Python file that holds the function or class (.py may be left "
+              "out; its folder goes on sys.path), or a module name", PROP_STRING, _at(&s, &s.module))
         _prop(&p[1], "function", "Function", "The function called with a VideoFrame per frame (or the method of "
               "class=)", PROP_STRING, _at(&s, &s.function), "process_frame")
         _prop(&p[2], "class", "Class", "A class of the module: made once with kwargs, then its function= method is "
@@ -190,7 +202,12 @@ cdef int _register_python() except -1:
               "function's extra keyword arguments", PROP_STRING, _at(&s, &s.kwargs))
         _prop(&p[4], "max-inflight", "Frames in flight", "Frames queued for Python before the streaming thread "
               "waits", PROP_UINT, _at(&s, &s.base.max_queued), NULL, 1, 100000, 16)
-        _PYTHON.props, _PYTHON.n_props = p, 5
+        _prop(&p[5], "arg", "Argument", "gvapython's: a JSON value (or array) passed to the class's constructor "
+              "as positional arguments; set several times, the values join one array", PROP_JSON_LIST,
+              _at(&s, &s.arg), "[]")
+        _prop(&p[6], "kwarg", "Keyword argument", "gvapython's: a JSON object of keyword arguments for the "
+              "class's constructor; set several times, the objects merge", PROP_JSON_OBJECT, _at(&s, &s.kwarg), "{}")
+        _PYTHON.props, _PYTHON.n_props = p, 7
         _PYTHON.type_name, _PYTHON.longname, _PYTHON.klass = "OvfastPython", "ovfast Python", "Filter/Video"
         _PYTHON.description = "Calls a Python function per frame with an ovfast.gst.VideoFrame, in batches on its own thread"
         _PYTHON.template_caps = "video/x-raw"

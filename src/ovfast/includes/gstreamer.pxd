@@ -15,6 +15,7 @@ cdef extern from "<glib-object.h>" nogil:
     ctypedef uint32_t GQuark
     ctypedef int64_t gint64
     ctypedef uint64_t guint64
+    ctypedef uint32_t guint32
 
     ctypedef struct GMutex:
         pass
@@ -62,6 +63,37 @@ cdef extern from "<glib-object.h>" nogil:
         const gchar* name
     ctypedef struct GValue:
         pass
+    ctypedef struct GValueArray:
+        guint n_values
+        GValue* values
+    GType G_VALUE_TYPE(const GValue*)
+    GType G_TYPE_INT
+    GType G_TYPE_UINT
+    GType G_TYPE_INT64
+    GType G_TYPE_UINT64
+    GType G_TYPE_FLOAT
+    GType G_TYPE_DOUBLE
+    GType G_TYPE_BOOLEAN
+    GType G_TYPE_STRING
+    GType G_TYPE_VARIANT
+    GType G_TYPE_VALUE_ARRAY
+    GValue* g_value_init(GValue*, GType)
+    void g_value_unset(GValue*)
+    void g_value_set_int(GValue*, gint)
+    gint g_value_get_int(const GValue*)
+    void g_value_set_int64(GValue*, gint64)
+    gint64 g_value_get_int64(const GValue*)
+    guint64 g_value_get_uint64(const GValue*)
+    float g_value_get_float(const GValue*)
+    gboolean g_value_get_boolean(const GValue*)
+    void g_value_set_boolean(GValue*, gboolean)
+    const gchar* g_value_get_string(const GValue*)
+    gpointer g_value_get_boxed(const GValue*)
+    ctypedef struct GVariant:
+        pass
+    GVariant* g_value_get_variant(const GValue*)
+    gconstpointer g_variant_get_fixed_array(GVariant*, gsize*, gsize)
+    const gchar* g_type_name(GType)
     ctypedef struct GTypeClass:
         pass
     ctypedef void (*GClassInitFunc)(gpointer g_class, gpointer class_data) noexcept nogil
@@ -104,6 +136,7 @@ cdef extern from "<glib-object.h>" nogil:
     gint g_atomic_int_get(const gint*)
     gboolean g_atomic_int_dec_and_test(gint*)
     void g_atomic_int_set(gint*, gint)
+    gint g_atomic_int_add(gint*, gint)
     gpointer g_atomic_rc_box_alloc0(gsize)
     gpointer g_atomic_rc_box_acquire(gpointer)
     void g_atomic_rc_box_release(gpointer)
@@ -141,10 +174,10 @@ cdef extern from "<gst/gst.h>" nogil:
         pass
     ctypedef struct GstStructure:
         pass
-    ctypedef struct GstMeta:
-        pass
     ctypedef struct GstMetaInfo:
         GType api
+    ctypedef struct GstMeta:
+        const GstMetaInfo* info
     ctypedef struct GstMemory:
         pass
     ctypedef struct GstMapInfo:
@@ -229,6 +262,9 @@ cdef extern from "<gst/gst.h>" nogil:
     void gst_buffer_unmap(GstBuffer*, GstMapInfo*)
     GstMeta* gst_buffer_add_meta(GstBuffer*, const GstMetaInfo*, gpointer)
     GstMeta* gst_buffer_iterate_meta_filtered(GstBuffer*, gpointer* state, GType api)
+    GstMeta* gst_buffer_iterate_meta(GstBuffer*, gpointer* state)
+    gboolean gst_buffer_remove_meta(GstBuffer*, GstMeta*)
+    guint32 gst_util_seqnum_next()
     GstCaps* gst_caps_ref(GstCaps*)
     gboolean gst_caps_is_equal(const GstCaps*, const GstCaps*)
     gpointer gst_object_ref(gpointer)
@@ -247,6 +283,23 @@ cdef extern from "<gst/gst.h>" nogil:
     gboolean gst_structure_get_int(const GstStructure*, const gchar*, gint*)
     const gchar* gst_structure_get_string(const GstStructure*, const gchar*)
     gboolean gst_structure_has_field(const GstStructure*, const gchar*)
+    GstStructure* gst_structure_new_empty(const gchar*)
+    void gst_structure_free(GstStructure*)
+    GstStructure* gst_structure_copy(const GstStructure*)
+    void gst_structure_set_name(GstStructure*, const gchar*)
+    gboolean gst_structure_has_name(const GstStructure*, const gchar*)
+    gint gst_structure_n_fields(const GstStructure*)
+    const gchar* gst_structure_nth_field_name(const GstStructure*, guint)
+    const GValue* gst_structure_get_value(const GstStructure*, const gchar*)
+    void gst_structure_set_value(GstStructure*, const gchar*, const GValue*)
+    void gst_structure_remove_field(GstStructure*, const gchar*)
+    gchar* gst_value_serialize(const GValue*)
+    guint gst_value_array_get_size(const GValue*)
+    const GValue* gst_value_array_get_value(const GValue*, guint)
+    guint gst_value_list_get_size(const GValue*)
+    const GValue* gst_value_list_get_value(const GValue*, guint)
+    bint GST_VALUE_HOLDS_ARRAY(const GValue*)
+    bint GST_VALUE_HOLDS_LIST(const GValue*)
 
     GQuark gst_stream_error_quark()
     GQuark gst_resource_error_quark()
@@ -309,6 +362,7 @@ cdef extern from "<gst/video/video.h>" nogil:
         guint w
         guint h
         GList* params
+    void gst_video_region_of_interest_meta_add_param(GstVideoRegionOfInterestMeta*, GstStructure*)
 
 cdef extern from "_gst_glue.h" nogil:
     ctypedef struct OvfastTensor:
@@ -323,10 +377,18 @@ cdef extern from "_gst_glue.h" nogil:
         int32_t roi_id
         uint32_t n_tensors
         OvfastTensor* tensors
+        const char* model_name
+        GstStructure** fields
+    ctypedef struct OvfastJSONMeta:
+        char* message
+    ctypedef struct OvfastFieldsMeta:
+        GstStructure* data
     enum:
         OVFAST_TENSOR_META_VERSION
         OVFAST_TENSOR_MAX_RANK
     const char* OVFAST_TENSOR_META_API_NAME
+    const char* OVFAST_JSON_META_API_NAME
+    const char* OVFAST_FIELDS_META_API_NAME
 
     void ovf_count_element(int delta)
     long ovf_live_element_count()
@@ -347,7 +409,7 @@ cdef extern from "_gst_glue.h" nogil:
     int ovf_info_planes(const GstVideoInfo*)
     int ovf_flow_is_fatal(GstFlowReturn)
     void ovf_post_error(GstElement*, GQuark domain, int code, const char* text, const char* debug)
-    gint ovf_next_region_id(GstBuffer*)
+    void ovf_post_warning(GstElement*, GQuark domain, int code, const char* text)
     GstVideoRegionOfInterestMeta* ovf_find_region(GstBuffer*, gint id)
     GstVideoRegionOfInterestMeta* ovf_add_region(GstBuffer*, const char* label, guint x, guint y, guint w, guint h)
     void ovf_region_detection(GstVideoRegionOfInterestMeta*, const char* label, int label_id, double confidence,
@@ -356,3 +418,4 @@ cdef extern from "_gst_glue.h" nogil:
                                    double confidence)
     GObject* ovf_pygobject_ptr(PyObject*)
     gpointer ovf_pyboxed_ptr(PyObject*, GType)
+    gpointer ovf_pyboxed_lend(PyObject*, gpointer)

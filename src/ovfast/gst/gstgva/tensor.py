@@ -1,0 +1,5 @@
+"""gstgva.tensor: Tensor."""
+
+from ovfast.gst import Tensor
+
+__all__ = ["Tensor"]

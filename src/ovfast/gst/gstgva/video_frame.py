@@ -1,0 +1,5 @@
+"""gstgva.video_frame: VideoFrame."""
+
+from ovfast.gst import VideoFrame
+
+__all__ = ["VideoFrame"]
