@@ -333,7 +333,7 @@ cdef ElementKind _INFER
 cdef Prop _INFER_PROPS[10]
 
 
-cdef int _register_infer() except -1:
+cdef int _register_infer(void* plugin) except -1:
     cdef InferState s
     cdef Prop* p = _INFER_PROPS
     if _INFER.name == NULL:
@@ -372,4 +372,4 @@ cdef int _register_infer() except -1:
         _INFER.caps_changed, _INFER.frame, _INFER.task = _infer_caps, _infer_frame, _infer_task
         _INFER.entry_free = _entry_free
         _INFER.name = "ovfastinfer"
-    return _register_element(&_INFER)
+    return _register_element(&_INFER, plugin)
