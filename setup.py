@@ -8,11 +8,14 @@ import glob
 import importlib.metadata
 import importlib.util
 import os
+import re
 import subprocess
+import sysconfig
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -138,12 +141,61 @@ def video_extension():
     )
 
 
+# The plugin exports what GStreamer's loader looks up for libgstovfast.so (gst_plugin_ovfast_get_desc; the
+# _register function GST_PLUGIN_DEFINE adds for static linking) and nothing else, for the reason above.
+PLUGIN = "ovfast.gst.plugin.libgstovfast"
+PLUGIN_EXPORTS_MAP = os.path.join(HERE, "build", "ovfast-gst-plugin-exports.map")
+with open(PLUGIN_EXPORTS_MAP, "w") as f:
+    f.write("{\n  global: gst_plugin_ovfast_get_desc; gst_plugin_ovfast_register;\n  local: *;\n};\n")
+
+
+def gst_plugin_extension():
+    """ovfast/gst/plugin/libgstovfast.so, the elements as a GStreamer plugin for programs without Python
+    (gst-launch-1.0, C): it starts Python in them, so it links libpython, which must be a shared library.
+    Built where ovfast.gst._video is; else None."""
+    cflags = pkg_config("--cflags", "gstreamer-1.0")
+    libs = pkg_config("--libs", "gstreamer-1.0")
+    if cflags is None or libs is None:
+        return None
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if not (sysconfig.get_config_var("Py_ENABLE_SHARED")
+            and os.path.exists(os.path.join(libdir, sysconfig.get_config_var("LDLIBRARY")))):
+        print("ovfast: this Python has no shared libpython, which the GStreamer plugin embeds: building without "
+              "it (ovfast.gst works from Python; gst-launch-1.0 cannot load the elements)")
+        return None
+    with open(os.path.join(HERE, "pyproject.toml")) as f:
+        version = re.search(r'^version = "([^"]+)"', f.read(), re.M).group(1)
+    python = os.path.join(sysconfig.get_config_var("BINDIR"), "python" + sysconfig.get_config_var("VERSION"))
+    return Extension(
+        PLUGIN,
+        sources=["src/ovfast/gst/plugin.c"],
+        include_dirs=[f[2:] for f in cflags if f.startswith("-I")],
+        extra_compile_args=["-O2"] + [f for f in cflags if not f.startswith("-I")] + HIDDEN_COMPILE,
+        extra_link_args=libs + [f"-L{libdir}", f"-lpython{sysconfig.get_config_var('LDVERSION')}",
+                                f"-Wl,-rpath,{libdir}", "-Wl,--exclude-libs,ALL",
+                                f"-Wl,--version-script={PLUGIN_EXPORTS_MAP}"],
+        define_macros=[("OVFAST_VERSION", f'"{version}"'), ("OVFAST_BASE_PYTHON", f'"{python}"')],
+    )
+
+
+class build_ext_with_plugin(build_ext):
+    """Names the GStreamer plugin as GStreamer looks for it (libgst<name>.so, then gst_plugin_<name>_get_desc
+    in it) instead of with a Python extension's suffix."""
+
+    def get_ext_filename(self, fullname):
+        if fullname.rsplit(".", 1)[-1] == PLUGIN.rsplit(".", 1)[-1]:
+            return os.path.join(*fullname.split(".")) + ".so"
+        return super().get_ext_filename(fullname)
+
+
 exts = [runtime, api]
 video = video_extension()
 if video is not None:
     exts.append(video)
 if os.path.exists(os.path.join(HERE, "src", "ovfast", "_packing.pyx")):
     exts.append(packing)
+# plain C, not Cython: it joins the list after cythonize()
+plugin = gst_plugin_extension() if video is not None else None
 
 
 class build_py_with_pth(build_py):
@@ -156,7 +208,7 @@ class build_py_with_pth(build_py):
 
 
 setup(
-    ext_modules=cythonize(exts, compiler_directives=directives, annotate=DEBUG),
-    cmdclass={"build_py": build_py_with_pth},
+    ext_modules=cythonize(exts, compiler_directives=directives, annotate=DEBUG) + ([plugin] if plugin else []),
+    cmdclass={"build_py": build_py_with_pth, "build_ext": build_ext_with_plugin},
     zip_safe=False,
 )

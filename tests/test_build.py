@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 EXTENSIONS = ["ovfast._runtime", "ovfast._packing", "ovfast.api", "ovfast.gst._video"]
+# ovfast's GStreamer plugin exports what GStreamer's loader looks up in libgstovfast.so
+PLUGIN = "ovfast/gst/plugin/libgstovfast.so"
+PLUGIN_EXPORTS = {"gst_plugin_ovfast_get_desc", "gst_plugin_ovfast_register"}
 # what a linker may define on its own in a shared object
 LINKER_SYMBOLS = {"_init", "_fini", "__bss_start", "_edata", "_end"}
 
@@ -49,6 +52,12 @@ def test_extensions_export_only_their_init_function(module):
                                                       "_ZTSSt", "_ZNSt6locale")))
     assert not std, f"{path} exports {len(std)} std:: symbols, e.g. {std[:5]}: they would replace libstdc++'s own"
     assert exported == {"PyInit_" + module.rsplit(".", 1)[1]}, f"{path} exports {sorted(exported)}"
+
+
+def test_the_gst_plugin_exports_only_what_gstreamer_looks_up():
+    import ovfast
+    path = os.path.join(os.path.dirname(ovfast.__file__), "gst", "plugin", "libgstovfast.so")
+    assert set(exported_symbols(path)) - LINKER_SYMBOLS == PLUGIN_EXPORTS
 
 
 def test_the_symbol_reader_sees_what_a_default_build_exports(tmp_path):
@@ -109,7 +118,7 @@ def test_wheel_carries_pxd_pyi_and_no_build_leftovers(wheel):
     for needed in ("ovfast/_runtime.pxd", "ovfast/includes/openvino_c.pxd", "ovfast/includes/bridge.pxd",
                    "ovfast/_bridge.hpp", "ovfast/_pool.hpp", "ovfast/_c_api.hpp", "ovfast/api.pxd",
                    "ovfast/__init__.pxd", "ovfast/_runtime.pyi", "ovfast/helpers.pyi", "ovfast/api.pyi",
-                   "ovfast/py.typed", "ovfast/gst/ovfast_meta.h", "ovfast/gst/_video.pyi"):
+                   "ovfast/py.typed", "ovfast/gst/ovfast_meta.h", "ovfast/gst/_video.pyi", PLUGIN):
         assert needed in names, f"{needed} missing from {wheel.name}"
     for module in EXTENSIONS:
         assert any(n.startswith(module.replace(".", "/") + ".") and n.endswith(".so") for n in names), module
@@ -121,6 +130,9 @@ def test_wheel_extensions_export_only_their_init_function(wheel, tmp_path):
             if name.endswith(".so"):
                 path = z.extract(name, tmp_path)
                 exported = set(exported_symbols(path)) - LINKER_SYMBOLS
+                if name == PLUGIN:
+                    assert exported == PLUGIN_EXPORTS, sorted(exported)
+                    continue
                 assert len(exported) == 1 and next(iter(exported)).startswith("PyInit_"), (name, sorted(exported))
 
 

@@ -195,28 +195,37 @@ LOGGER = """
 """
 
 
-def launch(line, timeout=120):
-    """Runs a launch line to EOS in a subprocess, with ovfast's elements registered, as gst-launch-1.0 does."""
-    done = subprocess.run([sys.executable, "-m", "ovfast", "pipeline", line], capture_output=True, text=True,
-                          timeout=timeout)
-    return done
+@pytest.fixture(scope="module")
+def gst_env(tmp_path_factory):
+    """gst-launch-1.0's environment: nothing of Python's, ovfast's plugin on GST_PLUGIN_PATH, a fresh registry."""
+    from test_gst_plugin import bare_env
+    out = subprocess.run([sys.executable, "-m", "ovfast", "gst-plugin-path"], capture_output=True, text=True,
+                         timeout=120, check=True)
+    return bare_env(tmp_path_factory.mktemp("registry") / "registry.bin", out.stdout.strip())
 
 
-def test_dlstreamer_face_detection_and_classification_chain(models, tmp_path):
+def launch(line, env, timeout=120):
+    """gst-launch-1.0 with the line, as a DL Streamer user runs it (only the element names changed)."""
+    import shlex
+    return subprocess.run(["gst-launch-1.0", "-q", *shlex.split(line)], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def test_dlstreamer_face_detection_and_classification_chain(models, tmp_path, gst_env):
     det, ag = models
     detect_log, age_log = tmp_path / "detect.log", tmp_path / "age.log"
     detect = write(tmp_path, "ssd_detection", DETECT.format(log=str(detect_log), threshold=THRESHOLD))
     attributes = write(tmp_path, "age_gender", ATTRIBUTES)
     logger = write(tmp_path, "age_logger", LOGGER)
-    kwarg = json.dumps({"log_file_path": str(age_log)}).replace('"', '\\"')
+    kwarg = json.dumps({"log_file_path": str(age_log)}, separators=(",", ":")).replace('"', '\\"')
     n = 8
     line = (f"{SRC.format(n=n)} ! ovfastinfer model={det} device=CPU {F32} ! queue ! "
             f"ovfastpython module={str(detect)[:-3]} ! "                        # .py left out, as gvapython allows
             f"ovfastinfer inference-region=roi-list model={ag} device=CPU {F32} ! queue ! "
             f"ovfastpython module={attributes} ! "
-            f"ovfastpython module={logger} class=AgeLogger function=log_age kwarg=\"{kwarg}\" ! fakesink")
-    done = launch(line)
-    assert done.returncode == 0, done.stderr[-3000:]
+            f"ovfastpython module={logger} class=AgeLogger function=log_age 'kwarg={kwarg}' ! fakesink")
+    done = launch(line, gst_env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     frames = source_frames(n)
     want = expected(frames)
@@ -253,7 +262,7 @@ def test_dlstreamer_face_detection_and_classification_chain(models, tmp_path):
             assert attrs[2 * k + 1][4] == pytest.approx(result[1].reshape(-1).tolist(), abs=1e-3)
 
 
-def test_arg_accumulates_and_kwarg_merges_as_gvapython_does(tmp_path):
+def test_arg_accumulates_and_kwarg_merges_as_gvapython_does(tmp_path, gst_env):
     out = tmp_path / "args.json"
     path = write(tmp_path, "takes_args", f"""
         import json
@@ -270,8 +279,8 @@ def test_arg_accumulates_and_kwarg_merges_as_gvapython_does(tmp_path):
     e.set_property("kwarg", '{"b": 3}')
     assert json.loads(e.get_property("arg")) == [1, 2, 3, "four", [5]]
     assert json.loads(e.get_property("kwarg")) == {"a": 1, "b": 3}
-    done = launch(f"{SRC.format(n=2)} ! ovfastpython module={path} class=Taker arg=1 arg=\"[2,3]\" "
-                  f"kwarg=\"{{\\\"a\\\":1}}\" kwarg=\"{{\\\"b\\\":[1,2]}}\" ! fakesink")
+    done = launch(f"{SRC.format(n=2)} ! ovfastpython module={path} class=Taker arg=1 arg=[2,3] "
+                  """'kwarg={\\"a\\":1}' 'kwarg={\\"b\\":[1,2]}' ! fakesink""", gst_env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(out.read_text()) == [[1, 2, 3], {"a": 1, "b": [1, 2]}]
     # not JSON, or not an object: an error on the bus naming the property and the value, before any frame

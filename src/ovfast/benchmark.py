@@ -52,9 +52,26 @@ def build_parser():
                                    "ends it cleanly (EOS), and the frames per second of each sink are printed.")
     p.add_argument("description", nargs="+", help="the pipeline, e.g. 'videotestsrc num-buffers=100 ! "
                                                     "ovfastinfer model=m.xml ! fakesink'")
+    sub.add_parser("gst-plugin-path", help="print the folder to put on GST_PLUGIN_PATH for gst-launch-1.0 and C "
+                                           "programs",
+                   description="Prints the folder that holds ovfast's GStreamer plugin (libgstovfast.so): with it on "
+                               "GST_PLUGIN_PATH, any GStreamer program finds ovfastinfer and ovfastpython; the "
+                               "plugin starts Python in programs that run none and loads this ovfast.")
     from ovfast import run
     run.add_parser(sub)
     return parser
+
+
+def gst_plugin_path():
+    """`python -m ovfast gst-plugin-path`: prints the plugin's folder; 1 if this ovfast was built without it."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gst", "plugin")
+    if not os.path.isfile(os.path.join(folder, "libgstovfast.so")):
+        print(f"ovfast gst-plugin-path: error: this ovfast was built without its GStreamer plugin ({folder}"
+              "/libgstovfast.so is missing): it needs GStreamer's development packages and a Python with a shared "
+              "libpython at build time (see the README), then reinstall ovfast", file=sys.stderr)
+        return 1
+    print(folder)
+    return 0
 
 
 def _positive(kind, zero=False):
@@ -410,6 +427,8 @@ def main(argv=None):
         return run.main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "gst-plugin-path":
+            return gst_plugin_path()
         if args.command == "pipeline":
             try:
                 from ovfast.gst import pipeline

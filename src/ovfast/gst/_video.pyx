@@ -39,13 +39,21 @@ include "region.pxi"            # gstgva's RegionOfInterest (fields, frame, tens
 include "python_element.pxi"    # ovfastpython (python_gate, element, frame)
 
 
-def register():
-    """Registers ovfast's metas and the elements in this process (GStreamer must be initialised)."""
-    import atexit
-    atexit.register(_close_python_gate)
+cdef bint _gate_closes_at_exit = False
+
+
+def register(size_t plugin=0):
+    """Registers ovfast's metas and the elements (GStreamer must be initialised): with the GstPlugin at
+    address plugin, which ovfast's GStreamer plugin passes while GStreamer loads it, or for this process
+    alone (0), as `import ovfast.gst` does."""
+    global _gate_closes_at_exit
+    if not _gate_closes_at_exit:
+        import atexit
+        atexit.register(_close_python_gate)
+        _gate_closes_at_exit = True
     _register_tensor_meta()
-    _register_infer()
-    _register_python()
+    _register_infer(<void*>plugin)
+    _register_python(<void*>plugin)
 
 
 def _debug_counts():

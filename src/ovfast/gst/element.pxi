@@ -439,7 +439,9 @@ cdef void _instance_init(GTypeInstance* instance, gpointer klass) noexcept nogil
     gst_element_add_pad(<GstElement*>instance, st.srcpad)
 
 
-cdef int _register_element(ElementKind* kind) except -1:
+cdef int _register_element(ElementKind* kind, void* plugin) except -1:
+    """Registers the element's factory with plugin (a GstPlugin: ovfast's GStreamer plugin is loading), or
+    for this process alone (NULL). The GType is made once either way."""
     cdef GTypeInfo info
     if kind.gtype == 0:
         kind.gtype = g_type_from_name(kind.type_name)
@@ -451,6 +453,6 @@ cdef int _register_element(ElementKind* kind) except -1:
         info.instance_size = sizeof(Element)
         info.instance_init = _instance_init
         kind.gtype = g_type_register_static(gst_element_get_type(), kind.type_name, &info, 0)
-    if not gst_element_register(NULL, kind.name, 0, kind.gtype):
+    if not gst_element_register(plugin, kind.name, 0, kind.gtype):
         raise RuntimeError(f"GStreamer refused to register the {kind.name.decode()} element")
     return 0

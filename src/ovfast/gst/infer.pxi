@@ -416,7 +416,7 @@ cdef void _infer_kind(ElementKind* kind, Prop* props, const char* output, const 
     kind.name = name
 
 
-cdef int _register_infer() except -1:
+cdef int _register_infer(void* plugin) except -1:
     """Registers ovfastinfer, ovfastdetect and ovfastclassify."""
     if _INFER.name == NULL:
         _infer_kind(&_INFER, _INFER_PROPS, "tensor", "frame", "ovfastinfer", "OvfastInfer", "ovfast inference",
@@ -430,7 +430,7 @@ cdef int _register_infer() except -1:
         _infer_kind(&_CLASSIFY, _CLASSIFY_PROPS, "classification", "roi", "ovfastclassify", "OvfastClassify",
                     "ovfast classification", "Runs an OpenVINO classification model on each region of interest "
                     "and adds the best class to it: ovfastinfer with output=classification and region=roi")
-    _register_element(&_INFER)
-    _register_element(&_DETECT)
-    _register_element(&_CLASSIFY)
+    _register_element(&_INFER, plugin)
+    _register_element(&_DETECT, plugin)
+    _register_element(&_CLASSIFY, plugin)
     return 0

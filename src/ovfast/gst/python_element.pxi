@@ -188,7 +188,7 @@ cdef ElementKind _PYTHON
 cdef Prop _PYTHON_PROPS[7]
 
 
-cdef int _register_python() except -1:
+cdef int _register_python(void* plugin) except -1:
     cdef PyState s
     cdef Prop* p = _PYTHON_PROPS
     if _PYTHON.name == NULL:
@@ -215,4 +215,4 @@ cdef int _register_python() except -1:
         _PYTHON.open, _PYTHON.close = _py_open, _py_close
         _PYTHON.caps_changed, _PYTHON.frame, _PYTHON.task = _py_caps, _py_frame, _py_task
         _PYTHON.name = "ovfastpython"
-    return _register_element(&_PYTHON)
+    return _register_element(&_PYTHON, plugin)

@@ -41,6 +41,10 @@ class _Layout(_Enum):
     NC = 193
 
 
+# They are Tensor.PRECISION and Tensor.LAYOUT, and say so (the reference documents them there).
+_Precision.__module__ = _Layout.__module__ = "ovfast.gst"
+_Precision.__qualname__, _Layout.__qualname__ = "Tensor.PRECISION", "Tensor.LAYOUT"
+
 # OpenVINO's element type names -> DL Streamer's precision, and precision -> numpy's dtype
 _PRECISION_OF = {"f32": 10, "f16": 11, "bf16": 12, "f64": 13, "i16": 30, "u4": 39, "u8": 40, "i4": 49, "i8": 50,
                  "u16": 60, "i32": 70, "u32": 74, "i64": 72, "u64": 73, "u1": 71, "boolean": 41}
