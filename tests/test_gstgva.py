@@ -553,11 +553,13 @@ def test_gstgva_api_on_a_frame():
     n = len(f.regions())
     f.remove_region(roi)
     assert len(f.regions()) == n - 1
+    f.add_region(1, 1, 2, 2, "newcomer")            # may take the removed meta's memory: still told apart
     for use in (roi.rect, roi.tensors, t.label, lambda: t.set_label("x"), d.confidence):
         with pytest.raises(RuntimeError, match="removed"):
             use()
     with pytest.raises(RuntimeError, match="doesn't belong"):
         f.remove_region(roi)
+    assert f.regions()[-1].label() == "newcomer"
     other = f.regions()[0]
     f.release()
     for use in (other.label, lambda: ft.set_label("x"), f.messages, lambda: f.add_message("x"), f.regions):
@@ -663,3 +665,26 @@ def test_a_failing_module_is_an_error_and_frames_before_it_pass_in_order(tmp_pat
     p.set_state(Gst.State.NULL)
     assert pts == list(range(20))
     assert error is not None and "add_message: expected a str, got int" in error.parse_error()[0].message
+
+
+def test_video_info_and_video_meta_in_ovfastpython_and_on_a_buffer(tmp_path):
+    path = write(tmp_path, "infos", """
+        seen = []
+        def process_frame(frame):
+            meta = frame.video_meta()
+            seen.append((frame.video_info().width, frame.video_info().height, meta and (meta.width, meta.height)))
+            return True
+    """)
+    p = pipeline(f"{SRC.format(n=3)} ! ovfastpython module={path} ! fakesink")
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    assert msg.type == Gst.MessageType.EOS
+    assert sys.modules["infos"].seen == [(W, H, None)] * 3
+    from gi.repository import GstVideo
+    buf = Gst.Buffer.new_wrapped(bytes(W * H * 3))
+    GstVideo.buffer_add_video_meta(buf, GstVideo.VideoFrameFlags.NONE, GstVideo.VideoFormat.BGR, W, H)
+    f = VideoFrame(buf)                                      # no caps: the video meta says the format
+    assert (f.video_meta().width, f.video_info().width, f.format, f.data().shape) == (W, W, "BGR", (H, W, 3))
+    info = GstVideo.VideoInfo.new_from_caps(Gst.Caps.from_string(f"video/x-raw,format=BGR,width={W},height={H}"))
+    assert VideoFrame(buf, info).video_info() is info

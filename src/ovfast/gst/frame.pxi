@@ -388,7 +388,7 @@ cdef class VideoFrame:
             raise TypeError(f"remove_region: expected a RegionOfInterest, got {type(roi).__name__}")
         cdef RegionOfInterest r = <RegionOfInterest>roi
         cdef GstBuffer* buf = self._writable_buffer("remove_region")
-        if r._frame is not self or not _meta_on(buf, <GstMeta*>r._m):
+        if r._frame is not self or not _meta_on(buf, <GstMeta*>r._m) or r._m.id != r._id:
             raise RuntimeError("remove_region: the RegionOfInterest doesn't belong to this VideoFrame")
         cdef gint rid = r._m.id
         gst_buffer_remove_meta(buf, <GstMeta*>r._m)
@@ -440,7 +440,8 @@ cdef class VideoFrame:
         """Removes a message that messages() returned for this frame."""
         cdef GstBuffer* buf = self._writable_buffer("remove_message")
         if (not isinstance(message, _Message) or message._frame is not self
-                or not _meta_on(buf, <GstMeta*><size_t>message._meta)):
+                or not _meta_on(buf, <GstMeta*><size_t>message._meta)
+                or (<OvfastJSONMeta*><size_t>message._meta).message != (<str>message).encode("utf-8")):
             raise RuntimeError("remove_message: the message doesn't belong to this VideoFrame (pass one that "
                                "messages() returned)")
         gst_buffer_remove_meta(buf, <GstMeta*><size_t>message._meta)

@@ -12,6 +12,7 @@ cdef class RegionOfInterest:
     `from ovfast.gst.gstgva import RegionOfInterest`."""
     cdef object _frame
     cdef GstVideoRegionOfInterestMeta* _m
+    cdef gint _id                      # its id when it was read: a meta that took its place has another
     cdef unsigned long _generation
 
     def __init__(self, *args, **kwargs):
@@ -21,7 +22,7 @@ cdef class RegionOfInterest:
         cdef VideoFrame frame = <VideoFrame>self._frame
         cdef GstBuffer* buf = frame._buffer()
         if self._generation != frame.generation:
-            if not _meta_on(buf, <GstMeta*>self._m):
+            if not _meta_on(buf, <GstMeta*>self._m) or self._m.id != self._id:
                 raise RuntimeError("this RegionOfInterest was removed from its frame")
             self._generation = frame.generation
         return self._m
@@ -172,5 +173,5 @@ cdef class RegionOfInterest:
 
 cdef RegionOfInterest _region_of(object frame, GstVideoRegionOfInterestMeta* m):
     cdef RegionOfInterest r = RegionOfInterest.__new__(RegionOfInterest)
-    r._frame, r._m, r._generation = frame, m, (<VideoFrame>frame).generation
+    r._frame, r._m, r._id, r._generation = frame, m, m.id, (<VideoFrame>frame).generation
     return r

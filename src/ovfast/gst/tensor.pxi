@@ -75,6 +75,8 @@ cdef class Tensor:
         cdef VideoFrame frame = <VideoFrame>self._frame
         cdef GstBuffer* buf = frame._buffer()
         if self._generation != frame.generation:
+            if self._region is not None:
+                (<RegionOfInterest>self._region)._check()
             if not _meta_on(buf, self._meta):
                 raise RuntimeError("this Tensor was removed from its frame (with its region)")
             self._generation = frame.generation
