@@ -7,7 +7,6 @@ stand-ins run by openvino on the same frames, downstream: in the next ovfastpyth
 
 import ctypes
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -19,11 +18,10 @@ import openvino.opset13 as ops
 import pytest
 from gi.repository import Gst
 
-import ovfast
 import ovfast.gst
 from ovfast.gst import _model
 from ovfast.gst.gstgva import RegionOfInterest, Tensor, VideoFrame, util
-from test_video import F32, F32_CONFIG, bus_error, pipeline, save
+from test_video import F32, F32_CONFIG, buffer_address, bus_error, meta_reader, pipeline, save
 
 W, H = 64, 48
 SRC = f"videotestsrc num-buffers={{n}} pattern=ball ! video/x-raw,format=BGR,width={W},height={H},framerate=30/1"
@@ -348,26 +346,9 @@ MESSAGES_SECOND = """
 """
 
 
-def c_reader(tmp_path):
-    lib_path = str(tmp_path / "libmetareader.so")
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "gstreamer-video-1.0"], capture_output=True, text=True,
-                           check=True).stdout.split()
-    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", lib_path,
-                    os.path.join(os.path.dirname(__file__), "cext", "meta_reader.c"), "-I", ovfast.get_include(),
-                    *flags], check=True)
-    lib = ctypes.CDLL(lib_path)
-    lib.read_messages.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
-    lib.read_region_fields.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
-    return lib
-
-
-def buffer_address(buf):
-    return ctypes.c_void_p.from_address(id(buf) + object.__basicsize__).value     # PyGObject's boxed pointer
-
-
 def test_messages_flow_downstream_to_python_a_probe_and_c(tmp_path):
     first, second = write(tmp_path, "first_msg", MESSAGES_FIRST), write(tmp_path, "second_msg", MESSAGES_SECOND)
-    lib = c_reader(tmp_path)
+    lib = meta_reader(tmp_path)
     p = pipeline(f"{SRC.format(n=5)} ! ovfastpython module={first} ! ovfastpython module={second} ! "
                  f"identity name=probe ! appsink name=sink sync=false")
     probed = []
@@ -400,7 +381,7 @@ def test_the_bindings_page_probe_walks_regions_and_tensors(models, tmp_path):
     p = pipeline(f"{SRC.format(n=4)} ! ovfastdetect model={det} threshold={THRESHOLD} labels=bg,face,person {F32} "
                  f"! ovfastinfer inference-region=roi-list model={ag} {F32} ! ovfastpython module={attributes} ! "
                  f"identity name=probe ! appsink name=sink sync=false")
-    lib = c_reader(tmp_path)
+    lib = meta_reader(tmp_path)
     printed = []
 
     def pad_probe_callback(pad, info):

@@ -516,11 +516,10 @@ def test_openvino_imported_before_gstreamer_keeps_exceptions_working(tmp_path):
     assert "CPU" in done.stdout and "caught" in done.stdout
 
 
-def test_tensors_read_from_c_with_the_installed_header(net32, tmp_path):
-    """tests/cext/meta_reader.c: a C reader built with ovfast.get_include() and GStreamer's flags only."""
+def meta_reader(tmp_path):
+    """tests/cext/meta_reader.c built with ovfast.get_include() and GStreamer's flags only, loaded."""
     import ctypes
 
-    _, path = net32
     lib_path = str(tmp_path / "libmetareader.so")
     flags = subprocess.run(["pkg-config", "--cflags", "--libs", "gstreamer-video-1.0"], capture_output=True, text=True,
                            check=True).stdout.split()
@@ -530,6 +529,24 @@ def test_tensors_read_from_c_with_the_installed_header(net32, tmp_path):
     lib = ctypes.CDLL(lib_path)
     lib.read_tensors.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
                                  ctypes.POINTER(ctypes.c_double), ctypes.c_int]
+    lib.read_messages.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.read_region_fields.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    return lib
+
+
+def buffer_address(buf):
+    """The GstBuffer* behind a Gst.Buffer (PyGObject's boxed pointer), for the C reader."""
+    import ctypes
+
+    return ctypes.c_void_p.from_address(id(buf) + object.__basicsize__).value
+
+
+def test_tensors_read_from_c_with_the_installed_header(net32, tmp_path):
+    """tests/cext/meta_reader.c: a C reader built with ovfast.get_include() and GStreamer's flags only."""
+    import ctypes
+
+    _, path = net32
+    lib = meta_reader(tmp_path)
     p = pipeline(f"videotestsrc num-buffers=6 ! video/x-raw,format=BGR,width=32,height=32 ! "
                  f"ovfastinfer model={path} ! appsink name=sink sync=false max-buffers=100")
     sink = p.get_by_name("sink")
@@ -537,9 +554,8 @@ def test_tensors_read_from_c_with_the_installed_header(net32, tmp_path):
     n = 0
     while (sample := sink.emit("pull-sample")) is not None:
         buf = sample.get_buffer()
-        address = ctypes.c_void_p.from_address(id(buf) + object.__basicsize__).value   # PyGObject's boxed pointer
         text, sums = ctypes.create_string_buffer(512), (ctypes.c_double * 4)()
-        assert lib.read_tensors(address, text, 512, sums, 4) == 2
+        assert lib.read_tensors(buffer_address(buf), text, 512, sums, 4) == 2
         assert text.value.decode() == "features:f32:1x4;means:f32:1x3;"
         python_sums = [float(t.data().astype(np.float64).sum()) for t in VideoFrame(buf, sample.get_caps()).tensors()]
         assert [round(sums[i], 3) for i in range(2)] == [round(v, 3) for v in python_sums]

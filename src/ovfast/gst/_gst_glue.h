@@ -43,21 +43,22 @@ static inline const char* ovf_info_format(const GstVideoInfo* info) { return GST
 static inline int ovf_info_planes(const GstVideoInfo* info) { return GST_VIDEO_INFO_N_PLANES(info); }
 static inline int ovf_flow_is_fatal(GstFlowReturn r) { return r == GST_FLOW_NOT_LINKED || r < GST_FLOW_EOS; }
 
-/* An element's error names that element: its text starts with the factory name ("ovfastpython: ...") and
- * the name stands in the debug text's function slot. */
-static inline void ovf_post_error(GstElement* el, GQuark domain, int code, const char* text, const char* debug) {
+/* An element's error (or warning) names that element: its text starts with the factory name
+ * ("ovfastpython: ...") and the name stands in the debug text's function slot. */
+static inline void ovf_post_message(GstElement* el, GstMessageType type, GQuark domain, int code, const char* text,
+                                    const char* debug) {
     GstElementFactory* factory = gst_element_get_factory(el);
     const char* name = factory ? gst_plugin_feature_get_name(GST_PLUGIN_FEATURE(factory)) : G_OBJECT_TYPE_NAME(el);
-    gst_element_message_full(el, GST_MESSAGE_ERROR, domain, code, g_strdup_printf("%s: %s", name, text),
+    gst_element_message_full(el, type, domain, code, g_strdup_printf("%s: %s", name, text),
                              debug ? g_strdup(debug) : NULL, __FILE__, name, __LINE__);
 }
 
-/* A warning on the bus, named as errors are. */
+static inline void ovf_post_error(GstElement* el, GQuark domain, int code, const char* text, const char* debug) {
+    ovf_post_message(el, GST_MESSAGE_ERROR, domain, code, text, debug);
+}
+
 static inline void ovf_post_warning(GstElement* el, GQuark domain, int code, const char* text) {
-    GstElementFactory* factory = gst_element_get_factory(el);
-    const char* name = factory ? gst_plugin_feature_get_name(GST_PLUGIN_FEATURE(factory)) : G_OBJECT_TYPE_NAME(el);
-    gst_element_message_full(el, GST_MESSAGE_WARNING, domain, code, g_strdup_printf("%s: %s", name, text), NULL,
-                             __FILE__, name, __LINE__);
+    ovf_post_message(el, GST_MESSAGE_WARNING, domain, code, text, NULL);
 }
 
 /* Regions of interest, with DL Streamer's field names for the same facts (label, label_id, confidence,

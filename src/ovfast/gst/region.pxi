@@ -125,17 +125,10 @@ cdef class RegionOfInterest:
         """Adds a tensor named name ("tensor" if empty and no tensor is given), a copy of tensor's fields if one
         is given, and returns it."""
         cdef GstStructure* s
-        cdef Tensor source
         if tensor is not None:
             if not isinstance(tensor, Tensor):
                 raise TypeError(f"add_tensor: tensor must be a Tensor, got {type(tensor).__name__}")
-            source = <Tensor>tensor
-            s = source._fields()
-            s = gst_structure_copy(s) if s != NULL else NULL
-            if s == NULL:          # an output nothing was written on: its default fields
-                s = gst_structure_new_empty(_structure_name(source._raw_name()))
-                for key, value in source._raw_defaults().items():
-                    _set_field(s, key, value)
+            s = (<Tensor>tensor)._fields_copy()
             if name:
                 try:
                     gst_structure_set_name(s, _structure_name(name))

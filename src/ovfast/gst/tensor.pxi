@@ -91,7 +91,6 @@ cdef class Tensor:
 
     cdef GstStructure* _writable(self, str what) except NULL:
         """Its fields structure for writing; a raw output's is made here, holding the output's defaults."""
-        cdef GstStructure* s
         (<VideoFrame>self._frame)._writable_buffer(what)
         self._check()
         if self._raw == NULL:
@@ -99,11 +98,22 @@ cdef class Tensor:
         if self._raw.fields == NULL:
             self._raw.fields = <GstStructure**>g_malloc0(sizeof(GstStructure*) * self._raw.n_tensors)
         if self._raw.fields[self._index] == NULL:
-            s = gst_structure_new_empty(_structure_name(self._raw_name()))
+            self._raw.fields[self._index] = self._fields_copy()
+        return self._raw.fields[self._index]
+
+    cdef GstStructure* _fields_copy(self) except NULL:
+        """A new structure (the caller's) holding its fields: those written, or an output's defaults."""
+        cdef GstStructure* s = self._fields()
+        if s != NULL:
+            return gst_structure_copy(s)
+        s = gst_structure_new_empty(_structure_name(self._raw_name()))
+        try:
             for key, value in self._raw_defaults().items():
                 _set_field(s, key, value)
-            self._raw.fields[self._index] = s
-        return self._raw.fields[self._index]
+        except BaseException:
+            gst_structure_free(s)
+            raise
+        return s
 
     cdef inline const OvfastTensor* _t(self) noexcept:
         return &self._raw.tensors[self._index]
