@@ -99,6 +99,11 @@ def openvino_extension(name, libs):
 runtime = openvino_extension("ovfast._runtime", [LIB_C, LIB_CPP])
 # The C-level API other extensions cimport (api.pxd); its job pool code works on the C API only.
 api = openvino_extension("ovfast.api", [LIB_C])
+# DynamicBatcher: C++ on the C-level API (api.pxd), as an outside library would drive the pool; it reads
+# the runtime's ports (_runtime.pxd), hence OpenVINO's headers, and links none of its libraries.
+batcher = openvino_extension("ovfast._batcher", [])
+batcher.extra_compile_args.append("-pthread")
+batcher.extra_link_args.append("-pthread")
 packing = Extension(
     "ovfast._packing",
     sources=["src/ovfast/_packing.pyx"],
@@ -188,7 +193,7 @@ class build_ext_with_plugin(build_ext):
         return super().get_ext_filename(fullname)
 
 
-exts = [runtime, api]
+exts = [runtime, api, batcher]
 video = video_extension()
 if video is not None:
     exts.append(video)

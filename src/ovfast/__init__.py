@@ -60,6 +60,7 @@ if _TYPE_CHECKING:  # for type checkers: at run time these are ovfast.interop's 
 _interop.install(_sys.modules[__name__])  # ov.op, ov.opset1 ... : openvino's graph API, taking ovfast Tensors
 
 from ovfast.switch import install  # noqa: E402  `import openvino` giving ovfast's runtime, for unedited code
+from ovfast._batcher import DynamicBatcher  # noqa: E402  many callers' items, one batched inference
 
 
 def get_include():
@@ -74,5 +75,5 @@ __all__ = [
     "compile_model",
     "Dimension", "Layout", "Model", "Node", "PartialShape", "Shape", "Strides", "Type", "convert_model",
     "get_version", "save_model", "serialize", "properties", "preprocess", "exceptions", "ProfilingInfo",
-    "Version", "get_include", "openvino_c_version", "interop", "install",
+    "Version", "get_include", "openvino_c_version", "interop", "install", "DynamicBatcher",
 ] + _interop.GRAPH_MODULES

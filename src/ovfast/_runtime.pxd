@@ -135,3 +135,9 @@ cdef class AsyncInferQueue:
     cdef int _fill(self, int id, object inputs, bint share_inputs) except -1
     cdef int _start(self, int id, int holder, bint keep=*) except -1
     cdef object _bridge(self, object loop)
+
+
+# For peers that run a model's jobs themselves (ovfast.DynamicBatcher): one item's checked input arrays,
+# and the OVDict its results make.
+cdef list item_arrays(CompiledModel compiled, object inputs)
+cdef OVDict result_of(CompiledModel compiled, list values)

@@ -82,14 +82,7 @@ cdef class _InputSlots:
             raise _exc.InputTypeError(
                 f"input '{port._any_name}' is of type {type_label(port.ctype)}: pass an ovfast.Tensor of that "
                 f"type (for packed types, Tensor(packed_uint8, shape, type)), got {_describe(value)}")
-        if cnp.PyArray_Check(value):
-            arr = <cnp.ndarray>value
-        else:
-            try:
-                arr = np.asarray(value)
-            except Exception as e:
-                raise _exc.InputTypeError(f"input '{port._any_name}' expects {port._label()}, got "
-                                          f"{_describe(value)} which numpy cannot convert: {e}") from None
+        arr = as_array(port, value)
         nd = cnp.PyArray_NDIM(arr)
         if port.dynamic:
             if port.rank >= 0 and nd != port.rank:
@@ -135,14 +128,76 @@ cdef class _InputSlots:
         return self.set_tensor(i, tensor_copy_of(arr, port.ctype))
 
     cdef cnp.ndarray convert(self, ConstOutput port, cnp.ndarray arr):
-        if arr.dtype.kind not in "biuf":
-            raise _exc.UnsupportedDtype(f"input '{port._any_name}' expects {port._label()}, got "
-                                      f"{_describe(arr)}: dtype {arr.dtype} cannot be converted to "
-                                      f"{type_label(port.ctype)}")
-        return arr.astype(cnp.PyArray_DescrFromType(port.npy))
+        return convert_array(port, arr)
 
     cdef int shape_error(self, ConstOutput port, cnp.ndarray arr) except -1:
-        raise _exc.InputValueError(f"input '{port._any_name}' expects {port._label()}, got {_describe(arr)}")
+        return shape_error(port, arr)
+
+
+cdef inline cnp.ndarray as_array(ConstOutput port, object value):
+    if cnp.PyArray_Check(value):
+        return <cnp.ndarray>value
+    try:
+        return np.asarray(value)
+    except Exception as e:
+        raise _exc.InputTypeError(f"input '{port._any_name}' expects {port._label()}, got "
+                                  f"{_describe(value)} which numpy cannot convert: {e}") from None
+
+
+cdef cnp.ndarray convert_array(ConstOutput port, cnp.ndarray arr):
+    if arr.dtype.kind not in "biuf":
+        raise _exc.UnsupportedDtype(f"input '{port._any_name}' expects {port._label()}, got "
+                                    f"{_describe(arr)}: dtype {arr.dtype} cannot be converted to "
+                                    f"{type_label(port.ctype)}")
+    return arr.astype(cnp.PyArray_DescrFromType(port.npy))
+
+
+cdef int shape_error(ConstOutput port, cnp.ndarray arr) except -1:
+    raise _exc.InputValueError(f"input '{port._any_name}' expects {port._label()}, got {_describe(arr)}")
+
+
+cdef list item_arrays(CompiledModel compiled, object inputs):
+    """One item of a batch, as compiled(inputs) takes it on a model of batch 1 whose inputs are static,
+    numeric and batched on their first axis: per input a C-contiguous array of the port's type holding
+    port.nbytes, checked with infer()'s messages. The batch axis of 1 may be left out. For peers that run
+    the model themselves (ovfast.DynamicBatcher)."""
+    cdef tuple ports = compiled._inputs
+    cdef ConstOutput port
+    cdef cnp.ndarray arr
+    cdef Py_ssize_t i, k, nd, skip
+    cdef cnp.npy_intp* shape
+    values = values_by_port(ports, compiled._in_names, inputs, "input")
+    out = []
+    for i in range(len(ports)):
+        port = <ConstOutput>ports[i]
+        value = values[i]
+        if value is NOT_GIVEN:
+            raise _exc.InputValueError(f"input '{port._any_name}' is missing: an item gives every input of the "
+                                       f"model {[p.any_name for p in ports]}")
+        if type(value) is Tensor:
+            if (<Tensor>value).ctype != port.ctype:
+                raise _exc.InputTypeError(f"input '{port._any_name}' expects a {type_label(port.ctype)} "
+                                          f"tensor, got {type_label((<Tensor>value).ctype)}")
+            value = (<Tensor>value).view()
+        elif not cnp.PyArray_CheckExact(value) and isinstance(value, _ov.Tensor):
+            value = value.data
+        arr = as_array(port, value)
+        nd = cnp.PyArray_NDIM(arr)
+        skip = 1 if nd == port.rank - 1 else 0   # the batch axis left out
+        if nd + skip != port.rank:
+            shape_error(port, arr)
+        shape = cnp.PyArray_DIMS(arr)
+        for k in range(nd):
+            if shape[k] != <cnp.npy_intp>port.dims[k + skip]:
+                shape_error(port, arr)
+        if cnp.PyArray_TYPE(arr) != port.npy or not cnp.PyArray_ISNOTSWAPPED(arr):
+            arr = convert_array(port, arr)
+        if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+            arr = np.ascontiguousarray(arr)
+        if skip:
+            arr = arr.reshape(port.dims)
+        out.append(arr)
+    return out
 
 
 cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what, bint result=False) except -1:

@@ -62,3 +62,9 @@ cdef inline OVDict make_ovdict(tuple ports, list values, dict names):
     d._values = values
     d._names = names
     return d
+
+
+cdef OVDict result_of(CompiledModel compiled, list values):
+    """An OVDict of compiled's outputs holding values (one array per output, in order): what a peer that
+    runs the model itself (ovfast.DynamicBatcher) hands its callers, the same as compiled(x) returns."""
+    return make_ovdict(compiled._outputs, values, compiled._out_names)

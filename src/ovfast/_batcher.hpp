@@ -1,0 +1,444 @@
+// DynamicBatcher's core: callers' items gathered into batched runs, in C++ with no Python and no GIL.
+//
+// An item is one caller's inputs (a batch of 1) and the memory its outputs go to, both the caller's and
+// kept alive by it until the item is answered. A batch is due when max_batch items wait, when the oldest
+// has waited max_delay, or at once while a job is idle (due()). Whoever finds a batch due starts it: the
+// submitting caller when a job is idle, else the dispatcher thread (deadlines, and the jobs that come
+// back). Starting copies the items' rows into a staging buffer, binds it with the batch's shape and starts
+// a job through ovfast's C-level API (the functions in ovfb_api, the ones an outside library uses). The
+// job's completion, on OpenVINO's callback thread, copies each item's rows of the outputs out, releases
+// the job and answers: a synchronous caller waiting on its item, the done list Python drains (asyncio
+// through an eventfd, callbacks through a condition), or a C caller's function (the video elements).
+//
+// Two compiled models: batch 1 (static: what a lone item costs in compiled(x)) and a batch dimension of
+// 1..max_batch (dynamic: measured 3-5 us over a static batch of 16 on bench/'s MLP and conv net, where
+// padding a static batch would run every unused row).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct ovf_pool;
+
+// The C-level API (ovfast/api.pxd), as function pointers the Cython side fills.
+struct ovfb_api {
+    int (*acquire)(ovf_pool*, int64_t, int*);
+    int (*bind)(ovf_pool*, int, bool, size_t, void*, size_t, const int64_t*, size_t);
+    int (*start)(ovf_pool*, int, void (*)(void*, int), void*);
+    int (*wait)(ovf_pool*, int, int64_t);
+    int (*output)(ovf_pool*, int, size_t, void**, size_t*);
+    int (*release)(ovf_pool*, int);
+    const char* (*last_error)();
+};
+
+enum ovfb_state { OVFB_QUEUED = 0, OVFB_TAKEN = 1, OVFB_DONE = 2, OVFB_CANCELLED = 3 };
+enum ovfb_kind { OVFB_SYNC = 0, OVFB_ASYNC = 1, OVFB_CALLBACK = 2, OVFB_NOTIFY = 3 };
+
+// A C caller's answer (OVFB_NOTIFY): status 0 and the outputs written, or the error. Called on OpenVINO's
+// callback thread or the dispatcher's, never with the core's lock held; the item is freed after it.
+typedef void (*ovfb_notify_fn)(void* ctx, int status, const char* error);
+
+struct ovfb_item {
+    std::vector<const char*> in;     // per input: one item's bytes (in_bytes[i]), the caller's
+    std::vector<char*> out;          // per output: where one item's rows go (out_bytes[o]), the caller's
+    std::atomic<int> state{OVFB_QUEUED};
+    int kind = OVFB_SYNC;
+    int status = 0;                  // OVFAST_OK, or how the batch failed (error says)
+    std::string error;
+    void* user = nullptr;            // the Python side's (a future, userdata); never touched here
+    ovfb_notify_fn notify = nullptr; // OVFB_NOTIFY
+    int64_t queued_ns = 0;
+    std::atomic<int> refs{1};        // an asyncio item: its answer and its coroutine (either frees it last)
+    std::mutex m;                    // a synchronous caller waits on done
+    std::condition_variable cv;
+    bool done = false;
+};
+
+struct ovfb_batcher;
+
+struct ovfb_run {
+    ovfb_batcher* b;
+    int which;                       // 0: the batch-1 model, 1: the batched one
+    int slot;                        // its staging memory
+    int job;
+    int64_t started_ns;
+    std::vector<ovfb_item*> items;
+};
+
+struct ovfb_batcher {
+    ovfb_api api{};
+    ovf_pool* pools[2] = {nullptr, nullptr};
+    std::vector<size_t> in_bytes, out_bytes;         // one item's bytes per input / output
+    std::vector<std::vector<int64_t>> in_dims;       // one item's shape per input, batch axis first (1)
+    int max_batch = 1, jobs = 1;
+    int64_t max_delay_ns = 0;
+    bool greedy = true;              // start at once while a job is idle (else: only full or due batches)
+
+    std::mutex m;
+    std::condition_variable cv;      // the dispatcher: a deadline to keep, a job came back, closing
+    std::condition_variable cv_idle; // wait_all: nothing queued or running
+    std::condition_variable cv_cb;   // the callback thread: answered callback items
+    std::deque<ovfb_item*> queue;
+    std::vector<ovfb_item*> answered_async, answered_cb;
+    std::vector<std::vector<char>> staging;          // per slot: every input's rows for max_batch items
+    std::vector<int> free_slots;
+    int running = 0;                 // jobs held: batches started, and lone items run by their caller
+    bool closing = false, cb_closing = false;
+    int efd = -1;
+    std::thread dispatcher;
+
+    // the clock: steady_clock, or the tests' manual one
+    bool manual_clock = false;
+    int64_t manual_ns = 0;
+
+    // figures (under m): batches, items, and the last waits and run times
+    uint64_t n_batches = 0, n_items = 0;
+    std::vector<int64_t> waits_ns, runs_ns;
+    size_t waits_at = 0, runs_at = 0;
+    static constexpr size_t KEEP = 4096;
+
+    int64_t now() {
+        if (manual_clock) return manual_ns;
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now().time_since_epoch()).count();
+    }
+
+    // The policy, pure: whether to start a batch of `queued` items whose oldest waited `waited_ns`.
+    static bool due(int queued, int64_t waited_ns, bool job_idle, int max_batch, int64_t max_delay_ns,
+                    bool greedy, bool closing) {
+        if (queued <= 0 || !job_idle) return false;
+        return closing || queued >= max_batch || waited_ns >= max_delay_ns || greedy;
+    }
+
+    void setup() {
+        size_t per_item = 0;
+        for (size_t b : in_bytes) per_item += b;
+        staging.assign(jobs, std::vector<char>(per_item * max_batch));
+        for (int i = jobs - 1; i >= 0; i--) free_slots.push_back(i);
+        efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        dispatcher = std::thread([this] { loop(); });
+    }
+
+    void record(std::vector<int64_t>& ring, size_t& at, int64_t v) {
+        if (ring.size() < KEEP) ring.push_back(v);
+        else ring[at++ % KEEP] = v;
+    }
+
+    bool job_idle() { return running < jobs; }
+
+    bool due_locked() {
+        if (queue.empty()) return false;
+        return due((int)queue.size(), now() - queue.front()->queued_ns, job_idle(), max_batch, max_delay_ns,
+                   greedy, closing);
+    }
+
+    // Takes up to max_batch queued items into a run, holding a job and a staging slot (m held, due).
+    // Cancelled items are answered (never run); nullptr when none was left.
+    ovfb_run* take_locked(std::vector<ovfb_item*>& cancelled) {
+        ovfb_run* run = nullptr;
+        while (!queue.empty() && (run == nullptr || (int)run->items.size() < max_batch)) {
+            ovfb_item* it = queue.front();
+            queue.pop_front();
+            int expected = OVFB_QUEUED;
+            if (!it->state.compare_exchange_strong(expected, OVFB_TAKEN)) {
+                cancelled.push_back(it);
+                continue;
+            }
+            if (run == nullptr) {
+                run = new ovfb_run();
+                run->b = this;
+            }
+            run->items.push_back(it);
+        }
+        if (run == nullptr) return nullptr;
+        running++;
+        run->slot = free_slots.back();
+        free_slots.pop_back();
+        int64_t t = now();
+        for (ovfb_item* it : run->items) record(waits_ns, waits_at, t - it->queued_ns);
+        run->started_ns = t;
+        return run;
+    }
+
+    // Queues a caller's item; starts a batch on this thread when one is due and a job idle. False once
+    // closed (the item is the caller's still).
+    bool submit(ovfb_item* it) {
+        ovfb_run* run = nullptr;
+        std::vector<ovfb_item*> cancelled;
+        {
+            std::lock_guard<std::mutex> lk(m);
+            if (closing) return false;
+            it->queued_ns = now();
+            queue.push_back(it);
+            if (!manual_clock && due_locked()) run = take_locked(cancelled);
+            else if (queue.size() == 1 || (int)queue.size() >= max_batch) cv.notify_one();  // a deadline
+        }
+        answer_all(cancelled, 0, "");
+        if (run) launch(run);
+        return true;
+    }
+
+    // A lone item its caller runs itself (on the batch-1 model, its own thread): holds a job, when none is
+    // queued and a job is idle.
+    bool try_lone() {
+        std::lock_guard<std::mutex> lk(m);
+        if (closing || !queue.empty() || !job_idle()) return false;
+        running++;
+        return true;
+    }
+
+    void end_lone(int64_t run_ns) {
+        std::lock_guard<std::mutex> lk(m);
+        running--;
+        n_batches++;
+        n_items++;
+        record(waits_ns, waits_at, 0);
+        record(runs_ns, runs_at, run_ns);
+        job_back_locked();
+    }
+
+    void job_back_locked() {
+        if (!queue.empty()) cv.notify_one();
+        else if (running == 0) cv_idle.notify_all();
+    }
+
+    // Answers items (their status set here): each waiting caller, done list or C function. Not with m held.
+    void answer_all(std::vector<ovfb_item*>& items, int status, const std::string& error) {
+        if (items.empty()) return;
+        bool async = false, cb = false;
+        std::vector<ovfb_item*> notify;
+        {
+            std::lock_guard<std::mutex> lk(m);
+            for (ovfb_item* it : items) {
+                it->status = status;
+                it->error = error;
+                if (it->kind == OVFB_ASYNC) {
+                    answered_async.push_back(it);
+                    async = true;
+                } else if (it->kind == OVFB_CALLBACK) {
+                    answered_cb.push_back(it);
+                    cb = true;
+                } else if (it->kind == OVFB_NOTIFY) {
+                    notify.push_back(it);
+                }
+            }
+        }
+        for (ovfb_item* it : items) {
+            if (it->kind != OVFB_SYNC) continue;
+            std::lock_guard<std::mutex> lk(it->m);
+            it->state = OVFB_DONE;
+            it->done = true;
+            it->cv.notify_one();
+        }
+        for (ovfb_item* it : notify) {
+            it->notify(it->user, it->status, it->status ? it->error.c_str() : nullptr);
+            delete it;
+        }
+        if (async && efd >= 0) {
+            uint64_t one = 1;
+            ssize_t w = ::write(efd, &one, sizeof(one));
+            (void)w;
+        }
+        if (cb) cv_cb.notify_all();
+    }
+
+    // A run that ends (done, or failed to start): its job and slot back, its items answered.
+    void finish(ovfb_run* run, int status, const std::string& error, bool ran) {
+        {
+            std::lock_guard<std::mutex> lk(m);
+            if (ran) {
+                n_batches++;
+                n_items += run->items.size();
+                record(runs_ns, runs_at, now() - run->started_ns);
+            }
+            free_slots.push_back(run->slot);
+            running--;
+            job_back_locked();
+        }
+        answer_all(run->items, status, error);
+        delete run;
+    }
+
+    void loop() {
+        std::unique_lock<std::mutex> lk(m);
+        for (;;) {
+            if (closing && queue.empty()) {
+                if (running == 0) cv_idle.notify_all();
+                return;
+            }
+            if (due_locked()) {
+                std::vector<ovfb_item*> cancelled;
+                ovfb_run* run = take_locked(cancelled);
+                lk.unlock();
+                answer_all(cancelled, 0, "");
+                if (run) launch(run);
+                lk.lock();
+                continue;
+            }
+            if (queue.empty() || !job_idle() || manual_clock) {
+                cv.wait(lk);
+            } else {
+                int64_t waited = now() - queue.front()->queued_ns;
+                cv.wait_for(lk, std::chrono::nanoseconds(std::max<int64_t>(max_delay_ns - waited, 1000)));
+            }
+        }
+    }
+
+    void launch(ovfb_run* run) {
+        size_t n = run->items.size();
+        run->which = n == 1 ? 0 : 1;
+        ovf_pool* pool = pools[run->which];
+        int st = api.acquire(pool, -1, &run->job);
+        if (st != 0) return finish(run, st, api.last_error(), false);
+        char* dst = staging[run->slot].data();
+        for (size_t i = 0; i < in_bytes.size(); i++) {
+            for (size_t r = 0; r < n; r++) std::memcpy(dst + r * in_bytes[i], run->items[r]->in[i], in_bytes[i]);
+            std::vector<int64_t> dims = in_dims[i];
+            dims[0] = (int64_t)n;
+            st = api.bind(pool, run->job, false, i, dst, in_bytes[i] * n, dims.data(), dims.size());
+            if (st != 0) break;
+            dst += in_bytes[i] * max_batch;
+        }
+        if (st == 0) st = api.start(pool, run->job, &ovfb_batcher::done_cb, run);
+        if (st != 0) {
+            std::string e = api.last_error();
+            api.release(pool, run->job);
+            finish(run, st, e, false);
+        }
+    }
+
+    static void done_cb(void* ctx, int job) {
+        ovfb_run* run = static_cast<ovfb_run*>(ctx);
+        run->b->done(run, job);
+    }
+
+    void done(ovfb_run* run, int job) {
+        ovf_pool* pool = pools[run->which];
+        int st = api.wait(pool, job, 0);
+        std::string error = st == 0 ? "" : api.last_error();
+        size_t n = run->items.size();
+        for (size_t o = 0; st == 0 && o < out_bytes.size(); o++) {
+            void* data = nullptr;
+            size_t nbytes = 0;
+            st = api.output(pool, job, o, &data, &nbytes);
+            if (st != 0) {
+                error = api.last_error();
+            } else if (nbytes != out_bytes[o] * n) {
+                st = 2;
+                error = "output " + std::to_string(o) + " of a batch of " + std::to_string(n) + " has " +
+                        std::to_string(nbytes) + " bytes, not " + std::to_string(out_bytes[o] * n);
+            } else {
+                for (size_t r = 0; r < n; r++)
+                    std::memcpy(run->items[r]->out[o], (char*)data + r * out_bytes[o], out_bytes[o]);
+            }
+        }
+        api.release(pool, job);
+        finish(run, st, error, true);
+    }
+
+    // Waits for a synchronous item's answer (the caller let go of the GIL).
+    static void wait_item(ovfb_item* it) {
+        std::unique_lock<std::mutex> lk(it->m);
+        it->cv.wait(lk, [it] { return it->done; });
+    }
+
+    void take_async(std::vector<ovfb_item*>& out) {
+        uint64_t v;
+        if (efd >= 0) { ssize_t r = ::read(efd, &v, sizeof(v)); (void)r; }
+        std::lock_guard<std::mutex> lk(m);
+        out.swap(answered_async);
+    }
+
+    // The callback thread: waits for answered callback items; false once closed and none are left.
+    bool take_callbacks(std::vector<ovfb_item*>& out) {
+        std::unique_lock<std::mutex> lk(m);
+        cv_cb.wait(lk, [this] { return !answered_cb.empty() || cb_closing; });
+        out.swap(answered_cb);
+        return !out.empty() || !cb_closing;
+    }
+
+    void wait_idle() {
+        std::unique_lock<std::mutex> lk(m);
+        cv_idle.wait(lk, [this] { return queue.empty() && running == 0; });
+    }
+
+    // True for the last one to let go of an item.
+    static bool unref(ovfb_item* it) { return it->refs.fetch_sub(1) == 1; }
+
+    // A cancelled caller's item: never run if still queued (whoever takes the queue then answers it).
+    static void cancel(ovfb_item* it) {
+        int expected = OVFB_QUEUED;
+        it->state.compare_exchange_strong(expected, OVFB_CANCELLED);
+    }
+
+    int64_t clock() {
+        std::lock_guard<std::mutex> lk(m);
+        return now();
+    }
+
+    // The figures, copied under the lock.
+    void snapshot(std::vector<int64_t>& waits, std::vector<int64_t>& runs, unsigned long long& batches,
+                  unsigned long long& items) {
+        std::lock_guard<std::mutex> lk(m);
+        waits = waits_ns;
+        runs = runs_ns;
+        batches = n_batches;
+        items = n_items;
+    }
+
+    void advance_clock(int64_t ns) {
+        std::lock_guard<std::mutex> lk(m);
+        manual_ns += ns;
+        cv.notify_one();
+    }
+
+    // Stops taking items after those queued, which run; waits for every run to end.
+    void close() {
+        {
+            std::lock_guard<std::mutex> lk(m);
+            if (closing) return;
+            closing = true;
+            cv.notify_one();
+        }
+        if (dispatcher.joinable()) dispatcher.join();
+        wait_idle();
+        {
+            std::lock_guard<std::mutex> lk(m);
+            cb_closing = true;
+        }
+        cv_cb.notify_all();
+    }
+
+    ~ovfb_batcher() {
+        close();
+        if (efd >= 0) ::close(efd);
+    }
+};
+
+// The C entry for other extensions (the video elements): one item whose inputs (in_bytes[i] each) and
+// output memory (out_bytes[o] each) stay valid until notify is called, with ctx, exactly once.
+extern "C" inline int ovfb_submit_c(void* core, const void* const* inputs, void* const* outputs,
+                                    ovfb_notify_fn notify, void* ctx) {
+    ovfb_batcher* b = static_cast<ovfb_batcher*>(core);
+    ovfb_item* it = new ovfb_item();
+    it->kind = OVFB_NOTIFY;
+    it->notify = notify;
+    it->user = ctx;
+    for (size_t i = 0; i < b->in_bytes.size(); i++) it->in.push_back(static_cast<const char*>(inputs[i]));
+    for (size_t o = 0; o < b->out_bytes.size(); o++) it->out.push_back(static_cast<char*>(outputs[o]));
+    if (b->submit(it)) return 0;
+    delete it;
+    return -1;
+}
