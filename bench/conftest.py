@@ -128,5 +128,12 @@ def pytest_terminal_summary(terminalreporter, config):
         if bench.stats is not None and "timer_p99_ms" in bench.extra_info:
             terminalreporter.write_line(f"[{bench.group}] {bench.name.replace('test_', '')}: a 1 ms timer ran "
                                         f"{bench.extra_info['timer_p99_ms']:.2f} ms late at p99 meanwhile")
+    for bench in session.benchmarks:
+        batches = bench.extra_info.get("batches") if bench.stats is not None else None
+        if batches:
+            terminalreporter.write_line(
+                f"[{bench.group}] {bench.name.replace('test_', '')}: mean batch {batches['mean_batch_size']:.1f}, "
+                f"p99 queue wait {batches['wait_p99_us']:.0f} us + p99 inference {batches['inference_p99_us']:.0f} us "
+                f"(max_delay_us {batches['max_delay_us']})")
     for line in rates:
         terminalreporter.write_line(line)

@@ -75,6 +75,7 @@ struct ovfb_run {
     int job;
     int64_t started_ns;
     std::vector<ovfb_item*> items;
+    std::string fail;                // tests: fail instead of running
 };
 
 struct ovfb_batcher {
@@ -102,6 +103,7 @@ struct ovfb_batcher {
     // the clock: steady_clock, or the tests' manual one
     bool manual_clock = false;
     int64_t manual_ns = 0;
+    std::string fail_next;           // tests: the next batch fails with this error instead of running
 
     // figures (under m): batches, items, and the last waits and run times
     uint64_t n_batches = 0, n_items = 0;
@@ -164,6 +166,7 @@ struct ovfb_batcher {
         }
         if (run == nullptr) return nullptr;
         running++;
+        run->fail.swap(fail_next);
         run->slot = free_slots.back();
         free_slots.pop_back();
         int64_t t = now();
@@ -194,7 +197,7 @@ struct ovfb_batcher {
     // queued and a job is idle.
     bool try_lone() {
         std::lock_guard<std::mutex> lk(m);
-        if (closing || !queue.empty() || !job_idle()) return false;
+        if (closing || manual_clock || !queue.empty() || !job_idle()) return false;
         running++;
         return true;
     }
@@ -298,6 +301,7 @@ struct ovfb_batcher {
 
     void launch(ovfb_run* run) {
         size_t n = run->items.size();
+        if (!run->fail.empty()) return finish(run, 2, run->fail, false);
         run->which = n == 1 ? 0 : 1;
         ovf_pool* pool = pools[run->which];
         int st = api.acquire(pool, -1, &run->job);
@@ -396,6 +400,16 @@ struct ovfb_batcher {
         runs = runs_ns;
         batches = n_batches;
         items = n_items;
+    }
+
+    int queued() {
+        std::lock_guard<std::mutex> lk(m);
+        return (int)queue.size();
+    }
+
+    void set_fail_next(const std::string& error) {
+        std::lock_guard<std::mutex> lk(m);
+        fail_next = error;
     }
 
     void advance_clock(int64_t ns) {

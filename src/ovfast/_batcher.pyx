@@ -64,6 +64,8 @@ cdef extern from "_batcher.hpp" nogil:
         cbool take_callbacks(vector[ovfb_item*]&)
         void wait_idle()
         void advance_clock(int64_t)
+        void set_fail_next(const string&)
+        int queued()
         void close()
     void ovfb_wait_item "ovfb_batcher::wait_item"(ovfb_item*)
     void ovfb_cancel "ovfb_batcher::cancel"(ovfb_item*)
@@ -453,6 +455,11 @@ cdef class DynamicBatcher:
             if self.cb_pending == 0:
                 self.cb_done.notify_all()
 
+    cdef _callbacks_run(self):
+        with self.cb_done:
+            while self.cb_pending:
+                self.cb_done.wait(0.1)
+
     def wait_all(self):
         """Waits until no item is queued or running and every start_async callback has run; then raises
         the first exception a callback raised, if one did."""
@@ -460,9 +467,7 @@ cdef class DynamicBatcher:
             raise RuntimeError("DynamicBatcher.wait_all: called from a callback, it would wait for itself")
         with nogil:
             self.core.b.wait_idle()
-        with self.cb_done:
-            while self.cb_pending:
-                self.cb_done.wait(0.1)
+        self._callbacks_run()
         error, self.cb_error = self.cb_error, None
         if error is not None:
             raise error
@@ -505,6 +510,8 @@ cdef class DynamicBatcher:
         _live.discard(self)
         with nogil:
             self.core.b.close()
+        if threading.current_thread() is not self.cb_thread:
+            self._callbacks_run()
         self._drain_async()
         try:
             running = asyncio.get_running_loop()
@@ -533,6 +540,14 @@ cdef class DynamicBatcher:
     def _advance_us(self, int64_t us):
         with nogil:
             self.core.b.advance_clock(us * 1000)
+
+    def _queued(self):
+        """Tests: how many items wait for a batch."""
+        return self.core.b.queued()
+
+    def _fail_next_batch(self, str error):
+        """Tests: the next batch started fails with this error, as a failed inference would."""
+        self.core.b.set_fail_next(error.encode())
 
 
 def _settle(future, outcome):
