@@ -93,6 +93,7 @@ struct ovfb_batcher {
     std::condition_variable cv_cb;   // the callback thread: answered callback items
     std::deque<ovfb_item*> queue;
     std::vector<ovfb_item*> answered_async, answered_cb;
+    std::vector<ovfb_run*> handed;   // taken on OpenVINO's callback thread with no job idle: the dispatcher's
     std::vector<std::vector<char>> staging;          // per slot: every input's rows for max_batch items
     std::vector<int> free_slots;
     int running = 0;                 // jobs held: batches started, and lone items run by their caller
@@ -189,7 +190,7 @@ struct ovfb_batcher {
             else if (queue.size() == 1 || (int)queue.size() >= max_batch) cv.notify_one();  // a deadline
         }
         answer_all(cancelled, 0, "");
-        if (run) launch(run);
+        if (run) launch(run, true);
         return true;
     }
 
@@ -202,19 +203,28 @@ struct ovfb_batcher {
         return true;
     }
 
+    // The lone item's job back: the caller starts what became due meanwhile.
     void end_lone(int64_t run_ns) {
-        std::lock_guard<std::mutex> lk(m);
-        running--;
-        n_batches++;
-        n_items++;
-        record(waits_ns, waits_at, 0);
-        record(runs_ns, runs_at, run_ns);
-        job_back_locked();
+        ovfb_run* next = nullptr;
+        std::vector<ovfb_item*> cancelled;
+        {
+            std::lock_guard<std::mutex> lk(m);
+            running--;
+            n_batches++;
+            n_items++;
+            record(waits_ns, waits_at, 0);
+            record(runs_ns, runs_at, run_ns);
+            if (!manual_clock && due_locked()) next = take_locked(cancelled);
+            else job_back_locked();
+        }
+        answer_all(cancelled, 0, "");
+        if (next) launch(next, true);
     }
 
+    // A job came back: the dispatcher may start what waits, wait_all may return.
     void job_back_locked() {
-        if (!queue.empty()) cv.notify_one();
-        else if (running == 0) cv_idle.notify_all();
+        if (!queue.empty() || closing) cv.notify_one();
+        if (queue.empty() && running == 0) cv_idle.notify_all();
     }
 
     // Answers items (their status set here): each waiting caller, done list or C function. Not with m held.
@@ -257,17 +267,22 @@ struct ovfb_batcher {
         if (cb) cv_cb.notify_all();
     }
 
-    // A run that ends (done, or failed to start): its job and slot back, its items answered.
-    void finish(ovfb_run* run, int status, const std::string& error, bool ran) {
+    // The end of a run's hold, m held: figures, its slot and job back.
+    void end_run_locked(ovfb_run* run, bool ran) {
+        if (ran) {
+            n_batches++;
+            n_items += run->items.size();
+            record(runs_ns, runs_at, now() - run->started_ns);
+        }
+        free_slots.push_back(run->slot);
+        running--;
+    }
+
+    // A run that failed before it ran: its hold ends, its items get the error.
+    void fail(ovfb_run* run, int status, const std::string& error) {
         {
             std::lock_guard<std::mutex> lk(m);
-            if (ran) {
-                n_batches++;
-                n_items += run->items.size();
-                record(runs_ns, runs_at, now() - run->started_ns);
-            }
-            free_slots.push_back(run->slot);
-            running--;
+            end_run_locked(run, false);
             job_back_locked();
         }
         answer_all(run->items, status, error);
@@ -277,18 +292,26 @@ struct ovfb_batcher {
     void loop() {
         std::unique_lock<std::mutex> lk(m);
         for (;;) {
-            if (closing && queue.empty()) {
-                if (running == 0) cv_idle.notify_all();
-                return;
+            if (!handed.empty()) {
+                ovfb_run* run = handed.back();
+                handed.pop_back();
+                lk.unlock();
+                launch(run, true);
+                lk.lock();
+                continue;
             }
             if (due_locked()) {
                 std::vector<ovfb_item*> cancelled;
                 ovfb_run* run = take_locked(cancelled);
                 lk.unlock();
                 answer_all(cancelled, 0, "");
-                if (run) launch(run);
+                if (run) launch(run, true);
                 lk.lock();
                 continue;
+            }
+            if (closing && queue.empty() && running == 0) {
+                cv_idle.notify_all();
+                return;
             }
             if (queue.empty() || !job_idle() || manual_clock) {
                 cv.wait(lk);
@@ -299,27 +322,43 @@ struct ovfb_batcher {
         }
     }
 
-    void launch(ovfb_run* run) {
-        size_t n = run->items.size();
-        if (!run->fail.empty()) return finish(run, 2, run->fail, false);
-        run->which = n == 1 ? 0 : 1;
+    // Starts a run on a job of its pool: waiting for one (may_block), or else, none idle, handing the run
+    // to the dispatcher (OpenVINO's callback thread must not wait for a job only its return frees).
+    void launch(ovfb_run* run, bool may_block) {
+        if (!run->fail.empty()) return fail(run, 2, run->fail);
+        run->which = run->items.size() == 1 ? 0 : 1;
+        int job = -1;
+        int st = api.acquire(pools[run->which], may_block ? -1 : 0, &job);
+        if (st == 1 && !may_block) {  // OVFAST_TIMEOUT
+            std::lock_guard<std::mutex> lk(m);
+            handed.push_back(run);
+            cv.notify_one();
+            return;
+        }
+        if (st != 0) return fail(run, st, api.last_error());
+        start_on(run, job);
+    }
+
+    // Copies the run's rows into its staging memory, binds them with the batch's shape and starts the job.
+    void start_on(ovfb_run* run, int job) {
         ovf_pool* pool = pools[run->which];
-        int st = api.acquire(pool, -1, &run->job);
-        if (st != 0) return finish(run, st, api.last_error(), false);
+        size_t n = run->items.size();
+        run->job = job;
         char* dst = staging[run->slot].data();
+        int st = 0;
         for (size_t i = 0; i < in_bytes.size(); i++) {
             for (size_t r = 0; r < n; r++) std::memcpy(dst + r * in_bytes[i], run->items[r]->in[i], in_bytes[i]);
             std::vector<int64_t> dims = in_dims[i];
             dims[0] = (int64_t)n;
-            st = api.bind(pool, run->job, false, i, dst, in_bytes[i] * n, dims.data(), dims.size());
+            st = api.bind(pool, job, false, i, dst, in_bytes[i] * n, dims.data(), dims.size());
             if (st != 0) break;
             dst += in_bytes[i] * max_batch;
         }
-        if (st == 0) st = api.start(pool, run->job, &ovfb_batcher::done_cb, run);
+        if (st == 0) st = api.start(pool, job, &ovfb_batcher::done_cb, run);
         if (st != 0) {
             std::string e = api.last_error();
-            api.release(pool, run->job);
-            finish(run, st, e, false);
+            api.release(pool, job);
+            fail(run, st, e);
         }
     }
 
@@ -328,6 +367,9 @@ struct ovfb_batcher {
         run->b->done(run, job);
     }
 
+    // On OpenVINO's callback thread: the run's rows out to its items; the next due batch started at once,
+    // on this very job when it goes to the same model (the C-level API lets a done function restart its
+    // job); then the items answered.
     void done(ovfb_run* run, int job) {
         ovf_pool* pool = pools[run->which];
         int st = api.wait(pool, job, 0);
@@ -348,8 +390,24 @@ struct ovfb_batcher {
                     std::memcpy(run->items[r]->out[o], (char*)data + r * out_bytes[o], out_bytes[o]);
             }
         }
-        api.release(pool, job);
-        finish(run, st, error, true);
+        ovfb_run* next = nullptr;
+        std::vector<ovfb_item*> cancelled;
+        {
+            std::lock_guard<std::mutex> lk(m);
+            end_run_locked(run, true);
+            if (!manual_clock && due_locked()) next = take_locked(cancelled);
+            else job_back_locked();
+        }
+        if (next && next->fail.empty() && (next->items.size() == 1 ? 0 : 1) == run->which) {
+            next->which = run->which;
+            start_on(next, job);
+        } else {
+            api.release(pool, job);
+            if (next) launch(next, false);
+        }
+        answer_all(cancelled, 0, "");
+        answer_all(run->items, st, error);
+        delete run;
     }
 
     // Waits for a synchronous item's answer (the caller let go of the GIL).
