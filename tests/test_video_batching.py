@@ -216,3 +216,17 @@ def test_gst_launch_shares_an_instance_across_branches(env, net, tmp_path):  # n
     out = run([tool("gst-launch-1.0"), "-q", *line.split()], env)
     assert out.returncode == 0, out.stderr[-4000:]
     check_frames(model, frames)
+
+
+def test_regions_share_an_instance_one_at_a_time(tmp_path):
+    """region=roi (ovfastclassify) with a model-instance-id: one classifier compiled for both streams, its
+    regions run one at a time (batch-size above 1 is refused there)."""
+    from test_video_regions import classifier, detector
+
+    det, cls = save(detector(64, 64), tmp_path, "det"), save(classifier(), tmp_path, "cls")
+    branch = (f"videotestsrc num-buffers=30 pattern=white ! video/x-raw,format=BGR,width=64,height=64 ! "
+              f"ovfastdetect model={det} ! ovfastclassify model={cls} model-instance-id=classes ! fakesink")
+    compiled = _model.sessions_compiled
+    assert bus_error(f"{branch} {branch}") is None       # EOS
+    assert _model.sessions_compiled - compiled == 3       # a detector per stream, one classifier
+    assert _instances._instances == {}
