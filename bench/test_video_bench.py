@@ -378,3 +378,41 @@ def test_baseline_gstgva_probe(benchmark, tiny_and_trivial, app):
 
     timed(benchmark, f"{py_source(model, app)} ! identity name=probe ! fakesink sync=false", probe, frames=frames,
           target=target)
+
+
+# --- 8 streams: one model-instance-id with batch-size=8 against 8 instances of their own ---------------------
+STREAMS = 8
+STREAM_FRAMES = FRAMES // STREAMS
+_streams_fps = {}
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def streams_model(request, tmp_path_factory):
+    build, side = MODELS[request.param]
+    path = os.path.join(str(tmp_path_factory.mktemp("streams")), "model.xml")
+    openvino.save_model(build(), path, compress_to_fp16=False)
+    return request.param, side, path
+
+
+def streams(side, element):
+    """STREAMS branches in one pipeline, each videotestsrc (black) -> element -> fakesink."""
+    return " ".join(f"{source(side, 'black', STREAM_FRAMES)} ! {element} ! fakesink sync=false"
+                    for _ in range(STREAMS))
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["separate", "shared"])
+def test_ovfast_infer_8_streams(benchmark, streams_model, shared):
+    """8 streams: 8 ovfastinfer with a model and jobs each, or one instance (model-instance-id) running them
+    in batches of up to 8 (extra_info: fps, and on the shared run the ratio to the separate one)."""
+    name, side, path = streams_model
+    benchmark.group = f"video 8 streams {name}"
+    config = ",".join(f"{k}={v}" for k, v in CONFIG.items())
+    element = f"ovfastinfer model={path} jobs={JOBS} config={config}"
+    if shared:
+        element += f" model-instance-id=streams batch-size={STREAMS}"
+    # prepare() prerolls one frame per stream: the rounds time the rest
+    timed(benchmark, streams(side, element), rounds=5, frames=STREAMS * (STREAM_FRAMES - 1) + 1)
+    if benchmark.stats is not None:
+        _streams_fps[(name, shared)] = benchmark.extra_info["fps"]
+        if shared and (name, False) in _streams_fps:
+            benchmark.extra_info["ratio"] = _streams_fps[(name, True)] / _streams_fps[(name, False)]

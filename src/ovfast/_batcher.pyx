@@ -502,6 +502,11 @@ cdef class DynamicBatcher:
         c.out_bytes = self.core.b.out_bytes.data()
         return PyCapsule_New(c, b"ovfast.DynamicBatcher.c_api", NULL)
 
+    def _fill_batches(self):
+        """From now on a batch waits for max_batch_size items or max_delay_us even while a job is idle (the
+        video elements' batch-timeout); by default one starts at once then. Call it before the first item."""
+        self.core.b.greedy = False
+
     def close(self):
         """Runs what is queued, answers every caller, and takes no more items. Also at interpreter exit."""
         if self.closed:

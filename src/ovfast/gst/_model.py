@@ -153,7 +153,8 @@ def _strided_input(model, rows, stride, row_bytes, width, channels):
     padded = ops.parameter([1, rows, stride], openvino.Type.u8, name=old.get_friendly_name())
     cut = ops.slice(padded, np.array([0], np.int64), np.array([row_bytes], np.int64), np.array([1], np.int64),
                     np.array([2], np.int64))
-    image = ops.reshape(cut, np.array([1, rows, width, channels], np.int64), special_zero=False)
+    # -1: any batch, so a DynamicBatcher (batch-size) can run frames together
+    image = ops.reshape(cut, np.array([-1, rows, width, channels], np.int64), special_zero=False)
     for target in list(old.output(0).get_target_inputs()):
         target.replace_source_output(image.output(0))
     padded.output(0).set_names(old.output(0).get_names())
@@ -342,13 +343,22 @@ def parse_object_class(text):
 class Session:
     """A model compiled for one set of caps, its job queue and what the element needs to know of it. With
     region=roi a second compilation (big, another crop of the same model) may take the regions of at least
-    big_from pixels, through big_queue."""
+    big_from pixels, through big_queue. With batch-size above 1 a DynamicBatcher (batcher, its C entry in
+    batch_api) runs the frames instead of a queue. Elements sharing a model-instance-id share one Session
+    (_instances.py); release() is each holder's last word."""
 
     def __init__(self, compiled, jobs, input_nbytes, output="tensor", region="frame", labels=(), big=None,
-                 big_from=0, object_classes=(), model_name=""):
+                 big_from=0, object_classes=(), model_name="", batcher=None):
+        global sessions_compiled
+        sessions_compiled += 1
+        self.batcher = batcher
+        self.batch_api = batcher._c_api() if batcher is not None else None
         self.compiled = compiled
-        self.queue = ovfast.AsyncInferQueue(compiled, jobs)
+        self.queue = ovfast.AsyncInferQueue(compiled, jobs) if batcher is None else None
         self.big_queue = ovfast.AsyncInferQueue(big, jobs) if big is not None else None
+        self.jobs = batcher.jobs if batcher is not None else jobs
+        self.batch_size = batcher.max_batch_size if batcher is not None else 1
+        self.owner = None       # the Instance sharing it (_instances.py), or None: the element's own
         self.big_from = big_from
         self.input_nbytes = input_nbytes
         self.mode = MODES[output]
@@ -386,6 +396,24 @@ class Session:
                 raise CapsError(f"output=classification reads class scores, an f32 output like [1,C] or [1,C,1,1]; "
                                 f"the model's first output '{outputs[0][0].decode()}' is "
                                 f"{first.get_element_type().get_type_name()}{list(dims)}")
+
+    def release(self):
+        """An element lets go of the session (it runs nothing on it any more): a shared one is closed with
+        its last holder, the element's own at once."""
+        if self.owner is not None:
+            self.owner.release(self)
+        else:
+            self.close()
+
+    def close(self):
+        """Closes the batcher (nothing is queued on it: its elements drained their frames first)."""
+        if self.batcher is not None:
+            self.batcher.close()
+
+
+# Sessions compiled in this process (one per element and caps; one per instance and caps when elements share
+# a model-instance-id): the tests count compilations with it.
+sessions_compiled = 0
 
 
 # Keys of OpenVINO 1 that DL Streamer's ie-config still takes and renames for OpenVINO 2: (key, the device
@@ -427,15 +455,24 @@ def streaming_config(core, device, config, jobs):
 
 
 class Loaded:
-    """The model read from its file, with the element's settings; compiled per caps by session()."""
+    """The model read from its file, with the element's settings; compiled per caps by session(). batch_size
+    (DL Streamer's batch-size; 0 as 1, the model's own batch) above 1 runs frames in batches of up to that many
+    through a DynamicBatcher; batch_timeout (ms): how long a batch that is not full waits for more frames
+    (0: it starts as soon as a job is free, with the frames waiting then)."""
 
-    def __init__(self, path, device, config, jobs, output, interval, region="frame", labels="", object_class=""):
+    def __init__(self, path, device, config, jobs, output, interval, region="frame", labels="", object_class="",
+                 batch_size=0, batch_timeout=0):
         if output not in OUTPUTS:
             raise SettingsError(f"output={output!r} is not one of {', '.join(OUTPUTS)}")
         if region not in REGION_NAMES:
             raise SettingsError(f"region={region!r} is not one of {', '.join(REGION_NAMES)} (the property region, "
                                 f"or inference-region as DL Streamer names it)")
         self.output, self.region = output, REGION_NAMES[region]
+        self.batch_size, self.batch_timeout = max(batch_size, 1), batch_timeout
+        if self.batch_size > 1 and self.region == "roi":
+            raise SettingsError(f"batch-size={batch_size} runs whole frames in batches, but region={region} "
+                                f"(inference-region) runs each region of interest on its own: set batch-size=1 "
+                                f"(or 0), or region=frame (inference-region=full-frame)")
         self.object_classes = parse_object_class(object_class)
         if self.object_classes and self.region != "roi":
             raise SettingsError(f"roi-label={object_class!r} (object-class) picks the regions to run on, but the "
@@ -464,6 +501,11 @@ class Loaded:
         self.config = streaming_config(self.core, self.device, self.config, jobs)
 
     def session(self, fmt, width, height, strides, offsets, size):
+        if self.region != "roi" and self.batch_size > 1:
+            model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
+            batcher = self._batcher(model)
+            return Session(batcher.compiled, self.jobs, nbytes, self.output, self.region, self.labels,
+                           model_name=self.model.get_friendly_name(), batcher=batcher)
         if self.region != "roi":
             model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
             return Session(self._compile(model), self.jobs, nbytes, self.output, self.region, self.labels,
@@ -474,6 +516,20 @@ class Loaded:
         return Session(compiled[0], self.jobs, height * strides[0], self.output, self.region, self.labels,
                        big, big_from, self.object_classes, self.model.get_friendly_name())
 
+    def _batcher(self, model):
+        try:
+            batcher = ovfast.DynamicBatcher(model, self.device, self.config, max_batch_size=self.batch_size,
+                                            max_delay_us=self.batch_timeout * 1000, jobs=self.jobs)
+        except (ValueError, RuntimeError) as exc:
+            raise SettingsError(f"batch-size={self.batch_size}: the model cannot run frames in batches "
+                                f"(set batch-size=1): {exc}") from exc
+        if self.batch_timeout:
+            batcher._fill_batches()
+        return batcher
+
+    def release(self):
+        """The element closes (READY -> NULL)."""
+
     def _compile(self, model):
         try:
             return self.core.compile_model(model, self.device, self.config)
@@ -482,6 +538,13 @@ class Loaded:
                                 f"{self.config}: {exc}") from exc
 
 
-def load(path, device, config, jobs, output, interval, region="frame", labels="", object_class=""):
-    return Loaded(path, device, config, jobs, output, interval, region, labels, object_class)
+def load(path, device, config, jobs, output, interval, region="frame", labels="", object_class="", batch_size=0,
+         batch_timeout=0, instance=""):
+    """The element's model (NULL -> READY); with a model-instance-id, its membership of the shared instance."""
+    settings = (path, device, config, jobs, output, interval, region, labels, object_class, batch_size,
+                batch_timeout)
+    if instance:
+        from ovfast.gst import _instances
+        return _instances.join(instance, settings, lambda: Loaded(*settings))
+    return Loaded(*settings)
 

@@ -30,8 +30,9 @@ include "python_gate.pxi"       # Python on GStreamer's threads
 include "meta.pxi"              # OvfastTensorMeta
 include "element.pxi"           # the skeleton every element stands on
 include "decode.pxi"            # what a run's outputs become on its frame (meta)
-include "infer_model.pxi"       # ovfastinfer's state and model (python_gate, element, decode)
-include "infer.pxi"             # ovfastinfer (element, decode, infer_model)
+include "batch.pxi"             # a frame's run through a DynamicBatcher (meta, decode)
+include "infer_model.pxi"       # ovfastinfer's state and model (python_gate, element, decode, batch)
+include "infer.pxi"             # ovfastinfer (element, decode, batch, infer_model)
 include "fields.pxi"            # a GstStructure's fields as Python values
 include "frame.pxi"             # VideoFrame (meta, fields; its regions and tensors follow)
 include "tensor.pxi"            # gstgva's Tensor (meta, fields, frame)

@@ -68,11 +68,19 @@ cdef void _outputs_clear(Outputs* o) noexcept nogil:
 
 cdef void _decode(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, const Area* area) noexcept nogil:
     """Puts the outputs of a finished job onto its frame (the buffer, writable)."""
+    cdef void* data
+    cdef size_t nbytes
     _attach_outputs(o, buf, pool, job, area.roi_id)
+    if o.mode != MODE_TENSOR and api.job_output(pool, job, 0, &data, &nbytes) == api.OVFAST_OK:
+        _interpret(o, buf, data, nbytes, area)
+
+
+cdef void _interpret(Outputs* o, GstBuffer* buf, const void* first, size_t nbytes, const Area* area) noexcept nogil:
+    """output=detection or classification: what the first output (first, nbytes) says, onto the frame."""
     if o.mode == MODE_DETECTION:
-        _detections(o, buf, pool, job, area)
+        _detections(o, buf, first, nbytes, area)
     elif o.mode == MODE_CLASSIFICATION:
-        _classification(o, buf, pool, job, area)
+        _classification(o, buf, first, nbytes, area)
 
 
 cdef void _attach_outputs(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, int roi_id) noexcept nogil:
@@ -100,19 +108,16 @@ cdef inline double _clamp01(double v) noexcept nogil:
     return 0.0 if v < 0.0 else (1.0 if v > 1.0 else v)
 
 
-cdef void _detections(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, const Area* area) noexcept nogil:
+cdef void _detections(Outputs* o, GstBuffer* buf, const void* data, size_t nbytes, const Area* area) noexcept nogil:
     """SSD-style boxes [1,1,N,7] (image_id, label, confidence, x_min, y_min, x_max, y_max; normalised to what
     the model saw) above the threshold become regions of the frame, each with a "detection" structure."""
-    cdef void* data
-    cdef size_t nbytes, i, n
+    cdef size_t i, n
     cdef const float* box
     cdef double x0, y0, x1, y1
     cdef guint px, py, pw, ph
     cdef char scratch[32]
     cdef const char* name
     cdef GstVideoRegionOfInterestMeta* roi
-    if api.job_output(pool, job, 0, &data, &nbytes) != api.OVFAST_OK:
-        return
     n = nbytes // (7 * sizeof(float))
     for i in range(n):
         box = <const float*>data + 7 * i
@@ -139,17 +144,17 @@ cdef void _detections(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, const
                              <double>(px + pw) / o.width, <double>(py + ph) / o.height)
 
 
-cdef void _classification(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, const Area* area) noexcept nogil:
+cdef void _classification(Outputs* o, GstBuffer* buf, const void* data, size_t nbytes,
+                          const Area* area) noexcept nogil:
     """The best class of [1,C] (or [1,C,1,1]) scores goes onto the region the run was on, or onto a region
     covering the whole frame, as a "classification" structure (label, label_id, confidence)."""
-    cdef void* data
-    cdef size_t nbytes, i, n
+    cdef size_t i, n
     cdef const float* scores
     cdef int best = 0
     cdef char scratch[32]
     cdef const char* name
     cdef GstVideoRegionOfInterestMeta* roi
-    if api.job_output(pool, job, 0, &data, &nbytes) != api.OVFAST_OK or nbytes < sizeof(float):
+    if nbytes < sizeof(float):
         return
     scores = <const float*>data
     n = nbytes // sizeof(float)

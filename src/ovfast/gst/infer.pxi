@@ -56,7 +56,7 @@ cdef int _wait_empty(InferState* st) noexcept nogil:
 cdef int _infer_caps(GstElement* el, GstCaps* caps) noexcept nogil:
     cdef InferState* st = _st(el)
     # Frames already queued were started on the model compiled for the old caps: let them out first.
-    if st.pool != NULL and _wait_empty(st) != 0:
+    if _compiled(st) and _wait_empty(st) != 0:
         return -1
     return _negotiate(el, caps)
 
@@ -161,7 +161,7 @@ cdef GstFlowReturn _infer_frame(GstElement* el, GstBuffer* buf) noexcept nogil:
     cdef InferState* st = _st(el)
     cdef Entry* e
     cdef char message[1024]
-    if st.pool == NULL:
+    if not _compiled(st):
         gst_buffer_unref(buf)
         _post(el, gst_core_error_quark(), GST_CORE_ERROR_NEGOTIATION, "a frame arrived before its caps", NULL)
         return GST_FLOW_NOT_NEGOTIATED
@@ -185,6 +185,8 @@ cdef GstFlowReturn _infer_frame(GstElement* el, GstBuffer* buf) noexcept nogil:
         _item_free(&st.base, &e.head)
         _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FORMAT, message, NULL)
         return GST_FLOW_ERROR
+    if st.batch != NULL:
+        return _start_batched(el, st, e)
     return _start_runs(el, st, e)
 
 
@@ -328,6 +330,42 @@ cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcep
     return GST_FLOW_OK
 
 
+cdef GstFlowReturn _start_batched(GstElement* el, InferState* st, Entry* e) noexcept nogil:
+    """Queues the frame, then hands it to the session's batcher (batch.pxi), whose answer (_batched_done)
+    ends its one run."""
+    cdef BatchRun* run = <BatchRun*>g_malloc0(sizeof(BatchRun))
+    run.entry = e
+    e.pending = 1
+    e.has_runs = True
+    _enqueue(el, &e.head)       # queued first: the answer may come before submit returns
+    if _batch_submit(st.batch, e.frame.data[0], &st.out, e.head.buf, run, _batched_done) == 0:
+        return GST_FLOW_OK
+    g_free(run)
+    _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED,
+          "a frame could not be given to the batcher (closed, or the frame took no metadata)", NULL)
+    g_mutex_lock(&st.base.lock)
+    st.base.flow = GST_FLOW_ERROR     # the task drops what is queued
+    g_mutex_unlock(&st.base.lock)
+    _run_over(st, e)
+    return GST_FLOW_ERROR
+
+
+cdef void _batched_done(void* ctx, int status, const char* error) noexcept nogil:
+    """A batched frame is answered (OpenVINO's callback thread or the batcher's): its outputs are in its meta
+    already; output=detection or classification reads them."""
+    cdef BatchRun* run = <BatchRun*>ctx
+    cdef Entry* e = <Entry*>run.entry
+    cdef InferState* st = e.st
+    cdef Area area
+    if status == 0:
+        area.roi_id, area.x, area.y, area.w, area.h = 0, 0, 0, st.info.width, st.info.height
+        _interpret(&st.out, e.head.buf, run.meta.tensors[0].data, run.meta.tensors[0].nbytes, &area)
+    elif e.error == NULL:
+        e.error = g_strdup_printf("a batched inference failed: %s", error)
+    g_free(run)
+    _run_over(st, e)
+
+
 cdef int _set_input(InferState* st, int job, char* frame) noexcept nogil:
     """Gives the job the frame: small frames are copied into the job's own tensor (a copy of a few KiB costs
     less than binding memory to a request and putting its tensor back after the run), larger ones are bound
@@ -347,7 +385,7 @@ cdef int _set_input(InferState* st, int job, char* frame) noexcept nogil:
 # ovfastinfer, and as DL Streamer splits the job, ovfastdetect (gvadetect's role) and ovfastclassify
 # (gvaclassify's): the same element with other defaults, so their launch lines need only the name changed.
 cdef enum:
-    N_INFER_PROPS = 16
+    N_INFER_PROPS = 19
 
 cdef ElementKind _INFER, _DETECT, _CLASSIFY
 cdef Prop _INFER_PROPS[N_INFER_PROPS]
@@ -398,6 +436,17 @@ cdef void _infer_props(Prop* p, const char* output, const char* region) noexcept
           PROP_STRING, _at(&s, &s.roi_label))
     _prop(&p[15], "labels-file", "Labels file", "DL Streamer's name for labels: a file with a class name per "
           "line (names separated by commas too)", PROP_STRING, _at(&s, &s.labels))
+    # DL Streamer's (gva_base_inference.cpp) model-instance-id and batch-size; batch-timeout is ours
+    _prop(&p[16], "model-instance-id", "Model instance id", "Elements of this process with the same id share one "
+          "model, compiled once, and its requests (with batch-size above 1 its batches, across streams); the "
+          "first with a model gives the settings, an element without one takes them; they take the same caps",
+          PROP_STRING, _at(&s, &s.instance_id))
+    _prop(&p[17], "batch-size", "Batch size", "Frames run together in one inference, from this element's stream "
+          "and those sharing its model-instance-id (0 and 1: one at a time; the whole frame only)", PROP_UINT,
+          _at(&s, &s.batch_size), NULL, 0, 1024, 0)
+    _prop(&p[18], "batch-timeout", "Batch timeout", "With batch-size above 1: milliseconds a batch that is not "
+          "full waits for more frames (0: it starts as soon as an inference request is free, with the frames "
+          "waiting then)", PROP_UINT, _at(&s, &s.batch_timeout), NULL, 0, 60000, 0)
 
 
 cdef void _infer_kind(ElementKind* kind, Prop* props, const char* output, const char* region, const char* name,

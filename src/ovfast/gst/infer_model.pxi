@@ -14,11 +14,15 @@ cdef struct InferState:
     char* labels
     guint jobs
     guint interval
+    char* instance_id        # model-instance-id: elements naming the same one share a session (_instances.py)
+    guint batch_size         # above 1: frames run in batches through the session's DynamicBatcher (batch)
+    guint batch_timeout      # ms a batch that is not full waits for more frames (0: none, see _model.Loaded)
     guint64 frames           # frames arrived since READY -> PAUSED (interval counts them)
     # Python objects, touched only with the GIL: the opened model (READY and up), the compiled session
     PyObject* loaded
     PyObject* session
-    ovf_pool* pool
+    ovf_pool* pool           # the session's job pool; NULL with a batcher
+    BatchApi* batch          # batch-size above 1: the session's DynamicBatcher takes the frames (batch.pxi)
     ovf_pool* big_pool       # region=roi: another crop of the model, for regions of big_from pixels or more
     guint64 big_from
     GstVideoInfo info        # the negotiated frames
@@ -33,11 +37,17 @@ cdef inline InferState* _st(void* element) noexcept nogil:
     return <InferState*>_state(element)
 
 
+cdef inline bint _compiled(InferState* st) noexcept nogil:
+    """Whether a session takes frames (caps were negotiated)."""
+    return st.pool != NULL or st.batch != NULL
+
+
 cdef int _open_model(GstElement* el) noexcept nogil:
     cdef InferState* st = _st(el)
     cdef int rc = -1
     g_mutex_lock(&st.base.lock)
-    cdef bint no_model = st.model == NULL or st.model[0] == 0
+    # an element of a shared instance may leave the model to another (_instances.py)
+    cdef bint no_model = (st.model == NULL or st.model[0] == 0) and (st.instance_id == NULL or st.instance_id[0] == 0)
     g_mutex_unlock(&st.base.lock)
     if no_model:
         _post(el, gst_resource_error_quark(), GST_RESOURCE_ERROR_NOT_FOUND,
@@ -55,8 +65,9 @@ cdef int _open_model_python(GstElement* el) noexcept nogil:
         try:
             g_mutex_lock(&st.base.lock)
             try:
-                args = (_text(st.model), _text(st.device), _text(st.config), st.jobs, _text(st.output),
-                        st.interval, _text(st.region), _text(st.labels), _text(st.roi_label))
+                args = (_text(st.model) or "", _text(st.device), _text(st.config), st.jobs, _text(st.output),
+                        st.interval, _text(st.region), _text(st.labels), _text(st.roi_label), st.batch_size,
+                        st.batch_timeout, _text(st.instance_id) or "")
             finally:
                 g_mutex_unlock(&st.base.lock)
             loaded = _model.load(*args)
@@ -69,7 +80,9 @@ cdef int _open_model_python(GstElement* el) noexcept nogil:
 
 
 cdef void _close_session(InferState* st) noexcept nogil:
-    """Drops the compiled model and its pool; no job may be held (the queue is drained first)."""
+    """Drops the compiled model and its pool or batcher; no job or frame may be out (the queue is drained
+    first)."""
+    st.batch = NULL              # the session's: it goes with the session
     if st.pool != NULL:
         api.pool_unref(st.pool)
         st.pool = NULL
@@ -82,11 +95,11 @@ cdef void _close_session(InferState* st) noexcept nogil:
     g_free(st.roi_quarks)
     st.roi_quarks = NULL
     _outputs_clear(&st.out)
-    _python_drop(&st.session)
+    _python_release(&st.session)
 
 
 cdef void _close_model(GstElement* el) noexcept nogil:
-    _python_drop(&_st(el).loaded)
+    _python_release(&_st(el).loaded)
 
 
 cdef int _negotiate(GstElement* el, GstCaps* caps) noexcept nogil:
@@ -111,7 +124,7 @@ cdef int _negotiate_python(GstElement* el, GstCaps* caps) noexcept nogil:
             _post_exception(el, _model.CapsError(f"cannot read video caps {_text(caps_text)}"))
         g_free(caps_text)
         return -1
-    if st.pool != NULL and st.caps != NULL and gst_caps_is_equal(st.caps, caps):
+    if _compiled(st) and st.caps != NULL and gst_caps_is_equal(st.caps, caps):
         return 0               # the same caps again (a new segment, a reconfiguration): nothing to compile
     _close_session(st)
     st.info = info
@@ -123,18 +136,24 @@ cdef int _negotiate_python(GstElement* el, GstCaps* caps) noexcept nogil:
             session = (<object>st.loaded).session(
                 fmt, info.width, info.height, tuple(info.stride[i] for i in range(planes)),
                 tuple(info.offset[i] for i in range(planes)), info.size)
-            pool = api.queue_pool(session.queue)
-            st.big_pool = api.queue_pool(session.big_queue) if session.big_queue is not None else NULL
+            Py_INCREF(session)        # released (session.release()) by _close_session from here on
+            st.session = <PyObject*>session
+            if session.batcher is not None:
+                st.batch = _batch_api(session.batch_api)
+            else:
+                pool = api.queue_pool(session.queue)
+                st.big_pool = api.queue_pool(session.big_queue) if session.big_queue is not None else NULL
         except BaseException as exc:
             if pool != NULL:
                 api.pool_unref(pool)
             _post_exception(el, exc)
             return -1
-        Py_INCREF(session)
-        st.session = <PyObject*>session
         st.pool = pool
         st.big_from = session.big_from
-        api.pool_size(pool, &jobs, NULL, NULL)
+        if pool != NULL:
+            api.pool_size(pool, &jobs, NULL, NULL)
+        else:
+            jobs = max(session.jobs, session.batch_size)    # a batch fills from this many frames of a stream
         # 2 x jobs x interval frames between the pads: the streaming thread starts the next runs while the
         # task pushes finished ones
         st.base.max_queued = 2 * jobs * st.interval

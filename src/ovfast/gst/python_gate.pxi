@@ -46,3 +46,17 @@ cdef void _python_drop(PyObject** slot) noexcept nogil:
                 Py_DECREF(<object>slot[0])
             _python_leave()
         slot[0] = NULL
+
+
+cdef void _python_release(PyObject** slot) noexcept nogil:
+    """Calls release() of the object in *slot (an element's session or model: it lets go of what it shares
+    with other elements), then drops the reference."""
+    if slot[0] != NULL and _python_enter():
+        with gil:
+            try:
+                (<object>slot[0]).release()
+            except BaseException:     # nothing to report it to; release() raises only on a bug
+                import traceback
+                traceback.print_exc()
+        _python_leave()
+    _python_drop(slot)
