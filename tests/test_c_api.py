@@ -272,6 +272,24 @@ def test_a_failed_run_is_a_status_with_openvinos_message_in_the_completion_funct
                                   x.reshape(3, 2))
 
 
+def test_job_infer_runs_on_the_calling_thread_with_the_same_statuses(drv):
+    import openvino
+    compiled = ovfast.compile_model(reshape_model(), "CPU")
+    queue = ovfast.AsyncInferQueue(compiled, 1)
+    x = np.arange(6, dtype=np.float32)
+    st, message, out = drv.run_infer(queue, [x, np.array([3, 2], np.int64)])
+    assert (st, message) == (OK, "")
+    np.testing.assert_array_equal(np.frombuffer(out, np.float32), x)
+    with pytest.raises(RuntimeError) as oracle:
+        openvino.compile_model(reshape_model(), "CPU")({"x": x, "shape": np.array([4, 4], np.int64)})
+    st, message, out = drv.run_infer(queue, [x, np.array([4, 4], np.int64)])
+    assert (st, out) == (FAILED, None)
+    key = next(line.strip() for line in str(oracle.value).splitlines() if "conflicts with" in line)
+    assert message.startswith("job 0: the inference failed (OpenVINO status -1): ") and key in message
+    np.testing.assert_array_equal(queue[0].infer({"x": x, "shape": np.array([2, 3], np.int64)})[0],
+                                  x.reshape(2, 3))
+
+
 def test_a_pool_kept_in_c_outlives_its_queue(drv, compiled):
     queue = ovfast.AsyncInferQueue(compiled, 2)
     drv.keep_pool(queue)

@@ -35,9 +35,11 @@ struct ovf_pool;
 // The C-level API (ovfast/api.pxd), as function pointers the Cython side fills.
 struct ovfb_api {
     int (*acquire)(ovf_pool*, int64_t, int*);
+    int (*input)(ovf_pool*, int, size_t, void**, size_t*);
     int (*bind)(ovf_pool*, int, bool, size_t, void*, size_t, const int64_t*, size_t);
     int (*start)(ovf_pool*, int, void (*)(void*, int), void*);
     int (*wait)(ovf_pool*, int, int64_t);
+    int (*infer)(ovf_pool*, int);
     int (*output)(ovf_pool*, int, size_t, void**, size_t*);
     int (*release)(ovf_pool*, int);
     const char* (*last_error)();
@@ -86,6 +88,7 @@ struct ovfb_batcher {
     int max_batch = 1, jobs = 1;
     int64_t max_delay_ns = 0;
     bool greedy = true;              // start at once while a job is idle (else: only full or due batches)
+    bool bind_lone = false;          // a lone item's inputs bound, not copied (large items)
 
     std::mutex m;
     std::condition_variable cv;      // the dispatcher: a deadline to keep, a job came back, closing
@@ -194,31 +197,65 @@ struct ovfb_batcher {
         return true;
     }
 
-    // A lone item its caller runs itself (on the batch-1 model, its own thread): holds a job, when none is
-    // queued and a job is idle.
-    bool try_lone() {
-        std::lock_guard<std::mutex> lk(m);
-        if (closing || manual_clock || !queue.empty() || !job_idle()) return false;
-        running++;
+    // A synchronous caller's item. While a job is idle the caller runs the due batch itself, on its own
+    // thread with no hand-over to OpenVINO's threads (as compiled(x) runs), and goes on running due batches
+    // until its own item is answered; else it waits for whoever runs it. False once closed.
+    bool submit_sync(ovfb_item* it) {
+        ovfb_run* run = nullptr;
+        std::vector<ovfb_item*> cancelled;
+        {
+            std::lock_guard<std::mutex> lk(m);
+            if (closing) return false;
+            it->queued_ns = now();
+            queue.push_back(it);
+            if (!manual_clock && due_locked()) run = take_locked(cancelled);
+            else if (queue.size() == 1 || (int)queue.size() >= max_batch) cv.notify_one();
+        }
+        answer_all(cancelled, 0, "");
+        while (run) {
+            run = run_here(run, it);
+        }
+        wait_item(it);
         return true;
     }
 
-    // The lone item's job back: the caller starts what became due meanwhile.
-    void end_lone(int64_t run_ns) {
+    // Runs a batch on this thread; then the next due batch, for the caller to run while its own item
+    // (mine) is still unanswered, else started on OpenVINO's threads.
+    ovfb_run* run_here(ovfb_run* run, ovfb_item* mine) {
+        if (!run->fail.empty()) {
+            fail(run, 2, run->fail);
+            return nullptr;
+        }
+        run->which = run->items.size() == 1 ? 0 : 1;
+        ovf_pool* pool = pools[run->which];
+        int job = -1;
+        int st = api.acquire(pool, -1, &job);
+        if (st != 0) {
+            fail(run, st, api.last_error());
+            return nullptr;
+        }
+        run->job = job;
+        st = bind_rows(run, job);
+        if (st == 0) st = api.infer(pool, job);
+        std::string error = st == 0 ? "" : api.last_error();
+        if (st == 0) st = rows_out(run, job, error);
+        api.release(pool, job);
         ovfb_run* next = nullptr;
         std::vector<ovfb_item*> cancelled;
         {
             std::lock_guard<std::mutex> lk(m);
-            running--;
-            n_batches++;
-            n_items++;
-            record(waits_ns, waits_at, 0);
-            record(runs_ns, runs_at, run_ns);
+            end_run_locked(run, true);
             if (!manual_clock && due_locked()) next = take_locked(cancelled);
             else job_back_locked();
         }
         answer_all(cancelled, 0, "");
-        if (next) launch(next, true);
+        answer_all(run->items, st, error);
+        delete run;
+        if (next && mine->state.load() == OVFB_DONE) {  // answered, here or by another run
+            launch(next, true);
+            return nullptr;
+        }
+        return next;
     }
 
     // A job came back: the dispatcher may start what waits, wait_all may return.
@@ -339,21 +376,62 @@ struct ovfb_batcher {
         start_on(run, job);
     }
 
-    // Copies the run's rows into its staging memory, binds them with the batch's shape and starts the job.
-    void start_on(ovfb_run* run, int job) {
+    // Copies the run's rows into its staging memory and binds them to the job with the batch's shape; a
+    // lone item's straight into the batch-1 job's own tensors (binding would cost two set_tensor calls,
+    // this one and the one that puts the job's tensor back at release).
+    int bind_rows(ovfb_run* run, int job) {
         ovf_pool* pool = pools[run->which];
         size_t n = run->items.size();
-        run->job = job;
+        if (run->which == 0 && !bind_lone) {
+            for (size_t i = 0; i < in_bytes.size(); i++) {
+                void* data = nullptr;
+                size_t nbytes = 0;
+                int st = api.input(pool, job, i, &data, &nbytes);
+                if (st != 0) return st;
+                std::memcpy(data, run->items[0]->in[i], in_bytes[i]);
+            }
+            return 0;
+        }
         char* dst = staging[run->slot].data();
-        int st = 0;
         for (size_t i = 0; i < in_bytes.size(); i++) {
             for (size_t r = 0; r < n; r++) std::memcpy(dst + r * in_bytes[i], run->items[r]->in[i], in_bytes[i]);
             std::vector<int64_t> dims = in_dims[i];
             dims[0] = (int64_t)n;
-            st = api.bind(pool, job, false, i, dst, in_bytes[i] * n, dims.data(), dims.size());
-            if (st != 0) break;
+            int st = api.bind(pool, job, false, i, dst, in_bytes[i] * n, dims.data(), dims.size());
+            if (st != 0) return st;
             dst += in_bytes[i] * max_batch;
         }
+        return 0;
+    }
+
+    // Copies each item's rows of the finished job's outputs to the item.
+    int rows_out(ovfb_run* run, int job, std::string& error) {
+        ovf_pool* pool = pools[run->which];
+        size_t n = run->items.size();
+        for (size_t o = 0; o < out_bytes.size(); o++) {
+            void* data = nullptr;
+            size_t nbytes = 0;
+            int st = api.output(pool, job, o, &data, &nbytes);
+            if (st != 0) {
+                error = api.last_error();
+                return st;
+            }
+            if (nbytes != out_bytes[o] * n) {
+                error = "output " + std::to_string(o) + " of a batch of " + std::to_string(n) + " has " +
+                        std::to_string(nbytes) + " bytes, not " + std::to_string(out_bytes[o] * n);
+                return 2;
+            }
+            for (size_t r = 0; r < n; r++)
+                std::memcpy(run->items[r]->out[o], (char*)data + r * out_bytes[o], out_bytes[o]);
+        }
+        return 0;
+    }
+
+    // Starts a run on a job (held) of its pool; done() takes it from there.
+    void start_on(ovfb_run* run, int job) {
+        ovf_pool* pool = pools[run->which];
+        run->job = job;
+        int st = bind_rows(run, job);
         if (st == 0) st = api.start(pool, job, &ovfb_batcher::done_cb, run);
         if (st != 0) {
             std::string e = api.last_error();
@@ -374,22 +452,7 @@ struct ovfb_batcher {
         ovf_pool* pool = pools[run->which];
         int st = api.wait(pool, job, 0);
         std::string error = st == 0 ? "" : api.last_error();
-        size_t n = run->items.size();
-        for (size_t o = 0; st == 0 && o < out_bytes.size(); o++) {
-            void* data = nullptr;
-            size_t nbytes = 0;
-            st = api.output(pool, job, o, &data, &nbytes);
-            if (st != 0) {
-                error = api.last_error();
-            } else if (nbytes != out_bytes[o] * n) {
-                st = 2;
-                error = "output " + std::to_string(o) + " of a batch of " + std::to_string(n) + " has " +
-                        std::to_string(nbytes) + " bytes, not " + std::to_string(out_bytes[o] * n);
-            } else {
-                for (size_t r = 0; r < n; r++)
-                    std::memcpy(run->items[r]->out[o], (char*)data + r * out_bytes[o], out_bytes[o]);
-            }
-        }
+        if (st == 0) st = rows_out(run, job, error);
         ovfb_run* next = nullptr;
         std::vector<ovfb_item*> cancelled;
         {

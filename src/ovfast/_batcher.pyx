@@ -19,7 +19,6 @@ import atexit
 import os
 import sys
 import threading
-import time
 import weakref
 
 import numpy as np
@@ -30,9 +29,11 @@ api.check_version()
 cdef extern from "_batcher.hpp" nogil:
     struct ovfb_api:
         int (*acquire)(ovf_pool*, int64_t, int*) noexcept nogil
+        int (*input)(ovf_pool*, int, size_t, void**, size_t*) noexcept nogil
         int (*bind)(ovf_pool*, int, cbool, size_t, void*, size_t, const int64_t*, size_t) noexcept nogil
         int (*start)(ovf_pool*, int, void (*)(void*, int) noexcept nogil, void*) noexcept nogil
         int (*wait)(ovf_pool*, int, int64_t) noexcept nogil
+        int (*infer)(ovf_pool*, int) noexcept nogil
         int (*output)(ovf_pool*, int, size_t, void**, size_t*) noexcept nogil
         int (*release)(ovf_pool*, int) noexcept nogil
         const char* (*last_error)() noexcept nogil
@@ -53,12 +54,11 @@ cdef extern from "_batcher.hpp" nogil:
         vector[vector[int64_t]] in_dims
         int max_batch, jobs
         int64_t max_delay_ns
-        cbool greedy, manual_clock
+        cbool greedy, manual_clock, bind_lone
         int efd
         void setup()
         cbool submit(ovfb_item*)
-        cbool try_lone()
-        void end_lone(int64_t)
+        cbool submit_sync(ovfb_item*)
         void snapshot(vector[int64_t]&, vector[int64_t]&, unsigned long long&, unsigned long long&)
         void take_async(vector[ovfb_item*]&)
         cbool take_callbacks(vector[ovfb_item*]&)
@@ -99,12 +99,16 @@ cdef extern from *:
 # the C-level API as plain function pointers for the C++ core
 cdef int _acquire(ovf_pool* p, int64_t t, int* j) noexcept nogil:
     return api.job_acquire(p, t, j)
+cdef int _input(ovf_pool* p, int j, size_t i, void** d, size_t* n) noexcept nogil:
+    return api.job_input(p, j, i, d, n)
 cdef int _bind(ovf_pool* p, int j, cbool o, size_t i, void* d, size_t n, const int64_t* dims, size_t r) noexcept nogil:
     return api.job_bind(p, j, o, i, d, n, dims, r)
 cdef int _start(ovf_pool* p, int j, void (*done)(void*, int) noexcept nogil, void* ctx) noexcept nogil:
     return api.job_start(p, j, done, ctx)
 cdef int _wait(ovf_pool* p, int j, int64_t t) noexcept nogil:
     return api.job_wait(p, j, t)
+cdef int _infer(ovf_pool* p, int j) noexcept nogil:
+    return api.job_infer(p, j)
 cdef int _output(ovf_pool* p, int j, size_t i, void** d, size_t* n) noexcept nogil:
     return api.job_output(p, j, i, d, n)
 cdef int _release(ovf_pool* p, int j) noexcept nogil:
@@ -190,7 +194,7 @@ cdef class DynamicBatcher:
     runs lone items) and with a batch of 1..max_batch_size. An item is what ``compiled(x)`` takes (the
     batch axis of 1 may be left out) and its result is what that call returns. A batch starts at once
     while a job is idle, else when max_batch_size items wait or the oldest has waited max_delay_us. jobs:
-    how many batches run at once (0: the compiled model's optimal number of requests)."""
+    how many batches run at once (0: twice the compiled model's optimal number of requests)."""
     cdef _Core core
     cdef readonly CompiledModel compiled   # the batch-1 model: lone items, and its results' ports
     cdef readonly object batched           # the batched model (compiled as 1..max_batch_size)
@@ -266,13 +270,16 @@ cdef class DynamicBatcher:
                 raise ValueError(f"DynamicBatcher: output '{name}' (shape {list(shape1)} at batch 1, "
                                  f"{pn.get_partial_shape()} batched) does not carry the batch on its first axis")
         self.out_ports = tuple(self.compiled.outputs)
-        nreq = jobs or self.batched.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        # by default two per request OpenVINO would run at once: one batch gathers (or a caller's thread
+        # runs one) while another runs (4 threads on a 2-stream MLP: 0.5x compiled(x) with 2, 1.0x with 4)
+        nreq = jobs or 2 * self.batched.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
         queues = (ovfast.AsyncInferQueue(self.compiled, nreq), ovfast.AsyncInferQueue(self.batched, nreq))
         cdef _Core c = _Core.__new__(_Core)
         c.queues = queues
         c.b = new ovfb_batcher()
-        c.b.api.acquire, c.b.api.bind, c.b.api.start = _acquire, _bind, _start
-        c.b.api.wait, c.b.api.output, c.b.api.release, c.b.api.last_error = _wait, _output, _release, _last_error
+        c.b.api.acquire, c.b.api.input, c.b.api.bind, c.b.api.start = _acquire, _input, _bind, _start
+        c.b.api.wait, c.b.api.infer, c.b.api.output = _wait, _infer, _output
+        c.b.api.release, c.b.api.last_error = _release, _last_error
         c.b.pools[0] = api.queue_pool(queues[0])
         c.b.pools[1] = api.queue_pool(queues[1])
         cdef ConstOutput p
@@ -281,6 +288,8 @@ cdef class DynamicBatcher:
             c.b.in_dims.push_back(list(p.dims))
         for p in self.out_ports:
             c.b.out_bytes.push_back(p.nbytes)
+        # as compiled(x) does: items of 64 KiB or more bound, smaller ones copied (inputs.pxi)
+        c.b.bind_lone = sum(c.b.in_bytes) >= 1 << 16
         c.b.max_batch, c.b.jobs, c.b.max_delay_ns = max_batch_size, nreq, max_delay_us * 1000
         c.b.setup()
         self.core = c
@@ -319,27 +328,17 @@ cdef class DynamicBatcher:
         raise RuntimeError("DynamicBatcher: this batcher is closed")
 
     def infer(self, inputs):
-        """Runs one item (what compiled(x) takes on the batch-1 model) in the next batch, or alone on this
-        thread when no item waits and a job is idle; returns its OVDict. Safe from any number of threads."""
-        cdef cbool ok, lone
-        cdef int64_t t0
+        """Runs one item (what compiled(x) takes on the batch-1 model) in a batch and returns its OVDict.
+        Safe from any number of threads: while a job is idle the calling thread runs the batch itself (its
+        item and those waiting), else its item waits for the next batch."""
+        cdef cbool ok
         if self.closed:
             self._closed_error()
         arrays = item_arrays(self.compiled, inputs)
-        with nogil:
-            lone = self.core.b.try_lone()
-        if lone:
-            t0 = time.monotonic_ns()
-            try:
-                return self.compiled(arrays)
-            finally:
-                self.core.b.end_lone(time.monotonic_ns() - t0)
         outs = self._outputs()
         cdef ovfb_item* it = self._item(arrays, outs, OVFB_SYNC)
         with nogil:
-            ok = self.core.b.submit(it)
-            if ok:
-                ovfb_wait_item(it)
+            ok = self.core.b.submit_sync(it)
         try:
             if not ok:
                 self._closed_error()

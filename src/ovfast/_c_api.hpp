@@ -354,6 +354,25 @@ static int ovf_c_start(ovf_pool* p, int job, void (*done)(void*, int), void* ctx
     return OVFAST_OK;
 }
 
+// Runs a held, idle job's inference on the calling thread, as InferRequest.infer does (no completion
+// function; its outputs are then read with job_output).
+static int ovf_c_infer(ovf_pool* p, int job) noexcept {
+    int st;
+    ovf_request_state* s = ovf_c_job(p, job, &st);
+    if (!s)
+        return st;
+    if ((st = ovf_c_not_running(s, job, "running it")) != OVFAST_OK)
+        return st;
+    ov_status_e e = ov_infer_request_infer(s->request);
+    if (e != OK) {
+        std::string message;
+        ovf_openvino_message(e, message);
+        return ovf_c_fail(OVFAST_FAILED, "job %d: the inference failed (OpenVINO status %d): %s", job, (int)e,
+                          message.c_str());
+    }
+    return OVFAST_OK;
+}
+
 // Waits up to timeout_ms (negative: no limit) for a held job's run to end; its status.
 static int ovf_c_wait(ovf_pool* p, int job, int64_t timeout_ms) noexcept {
     int st;

@@ -108,6 +108,9 @@ cdef int job_bind(ovf_pool* pool, int job, bint output, size_t index, void* data
 cdef int job_start(ovf_pool* pool, int job, done_fn done, void* ctx) noexcept nogil
 # Waits up to timeout_ms (negative: no limit) for a held job's run to end: OVFAST_OK or how it failed.
 cdef int job_wait(ovf_pool* pool, int job, int64_t timeout_ms) noexcept nogil
+# Runs a held, idle job on the calling thread and returns when it is over: OVFAST_OK or how it failed (no
+# done(); read its outputs with job_output). What a caller that would only wait for the run does instead.
+cdef int job_infer(ovf_pool* pool, int job) noexcept nogil
 # Hands a held job back once its run and done() are over (from its own done(): as done() returns).
 cdef int job_release(ovf_pool* pool, int job) noexcept nogil
 # Waits up to timeout_ms (negative: no limit) until every run started through this API is over.

@@ -21,6 +21,7 @@ cdef extern from "_c_api.hpp" nogil:
                    const int64_t* dims, size_t rank)
     int ovf_c_start(c_pool* p, int job, void (*done)(void*, int) noexcept nogil, void* ctx)
     int ovf_c_wait(c_pool* p, int job, int64_t timeout_ms)
+    int ovf_c_infer(c_pool* p, int job)
     int ovf_c_release(c_pool* p, int job)
     int ovf_c_wait_all(c_pool* p, int64_t timeout_ms)
     const char* ovf_c_last_error()
@@ -104,6 +105,10 @@ cdef int job_start(ovf_pool* pool, int job, done_fn done, void* ctx) noexcept no
 
 cdef int job_wait(ovf_pool* pool, int job, int64_t timeout_ms) noexcept nogil:
     return ovf_c_wait(<c_pool*>pool, job, timeout_ms)
+
+
+cdef int job_infer(ovf_pool* pool, int job) noexcept nogil:
+    return ovf_c_infer(<c_pool*>pool, job)
 
 
 cdef int job_release(ovf_pool* pool, int job) noexcept nogil:

@@ -462,6 +462,36 @@ def run_once(queue, list inputs):
         ovfast.pool_unref(o.pool)
 
 
+def run_infer(queue, list inputs):
+    """One run on the calling thread (job_infer) with every input bound as run_once binds them: (status, its
+    message, output 0's bytes or None)."""
+    cdef ovfast.ovf_pool* pool = ovfast.queue_pool(queue)
+    cdef int job = -1, st, i
+    cdef int64_t dims[8]
+    cdef cnp.ndarray a
+    cdef void* data
+    cdef size_t nbytes
+    out = None
+    try:
+        st = ovfast.job_acquire(pool, 10000, &job)
+        for i, a in enumerate(inputs):
+            for k in range(a.ndim):
+                dims[k] = a.shape[k]
+            if st == ovfast.OVFAST_OK:
+                st = ovfast.job_bind(pool, job, False, i, cnp.PyArray_DATA(a), a.nbytes, dims, a.ndim)
+        if st == ovfast.OVFAST_OK:
+            with nogil:
+                st = ovfast.job_infer(pool, job)
+        message = ovfast.last_error().decode() if st != ovfast.OVFAST_OK else ""
+        if st == ovfast.OVFAST_OK and ovfast.job_output(pool, job, 0, &data, &nbytes) == ovfast.OVFAST_OK:
+            out = (<char*>data)[:nbytes]
+        return st, message, out
+    finally:
+        if job >= 0:
+            ovfast.job_release(pool, job)
+        ovfast.pool_unref(pool)
+
+
 def try_bind(queue, bint output, size_t index, size_t nbytes, dims):
     """Binds nbytes of fresh memory to a port of a held job with dims (None: the port's shape); if that
     is accepted, runs the job once. (bind status, message, run status)."""
