@@ -20,7 +20,7 @@ import pytest
 import ovfast
 from models import add_model
 
-ITEMS = 3200
+ITEMS = 12800
 CONFIG = {"PERFORMANCE_HINT": "THROUGHPUT"}
 MAX_BATCH, MAX_DELAY_US = 16, 500
 

@@ -190,18 +190,21 @@ def test_an_item_without_its_batch_axis_and_a_tensor_are_items():
 
 # --- the deadline, on a clock the test moves -----------------------------------------------------------
 
-@pytest.mark.parametrize("queued, waited, idle, greedy, closing, due", [
-    (0, 10**9, True, True, True, False),     # nothing queued
-    (3, 10**9, False, True, True, False),    # no idle job
-    (3, 0, True, True, False, True),         # greedy: at once while a job is idle
-    (3, 499_999, True, False, False, False),  # before the deadline
-    (3, 500_000, True, False, False, True),   # at the deadline
-    (8, 0, True, False, False, True),         # full
-    (7, 0, True, False, False, False),
-    (1, 0, True, False, True, True),          # closing: what is queued runs
+# max_batch 8, max_delay 500 us, 4 jobs
+@pytest.mark.parametrize("queued, waited, running, greedy, closing, due", [
+    (0, 10**9, 0, True, True, False),       # nothing queued
+    (8, 10**9, 4, True, True, False),       # no idle job
+    (1, 0, 3, True, False, True),           # greedy, the newcomer alone: at once on any idle job
+    (3, 0, 1, True, False, True),           # greedy, fewer than half the jobs busy: at once
+    (3, 0, 2, True, False, False),          # greedy, half busy and others wait: they gather
+    (3, 499_999, 0, False, False, False),   # before the deadline
+    (3, 500_000, 3, False, False, True),    # at the deadline, on any idle job
+    (8, 0, 3, False, False, True),          # full
+    (7, 0, 0, False, False, False),
+    (1, 0, 3, False, True, True),           # closing: what is queued runs
 ])
-def test_the_policy(queued, waited, idle, greedy, closing, due):
-    assert ovfast._batcher._due(queued, waited, idle, 8, 500_000, greedy, closing) is due
+def test_the_policy(queued, waited, running, greedy, closing, due):
+    assert ovfast._batcher._due(queued, waited, running, 4, 8, 500_000, greedy, closing) is due
 
 
 def test_a_batch_starts_at_the_deadline_or_when_full():

@@ -99,7 +99,7 @@ struct ovfb_batcher {
     std::vector<ovfb_run*> handed;   // taken on OpenVINO's callback thread with no job idle: the dispatcher's
     std::vector<std::vector<char>> staging;          // per slot: every input's rows for max_batch items
     std::vector<int> free_slots;
-    int running = 0;                 // jobs held: batches started, and lone items run by their caller
+    int running = 0;                 // batches taken and not over (on a job, or about to be)
     bool closing = false, cb_closing = false;
     int efd = -1;
     std::thread dispatcher;
@@ -121,11 +121,16 @@ struct ovfb_batcher {
             std::chrono::steady_clock::now().time_since_epoch()).count();
     }
 
-    // The policy, pure: whether to start a batch of `queued` items whose oldest waited `waited_ns`.
-    static bool due(int queued, int64_t waited_ns, bool job_idle, int max_batch, int64_t max_delay_ns,
+    // The policy, pure: whether to start a batch of `queued` items whose oldest waited `waited_ns`, with
+    // `running` of `jobs` jobs busy. A full or late batch starts on any idle job. Greedy, one starts at
+    // once while the queue is shallow (the newcomer alone: callers are fewer than jobs, and each runs as
+    // compiled(x) would) or while fewer than half the jobs run (OpenVINO's own concurrency, by default):
+    // under load items then gather while those run, and batches grow instead of the runs multiplying.
+    static bool due(int queued, int64_t waited_ns, int running, int jobs, int max_batch, int64_t max_delay_ns,
                     bool greedy, bool closing) {
-        if (queued <= 0 || !job_idle) return false;
-        return closing || queued >= max_batch || waited_ns >= max_delay_ns || greedy;
+        if (queued <= 0 || running >= jobs) return false;
+        if (closing || queued >= max_batch || waited_ns >= max_delay_ns) return true;
+        return greedy && (queued == 1 || running < (jobs + 1) / 2);
     }
 
     void setup() {
@@ -146,7 +151,7 @@ struct ovfb_batcher {
 
     bool due_locked() {
         if (queue.empty()) return false;
-        return due((int)queue.size(), now() - queue.front()->queued_ns, job_idle(), max_batch, max_delay_ns,
+        return due((int)queue.size(), now() - queue.front()->queued_ns, running, jobs, max_batch, max_delay_ns,
                    greedy, closing);
     }
 

@@ -70,7 +70,7 @@ cdef extern from "_batcher.hpp" nogil:
     void ovfb_wait_item "ovfb_batcher::wait_item"(ovfb_item*)
     void ovfb_cancel "ovfb_batcher::cancel"(ovfb_item*)
     cbool ovfb_unref "ovfb_batcher::unref"(ovfb_item*)
-    cbool ovfb_due "ovfb_batcher::due"(int, int64_t, cbool, int, int64_t, cbool, cbool)
+    cbool ovfb_due "ovfb_batcher::due"(int, int64_t, int, int, int, int64_t, cbool, cbool)
     int ovfb_submit_c(void*, const void* const*, void* const*, void (*)(void*, int, const char*) noexcept nogil,
                       void*)
 
@@ -117,10 +117,10 @@ cdef const char* _last_error() noexcept nogil:
     return api.last_error()
 
 
-def _due(int queued, int64_t waited_ns, bint job_idle, int max_batch, int64_t max_delay_ns, bint greedy,
+def _due(int queued, int64_t waited_ns, int running, int jobs, int max_batch, int64_t max_delay_ns, bint greedy,
          bint closing):
     """The batching policy, as the core applies it (for tests)."""
-    return ovfb_due(queued, waited_ns, job_idle, max_batch, max_delay_ns, greedy, closing)
+    return ovfb_due(queued, waited_ns, running, jobs, max_batch, max_delay_ns, greedy, closing)
 
 
 _live = weakref.WeakSet()
