@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "_altstack.h"
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -136,8 +138,12 @@ struct ovf_request_state {
         for (ov_tensor_t* t : out_cache)
             if (t)
                 ov_tensor_free(t);
-        if (request)
+        if (request) {
+            ovf_altstack alt;  // the last hold on a plugin instance may be this request's (_altstack.h)
+            ovf_altstack_save(&alt);
             ov_infer_request_free(request);
+            ovf_altstack_restore(&alt);
+        }
         OVF_COUNT(ovf_live_states, -1);
     }
 

@@ -7,8 +7,11 @@ cdef class CompiledModel:
         raise TypeError("CompiledModel is made by ovfast.compile_model() or Core.compile_model()")
 
     def __dealloc__(self):
+        cdef ovf_altstack alt
         if self.ptr != NULL:
+            ovf_altstack_save(&alt)   # the last hold on a plugin instance may be this model's (_altstack.h)
             ov_compiled_model_free(self.ptr)
+            ovf_altstack_restore(&alt)
             self.ptr = NULL
 
     cdef int _read_ports(self) except -1:

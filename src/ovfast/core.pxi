@@ -1,5 +1,13 @@
 # Core: reading and compiling models, devices and their properties.
 
+
+cdef void _core_free(ov_core_t* core) noexcept nogil:
+    """Frees a Core; its plugin instances may go with it (_altstack.h)."""
+    cdef ovf_altstack alt
+    ovf_altstack_save(&alt)
+    ov_core_free(core)
+    ovf_altstack_restore(&alt)
+
 cdef class Core:
     """openvino.Core's runtime API on the C API. read_model returns an openvino.Model."""
 
@@ -24,13 +32,13 @@ cdef class Core:
         with nogil:
             st = ov_core_create_with_config(cpath, &p)
         check_ctx(st, f"Core({config_file!r})")
-        ov_core_free(self.ptr)
+        _core_free(self.ptr)
         self.ptr = p
         self._config_file = os.fsdecode(path)
 
     def __dealloc__(self):
         if self.ptr != NULL:
-            ov_core_free(self.ptr)
+            _core_free(self.ptr)
             self.ptr = NULL
 
     # --- models ---------------------------------------------------------------------------------------
@@ -79,8 +87,11 @@ cdef class Core:
         cdef _PropertyList props = _PropertyList(pairs)
         cdef const char* cpath = path
         cdef const char* cdevice = device
+        cdef ovf_altstack alt
         with nogil:
+            ovf_altstack_save(&alt)
             st = ov_core_compile_model_from_file_props(self.ptr, cpath, cdevice, props.n, props.items, &out)
+            ovf_altstack_restore(&alt)
         check_ctx(st, _sugar.compile_context(device))
         return make_compiled_model(out, self, device.decode())
 
@@ -130,8 +141,11 @@ cdef class Core:
         cdef size_t n = len(blob)
         if config:
             self.set_property(device_name, config)
+        cdef ovf_altstack alt
         with nogil:
+            ovf_altstack_save(&alt)
             st = ov_core_import_model(self.ptr, data, n, cdevice, &out)
+            ovf_altstack_restore(&alt)
         check_ctx(st, f"import_model(device_name={device_name!r})")
         return make_compiled_model(out, self, device_name)
 
@@ -141,8 +155,11 @@ cdef class Core:
     def available_devices(self):
         cdef ov_available_devices_t devs
         cdef ov_status_e st
+        cdef ovf_altstack alt
         with nogil:
+            ovf_altstack_save(&alt)
             st = ov_core_get_available_devices(self.ptr, &devs)
+            ovf_altstack_restore(&alt)
         check(st, b"available_devices")
         try:
             return [devs.devices[i].decode("utf-8") for i in range(devs.size)]
@@ -152,7 +169,12 @@ cdef class Core:
     def get_versions(self, device_name):
         cdef ov_core_version_list_t vs
         cdef bytes bdevice = device_name.encode()
-        check_ctx(ov_core_get_versions_by_device_name(self.ptr, bdevice, &vs), f"get_versions({device_name!r})")
+        cdef ov_status_e st
+        cdef ovf_altstack alt
+        ovf_altstack_save(&alt)
+        st = ov_core_get_versions_by_device_name(self.ptr, bdevice, &vs)
+        ovf_altstack_restore(&alt)
+        check_ctx(st, f"get_versions({device_name!r})")
         try:
             return {vs.versions[i].device_name.decode(): _records.Version(
                         vs.versions[i].version.buildNumber.decode(), vs.versions[i].version.description.decode())
@@ -172,7 +194,12 @@ cdef class Core:
         cdef char* value = NULL
         cdef bytes bkey = key.encode()
         cdef bytes bdevice = device_name.encode()
-        check_ctx(ov_core_get_property(self.ptr, bdevice, bkey, &value), f"get_property({device_name!r}, {key!r})")
+        cdef ov_status_e st
+        cdef ovf_altstack alt
+        ovf_altstack_save(&alt)
+        st = ov_core_get_property(self.ptr, bdevice, bkey, &value)
+        ovf_altstack_restore(&alt)
+        check_ctx(st, f"get_property({device_name!r}, {key!r})")
         try:
             return value.decode("utf-8")
         finally:
@@ -184,8 +211,12 @@ cdef class Core:
             device_name, properties = "", device_name
         cdef _PropertyList props = _PropertyList(_properties.to_pairs(properties))
         cdef bytes bdevice = device_name.encode()
-        check_ctx(ov_core_set_properties(self.ptr, bdevice, props.n, props.items),
-                  f"set_property({device_name!r})")
+        cdef ov_status_e st
+        cdef ovf_altstack alt
+        ovf_altstack_save(&alt)
+        st = ov_core_set_properties(self.ptr, bdevice, props.n, props.items)
+        ovf_altstack_restore(&alt)
+        check_ctx(st, f"set_property({device_name!r})")
 
 
 cdef CompiledModel compile_c_model(Core core, ov_model_t* m, bytes device, list pairs):
@@ -194,8 +225,11 @@ cdef CompiledModel compile_c_model(Core core, ov_model_t* m, bytes device, list 
     cdef ov_status_e st
     cdef _PropertyList props = _PropertyList(pairs)
     cdef const char* cdevice = device
+    cdef ovf_altstack alt
     with nogil:
+        ovf_altstack_save(&alt)
         st = ov_core_compile_model_props(core.ptr, m, cdevice, props.n, props.items, &out)
+        ovf_altstack_restore(&alt)
     check_ctx(st, _sugar.compile_context(device))
     return make_compiled_model(out, core, device.decode())
 

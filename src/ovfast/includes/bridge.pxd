@@ -88,3 +88,12 @@ cdef extern from "_bridge.hpp" nogil:
     long ovf_live_pool_count()
     long ovf_live_tensor_count()
     void ovf_count_tensor(int delta)
+
+
+# ovfast/_altstack.h: a thread's alternate signal stack kept as ovfast found it across calls that may
+# create or destroy an OpenVINO CPU plugin instance.
+cdef extern from "_altstack.h" nogil:
+    ctypedef struct ovf_altstack:
+        pass
+    void ovf_altstack_save(ovf_altstack* a)
+    void ovf_altstack_restore(ovf_altstack* a)
