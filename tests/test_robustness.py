@@ -591,26 +591,30 @@ second = libs[{second!r}].Core()
 b = second.compile_model(model, "CPU")
 del a, first          # the first Core's CPU plugin goes first: out of the order they came in
 gc.collect()
-{more}
 del b, second
 gc.collect()
+{then}
 signal.signal(signal.SIGUSR1, lambda *args: print("handled", flush=True))
 os.kill(os.getpid(), signal.SIGUSR1)
 print("alive", flush=True)
 """
 
 
-@pytest.mark.parametrize("first, second", [("ovfast", "ovfast"), ("ovfast", "openvino"), ("openvino", "ovfast")])
-@pytest.mark.parametrize("more", ["", "c = ovfast.compile_model(model, 'CPU'); r = c.create_infer_request(); "
-                                      "r.infer(np.ones((1, 8), np.float32)); del c, r"])
-def test_a_signal_after_cores_freed_out_of_order_is_handled(first, second, more):
+@pytest.mark.parametrize("first, second, then", [
+    ("ovfast", "ovfast", ""),
+    ("ovfast", "openvino", ""),
+    ("openvino", "ovfast", ""),
+    # openvino's own Cores leave the stack unmapped; ovfast's next call that can touch a plugin repairs it
+    ("openvino", "openvino", "ovfast.compile_model(model, 'CPU')"),
+])
+def test_a_signal_after_cores_freed_out_of_order_is_handled(first, second, then):
     # OpenVINO's CPU plugin gives the thread that creates it an alternate signal stack and, freed, puts back
     # the one it found: freed out of order, the thread's stack is memory already unmapped, and the next
     # signal handled on it killed the process with SIGSEGV (the suite's own SIGUSR1 test did, after other
-    # modules' Cores). ovfast leaves a thread's alternate stack as it found it (_altstack.h).
+    # modules' Cores). ovfast leaves a thread's alternate stack valid (_altstack.h).
     import subprocess
     import sys
-    program = SIGNAL_AFTER_CORES.format(first=first, second=second, more=more)
+    program = SIGNAL_AFTER_CORES.format(first=first, second=second, then=then)
     proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", program], capture_output=True, text=True,
                           timeout=120)
     assert (proc.returncode, proc.stdout) == (0, "handled\nalive\n"), proc.stderr

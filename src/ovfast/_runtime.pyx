@@ -54,6 +54,7 @@ from ovfast import _sugar  # the spellings of openvino's calls that are off the 
 from ovfast import exceptions as _exc
 
 cnp.import_array()
+ovf_altstack_check()  # a thread stack left on unmapped memory before ovfast came (_altstack.h)
 
 include "errors.pxi"
 include "element_types.pxi"

@@ -97,3 +97,4 @@ cdef extern from "_altstack.h" nogil:
         pass
     void ovf_altstack_save(ovf_altstack* a)
     void ovf_altstack_restore(ovf_altstack* a)
+    void ovf_altstack_check()
