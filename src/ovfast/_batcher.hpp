@@ -184,42 +184,41 @@ struct ovfb_batcher {
         return run;
     }
 
-    // Queues a caller's item; starts a batch on this thread when one is due and a job idle. False once
-    // closed (the item is the caller's still).
-    bool submit(ovfb_item* it) {
+    // Queues a caller's item: the run this caller is to start when a batch is due and a job idle, else
+    // nullptr (the dispatcher told of a deadline to keep). False in *queued once closed (the item is the
+    // caller's still).
+    ovfb_run* enqueue(ovfb_item* it, bool* queued) {
         ovfb_run* run = nullptr;
         std::vector<ovfb_item*> cancelled;
         {
             std::lock_guard<std::mutex> lk(m);
-            if (closing) return false;
-            it->queued_ns = now();
-            queue.push_back(it);
-            if (!manual_clock && due_locked()) run = take_locked(cancelled);
-            else if (queue.size() == 1 || (int)queue.size() >= max_batch) cv.notify_one();  // a deadline
-        }
-        answer_all(cancelled, 0, "");
-        if (run) launch(run, true);
-        return true;
-    }
-
-    // A synchronous caller's item. While a job is idle the caller runs the due batch itself, on its own
-    // thread with no hand-over to OpenVINO's threads (as compiled(x) runs), and goes on running due batches
-    // until its own item is answered; else it waits for whoever runs it. False once closed.
-    bool submit_sync(ovfb_item* it) {
-        ovfb_run* run = nullptr;
-        std::vector<ovfb_item*> cancelled;
-        {
-            std::lock_guard<std::mutex> lk(m);
-            if (closing) return false;
+            *queued = !closing;
+            if (closing) return nullptr;
             it->queued_ns = now();
             queue.push_back(it);
             if (!manual_clock && due_locked()) run = take_locked(cancelled);
             else if (queue.size() == 1 || (int)queue.size() >= max_batch) cv.notify_one();
         }
         answer_all(cancelled, 0, "");
-        while (run) {
-            run = run_here(run, it);
-        }
+        return run;
+    }
+
+    // An item answered later (asyncio, callbacks, C): a due batch starts on this thread, on OpenVINO's.
+    bool submit(ovfb_item* it) {
+        bool queued;
+        ovfb_run* run = enqueue(it, &queued);
+        if (run) launch(run, true);
+        return queued;
+    }
+
+    // A synchronous caller's item. While a job is idle the caller runs the due batch itself, on its own
+    // thread with no hand-over to OpenVINO's threads (as compiled(x) runs), and goes on running due batches
+    // until its own item is answered; else it waits for whoever runs it. False once closed.
+    bool submit_sync(ovfb_item* it) {
+        bool queued;
+        ovfb_run* run = enqueue(it, &queued);
+        if (!queued) return false;
+        while (run) run = run_here(run, it);
         wait_item(it);
         return true;
     }
@@ -245,14 +244,8 @@ struct ovfb_batcher {
         std::string error = st == 0 ? "" : api.last_error();
         if (st == 0) st = rows_out(run, job, error);
         api.release(pool, job);
-        ovfb_run* next = nullptr;
         std::vector<ovfb_item*> cancelled;
-        {
-            std::lock_guard<std::mutex> lk(m);
-            end_run_locked(run, true);
-            if (!manual_clock && due_locked()) next = take_locked(cancelled);
-            else job_back_locked();
-        }
+        ovfb_run* next = end_run(run, cancelled);
         answer_all(cancelled, 0, "");
         answer_all(run->items, st, error);
         delete run;
@@ -318,6 +311,15 @@ struct ovfb_batcher {
         }
         free_slots.push_back(run->slot);
         running--;
+    }
+
+    // A run that ran ends: its hold, and the next due batch taken for the caller to start.
+    ovfb_run* end_run(ovfb_run* run, std::vector<ovfb_item*>& cancelled) {
+        std::lock_guard<std::mutex> lk(m);
+        end_run_locked(run, true);
+        if (!manual_clock && due_locked()) return take_locked(cancelled);
+        job_back_locked();
+        return nullptr;
     }
 
     // A run that failed before it ran: its hold ends, its items get the error.
@@ -458,14 +460,8 @@ struct ovfb_batcher {
         int st = api.wait(pool, job, 0);
         std::string error = st == 0 ? "" : api.last_error();
         if (st == 0) st = rows_out(run, job, error);
-        ovfb_run* next = nullptr;
         std::vector<ovfb_item*> cancelled;
-        {
-            std::lock_guard<std::mutex> lk(m);
-            end_run_locked(run, true);
-            if (!manual_clock && due_locked()) next = take_locked(cancelled);
-            else job_back_locked();
-        }
+        ovfb_run* next = end_run(run, cancelled);
         if (next && next->fail.empty() && (next->items.size() == 1 ? 0 : 1) == run->which) {
             next->which = run->which;
             start_on(next, job);
