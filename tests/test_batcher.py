@@ -304,6 +304,20 @@ def test_a_model_the_batcher_cannot_batch_is_refused_naming_the_input(make, mess
         ovfast.DynamicBatcher(make())
 
 
+def laid_out(layout):
+    p = ops.parameter([1, 8], np.float32, name="x")
+    p.set_layout(openvino.Layout(layout))
+    return openvino.Model([ops.relu(p)], [p])
+
+
+def test_the_batch_axis_the_layout_names():
+    with pytest.raises(ValueError, match="input 'x' has its batch dimension at axis 1 \\(layout \\[C,N\\]\\)"):
+        ovfast.DynamicBatcher(laid_out("CN"))
+    with ovfast.DynamicBatcher(laid_out("NC"), max_batch_size=4) as batcher:
+        np.testing.assert_array_equal(batcher.infer(np.arange(8, dtype=np.float32) - 4)[0],
+                                      np.maximum(np.arange(8, dtype=np.float32) - 4, 0)[None])
+
+
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="max_batch_size must be at least 1, got 0"):
         ovfast.DynamicBatcher(add_model(), max_batch_size=0)

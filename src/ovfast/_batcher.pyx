@@ -189,8 +189,8 @@ cdef class DynamicBatcher:
 
     DynamicBatcher(model, device="CPU", config=None, max_batch_size=16, max_delay_us=500, jobs=0)
 
-    model: an openvino.Model or a model file whose inputs each have a batch dimension (the one its layout
-    names N, else the first; 1, dynamic or fixed). It is compiled twice: at batch 1 (``compiled``, which
+    model: an openvino.Model or a model file whose inputs each have a batch dimension on the first axis (1,
+    dynamic or fixed; a layout that names N on another axis is refused). It is compiled twice: at batch 1 (``compiled``, which
     runs lone items) and with a batch of 1..max_batch_size. An item is what ``compiled(x)`` takes (the
     batch axis of 1 may be left out) and its result is what that call returns. A batch starts at once
     while a job is idle, else when max_batch_size items wait or the oldest has waited max_delay_us. jobs:
@@ -206,7 +206,6 @@ cdef class DynamicBatcher:
     cdef Py_ssize_t cb_pending
     cdef object loops                      # the event loops watching the core's eventfd
     cdef bint closed
-    cdef vector[size_t] c_in_bytes, c_out_bytes
     cdef readonly int max_batch_size
     cdef readonly int max_delay_us
     cdef readonly int jobs
@@ -221,7 +220,7 @@ cdef class DynamicBatcher:
         if max_delay_us < 0:
             raise ValueError(f"DynamicBatcher: max_delay_us must not be negative, got {max_delay_us}")
         if jobs < 0:
-            raise ValueError(f"DynamicBatcher: jobs must be 0 (the model's optimal number) or more, got {jobs}")
+            raise ValueError(f"DynamicBatcher: jobs must be 0 (twice the model's optimal number of requests) or more, got {jobs}")
         if isinstance(model, (str, bytes, os.PathLike)):
             path = os.fsdecode(model)
             if not os.path.exists(path):
