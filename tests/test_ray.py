@@ -1,0 +1,205 @@
+"""ovfast.ray on a real Ray cluster of two local nodes (127.0.0.1 only): every row's outputs are openvino's,
+exactly once, through two actors; the actors' threads follow num_cpus; a node lost mid-job costs no row;
+bad input fails the job with our message. openvino (in the driver, one batched call) is the oracle."""
+
+import concurrent.futures
+import os
+
+import numpy as np
+import openvino
+import openvino.opset13 as ops
+import pytest
+
+# Before Ray is imported (ray_constants reads it once): every address Ray derives is 127.0.0.1, not the
+# machine's own IP.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+ray = pytest.importorskip("ray")   # the `ray` extra, which the `test` extra installs
+import ray.cluster_utils  # noqa: E402
+import pyarrow as pa  # noqa: E402
+from ray.data.extensions import ArrowTensorArray  # noqa: E402
+
+import ovfast.ray  # noqa: E402
+
+ROWS = 20_000
+JOB_TIMEOUT = 120
+
+
+def mlp():
+    """x: f32[1,256] -> relu(x @ w1) @ w2 -> y: f32[1,256]."""
+    rng = np.random.default_rng(1)
+    x = ops.parameter([1, 256], np.float32, name="x")
+    h = ops.relu(ops.matmul(x, rng.standard_normal((256, 1024)).astype(np.float32) / 16, False, False))
+    y = ops.matmul(h, rng.standard_normal((1024, 256)).astype(np.float32) / 32, False, False)
+    y.output(0).get_tensor().set_names({"y"})
+    return openvino.Model([y], [x], "mlp")
+
+
+def conv(side=32):
+    """image: u8[1,3,side,side] -> conv 3x3 (8 channels), relu, spatial mean -> features: f32[1,8]."""
+    image = ops.parameter([1, 3, side, side], np.uint8, name="image")
+    w = np.random.default_rng(2).standard_normal((8, 3, 3, 3)).astype(np.float32) / 255
+    c = ops.relu(ops.convolution(ops.convert(image, "f32"), w, [1, 1], [0, 0], [0, 0], [1, 1]))
+    features = ops.reduce_mean(c, np.array([2, 3], np.int64), keep_dims=False)
+    features.output(0).get_tensor().set_names({"features"})
+    return openvino.Model([features], [image], "conv")
+
+
+def two_inputs():
+    """a, b: f32[1,8] -> out = a * b + a."""
+    a = ops.parameter([1, 8], np.float32, name="a")
+    b = ops.parameter([1, 8], np.float32, name="b")
+    out = ops.add(ops.multiply(a, b), a)
+    out.output(0).get_tensor().set_names({"out"})
+    return openvino.Model([out], [a, b], "two_inputs")
+
+
+def expected(model, columns):
+    """openvino's outputs for every row in one call: the model reshaped to a batch of all rows."""
+    model = model.clone()
+    model.reshape({p.any_name: [len(columns[p.any_name]), *p.partial_shape.to_shape()[1:]] for p in model.inputs})
+    result = openvino.compile_model(model, "CPU")({name: columns[name] for name in columns})
+    return {port.any_name: result[i] for i, port in enumerate(model.outputs)}
+
+
+def dataset(columns, blocks=20):
+    """A dataset of `columns` (1-d arrays as plain columns, others as tensor columns) in `blocks` blocks."""
+    def table(lo, hi):
+        return pa.table({k: (pa.array(v[lo:hi]) if v.ndim == 1 else ArrowTensorArray.from_numpy(v[lo:hi]))
+                         for k, v in columns.items()})
+    n = len(next(iter(columns.values())))
+    edges = np.linspace(0, n, blocks + 1).astype(int)
+    return ray.data.from_arrow([table(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])])
+
+
+def collect(ds):
+    """Every batch of `ds` as one numpy dict, within JOB_TIMEOUT seconds."""
+    def run():
+        parts = list(ds.iter_batches(batch_size=None, batch_format="numpy"))
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result(timeout=JOB_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 300 * 2**20}
+    c = ray.cluster_utils.Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
+    c.add_node(**node)
+    c.wait_for_nodes()
+    ray.init(address=c.address, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+        c.node_args = node
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    paths = {}
+    for name, model in (("mlp", mlp()), ("conv", conv()), ("two_inputs", two_inputs())):
+        paths[name] = str(folder / f"{name}.xml")
+        openvino.save_model(model, paths[name], compress_to_fp16=False)
+    return paths
+
+
+def predict(ds, predictor=ovfast.ray.Predictor, concurrency=2, **kwargs):
+    return ds.map_batches(predictor, fn_constructor_kwargs=kwargs, concurrency=concurrency, num_cpus=1,
+                          batch_size=1024, batch_format="numpy")
+
+
+def check_every_row(columns, model, got, rtol=1e-5, atol=1e-6):
+    ids = got["id"]
+    assert len(ids) == ROWS and (np.sort(ids) == np.arange(ROWS)).all()   # none lost, none twice
+    order = np.argsort(ids)
+    for name, want in expected(model, {k: v for k, v in columns.items() if k != "id"}).items():
+        np.testing.assert_allclose(got[name][order], want, rtol=rtol, atol=atol)
+    for name, value in columns.items():                                   # the inputs pass through
+        assert (got[name][order] == value).all()
+
+
+@pytest.mark.parametrize("predictor", [ovfast.ray.Predictor, ovfast.ray.AsyncPredictor])
+def test_every_row_of_an_mlp_through_two_actors(cluster, models, predictor):
+    columns = {"id": np.arange(ROWS), "x": np.random.default_rng(3).standard_normal((ROWS, 256), np.float32)}
+    got = collect(predict(dataset(columns), predictor, model=models["mlp"]))
+    assert got["y"].shape == (ROWS, 256)                                  # the output's leading 1 dropped
+    check_every_row(columns, mlp(), got)
+
+
+def test_every_row_of_u8_images(cluster, models, tmp_path):
+    images = np.random.default_rng(4).integers(0, 256, (ROWS, 3, 32, 32), np.uint8)
+    columns = {"id": np.arange(ROWS), "image": images}
+    got = collect(predict(dataset(columns), model=models["conv"], cache_dir=str(tmp_path / "cache")))
+    check_every_row(columns, conv(), got)
+
+
+def test_two_inputs_renamed_columns(cluster, models):
+    rng = np.random.default_rng(5)
+    columns = {"id": np.arange(ROWS), "left": rng.standard_normal((ROWS, 8), np.float32),
+               "right": rng.standard_normal((ROWS, 8), np.float32), "path": np.array([f"p{i}" for i in range(ROWS)])}
+    got = collect(predict(dataset(columns), model=models["two_inputs"], input_columns={"a": "left", "b": "right"},
+                          output_columns={"out": "score"}))
+    assert "out" not in got
+    got["out"] = got.pop("score")
+    oracle = {"id": columns["id"], "a": columns["left"], "b": columns["right"]}
+    check_every_row(oracle, two_inputs(), {**got, "a": got["left"], "b": got["right"]})
+    assert (got["path"][np.argsort(got["id"])] == columns["path"]).all()
+
+
+@ray.remote
+def _sizing(path, config=None):
+    compiled = ovfast.ray.Predictor(path, config=config).compiled
+    return tuple(compiled.get_property(k) for k in ("INFERENCE_NUM_THREADS", "NUM_STREAMS", "ENABLE_CPU_PINNING"))
+
+
+def test_threads_follow_the_cpus_ray_assigned(cluster, models):
+    one = ray.get(_sizing.options(num_cpus=1).remote(models["mlp"]), timeout=JOB_TIMEOUT)
+    assert one == (1, 1, False)
+    node = cluster.add_node(**{**cluster.node_args, "num_cpus": 2})
+    try:
+        two = ray.get(_sizing.options(num_cpus=2).remote(models["mlp"]), timeout=JOB_TIMEOUT)
+        assert two == (2, 2, False)
+        mine = ray.get(_sizing.options(num_cpus=2).remote(models["mlp"], {"INFERENCE_NUM_THREADS": 1,
+                                                                          "NUM_STREAMS": 1}), timeout=JOB_TIMEOUT)
+        assert mine[:2] == (1, 1)                                          # config wins
+    finally:
+        cluster.remove_node(node)
+
+
+def test_a_node_lost_mid_job_loses_no_row(cluster, models):
+    worker = next(n for n in cluster.worker_nodes)
+    columns = {"id": np.arange(ROWS), "x": np.random.default_rng(6).standard_normal((ROWS, 256), np.float32)}
+    ds = predict(dataset(columns, blocks=40), model=models["mlp"])
+
+    def run():
+        parts = []
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            parts.append(batch)
+            if len(parts) == 2:   # mid-job: the worker node goes, a fresh one takes its place
+                cluster.remove_node(worker)
+                cluster.add_node(**cluster.node_args)
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        got = pool.submit(run).result(timeout=JOB_TIMEOUT)
+    check_every_row(columns, mlp(), got)
+
+
+@pytest.mark.parametrize("case", ["missing model", "missing column", "strings"])
+def test_bad_input_fails_the_job_with_our_message(cluster, models, case, tmp_path):
+    columns = {"id": np.arange(100), "x": np.ones((100, 256), np.float32)}
+    model, message = models["mlp"], None
+    if case == "missing model":
+        model = str(tmp_path / "nowhere.xml")
+        message = f"the model file '{model}' does not exist"
+    elif case == "missing column":
+        columns["features"] = columns.pop("x")
+        message = "input 'x' needs the column 'x', and the batch has only ['features', 'id']"
+    else:
+        columns["x"] = np.array([f"{i}" for i in range(100)])
+        message = "column 'x' has dtype"
+    with pytest.raises(Exception) as info:
+        collect(predict(dataset(columns, blocks=2), model=model, concurrency=1))
+    assert message in str(info.value)
