@@ -4,6 +4,7 @@ bad input fails the job with our message. openvino (in the driver, one batched c
 
 import concurrent.futures
 import os
+import threading
 
 import numpy as np
 import openvino
@@ -174,16 +175,20 @@ def test_a_node_lost_mid_job_loses_no_row(cluster, models):
     columns = {"id": np.arange(ROWS), "x": np.random.default_rng(6).standard_normal((ROWS, 256), np.float32)}
     ds = predict(dataset(columns, blocks=40), model=models["mlp"])
 
+    started = threading.Event()
+
     def run():
         parts = []
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             parts.append(batch)
-            if len(parts) == 2:   # mid-job: the worker node goes, a fresh one takes its place
-                cluster.remove_node(worker)
-                cluster.add_node(**cluster.node_args)
+            started.set()
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        got = pool.submit(run).result(timeout=JOB_TIMEOUT)
+        job = pool.submit(run)
+        assert started.wait(JOB_TIMEOUT)
+        cluster.remove_node(worker)              # mid-job (Ray starts nodes from the main thread only)
+        cluster.add_node(**cluster.node_args)    # and a fresh one takes its place: the pool wants two actors
+        got = job.result(timeout=JOB_TIMEOUT)
     check_every_row(columns, mlp(), got)
 
 
