@@ -3,73 +3,20 @@ exactly once, through two actors; the actors' threads follow num_cpus; a node lo
 bad input fails the job with our message. openvino (in the driver, one batched call) is the oracle."""
 
 import concurrent.futures
-import os
 import threading
 
 import numpy as np
 import openvino
-import openvino.opset13 as ops
 import pytest
 
-# Before Ray is imported (ray_constants reads it once): every address Ray derives is 127.0.0.1, not the
-# machine's own IP.
-os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-ray = pytest.importorskip("ray")   # the `ray` extra, which the `test` extra installs
-import ray.cluster_utils  # noqa: E402
-import pyarrow as pa  # noqa: E402
-from ray.data.extensions import ArrowTensorArray  # noqa: E402
+pytest.importorskip("ray_cluster")   # sets up Ray's environment, then imports Ray: the `ray` extra
+from ray_cluster import NODE, conv, dataset, expected, local_cluster, mlp, two_inputs  # noqa: E402
+import ray  # noqa: E402
 
 import ovfast.ray  # noqa: E402
 
 ROWS = 20_000
 JOB_TIMEOUT = 120
-
-
-def mlp():
-    """x: f32[1,256] -> relu(x @ w1) @ w2 -> y: f32[1,256]."""
-    rng = np.random.default_rng(1)
-    x = ops.parameter([1, 256], np.float32, name="x")
-    h = ops.relu(ops.matmul(x, rng.standard_normal((256, 1024)).astype(np.float32) / 16, False, False))
-    y = ops.matmul(h, rng.standard_normal((1024, 256)).astype(np.float32) / 32, False, False)
-    y.output(0).get_tensor().set_names({"y"})
-    return openvino.Model([y], [x], "mlp")
-
-
-def conv(side=32):
-    """image: u8[1,3,side,side] -> conv 3x3 (8 channels), relu, spatial mean -> features: f32[1,8]."""
-    image = ops.parameter([1, 3, side, side], np.uint8, name="image")
-    w = np.random.default_rng(2).standard_normal((8, 3, 3, 3)).astype(np.float32) / 255
-    c = ops.relu(ops.convolution(ops.convert(image, "f32"), w, [1, 1], [0, 0], [0, 0], [1, 1]))
-    features = ops.reduce_mean(c, np.array([2, 3], np.int64), keep_dims=False)
-    features.output(0).get_tensor().set_names({"features"})
-    return openvino.Model([features], [image], "conv")
-
-
-def two_inputs():
-    """a, b: f32[1,8] -> out = a * b + a."""
-    a = ops.parameter([1, 8], np.float32, name="a")
-    b = ops.parameter([1, 8], np.float32, name="b")
-    out = ops.add(ops.multiply(a, b), a)
-    out.output(0).get_tensor().set_names({"out"})
-    return openvino.Model([out], [a, b], "two_inputs")
-
-
-def expected(model, columns):
-    """openvino's outputs for every row in one call: the model reshaped to a batch of all rows."""
-    model = model.clone()
-    model.reshape({p.any_name: [len(columns[p.any_name]), *p.partial_shape.to_shape()[1:]] for p in model.inputs})
-    result = openvino.compile_model(model, "CPU")({name: columns[name] for name in columns})
-    return {port.any_name: result[i] for i, port in enumerate(model.outputs)}
-
-
-def dataset(columns, blocks=20):
-    """A dataset of `columns` (1-d arrays as plain columns, others as tensor columns) in `blocks` blocks."""
-    def table(lo, hi):
-        return pa.table({k: (pa.array(v[lo:hi]) if v.ndim == 1 else ArrowTensorArray.from_numpy(v[lo:hi]))
-                         for k, v in columns.items()})
-    n = len(next(iter(columns.values())))
-    edges = np.linspace(0, n, blocks + 1).astype(int)
-    return ray.data.from_arrow([table(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])])
 
 
 def collect(ds):
@@ -82,19 +29,9 @@ def collect(ds):
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 300 * 2**20}
-    c = ray.cluster_utils.Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
-    c.add_node(**node)
-    c.wait_for_nodes()
-    ray.init(address=c.address, _node_ip_address="127.0.0.1", log_to_driver=False)
-    try:
-        assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
-        c.node_args = node
+def cluster():
+    with local_cluster() as c:
         yield c
-    finally:
-        ray.shutdown()
-        c.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +96,7 @@ def _sizing(path, config=None):
 def test_threads_follow_the_cpus_ray_assigned(cluster, models):
     one = ray.get(_sizing.options(num_cpus=1).remote(models["mlp"]), timeout=JOB_TIMEOUT)
     assert one == (1, 1, False)
-    node = cluster.add_node(**{**cluster.node_args, "num_cpus": 2})
+    node = cluster.add_node(**{**NODE, "num_cpus": 2})
     try:
         two = ray.get(_sizing.options(num_cpus=2).remote(models["mlp"]), timeout=JOB_TIMEOUT)
         assert two == (2, 2, False)
@@ -187,7 +124,7 @@ def test_a_node_lost_mid_job_loses_no_row(cluster, models):
         job = pool.submit(run)
         assert started.wait(JOB_TIMEOUT)
         cluster.remove_node(worker)              # mid-job (Ray starts nodes from the main thread only)
-        cluster.add_node(**cluster.node_args)    # and a fresh one takes its place: the pool wants two actors
+        cluster.add_node(**NODE)    # and a fresh one takes its place: the pool wants two actors
         got = job.result(timeout=JOB_TIMEOUT)
     check_every_row(columns, mlp(), got)
 
