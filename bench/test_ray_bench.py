@@ -7,6 +7,8 @@ The openvino predictors compile in __init__ and run one AsyncInferQueue.start_as
 filling the outputs, then wait_all: once with the default config, once with INFERENCE_NUM_THREADS set by
 hand to the CPUs Ray assigned. ovfast runs at 1 actor and at 2 (the scaling)."""
 
+import sys
+
 import numpy as np
 import openvino
 import pytest
@@ -16,6 +18,8 @@ from ray_cluster import conv, dataset, local_cluster, mlp  # noqa: E402
 import ray  # noqa: E402
 
 import ovfast.ray  # noqa: E402
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])   # actors cannot import this file
 
 ROWS = {"mlp": 20_000, "conv": 10_000}
 

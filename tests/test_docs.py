@@ -17,6 +17,7 @@ import ovfast.exceptions
 import ovfast.gst
 import ovfast.helpers
 import ovfast.interop
+import ovfast.ray
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
@@ -57,7 +58,7 @@ def test_the_site_builds_without_warnings_and_renders_every_page(site):
 
 def _public_classes():
     for module, names in ((ovfast, ovfast.__all__), (ovfast.exceptions, ovfast.exceptions.__all__),
-                          (ovfast.gst, ovfast.gst.__all__)):
+                          (ovfast.gst, ovfast.gst.__all__), (ovfast.ray, ovfast.ray.__all__)):
         for name in names:
             value = getattr(module, name)
             if isinstance(value, type) and value.__module__.startswith("ovfast"):
@@ -67,7 +68,7 @@ def _public_classes():
 def test_every_public_name_is_in_the_reference(site):
     names = {name for _, name in inventory(site)}
     expected = [f"ovfast.{n}" for n in ovfast.__all__]
-    expected += [f"{m.__name__}.{n}" for m in (ovfast.helpers, ovfast.exceptions, ovfast.interop, ovfast.gst)
+    expected += [f"{m.__name__}.{n}" for m in (ovfast.helpers, ovfast.exceptions, ovfast.interop, ovfast.gst, ovfast.ray)
                  for n in m.__all__]
     expected += ["ovfast.api.API_VERSION"]
     for qualified, cls in _public_classes():   # and every public method and attribute of our classes
