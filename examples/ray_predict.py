@@ -32,7 +32,7 @@ def main():
     model = os.path.join(folder, "mlp.xml")
     save_mlp(model)
     rows = np.random.default_rng(1).standard_normal((10_000, 256), np.float32)
-    ds = ray.data.from_numpy(rows).rename_columns({"data": "x"})   # the column the model input "x" reads
+    ds = ray.data.from_numpy(np.array_split(rows, 8)).rename_columns({"data": "x"})   # the column the model input "x" reads
     out = ds.map_batches(ovfast.ray.Predictor, fn_constructor_kwargs={"model": model, "cache_dir": folder},
                          concurrency=2, num_cpus=1, batch_size=1024, batch_format="numpy")
     n = sum(len(batch["y"]) for batch in out.iter_batches(batch_format="numpy"))

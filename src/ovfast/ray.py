@@ -1,11 +1,11 @@
 """Batch inference on Ray Data: callable classes for ``Dataset.map_batches`` that compile an OpenVINO model
 in each actor, sized to the CPUs Ray gave that actor, and run every batch through ``AsyncInferQueue.map``
-(the whole batch in C, no Python per row).
+(the whole batch in C, no Python per row)::
 
     ds.map_batches(ovfast.ray.Predictor, fn_constructor_kwargs={"model": "model.xml"},
                    concurrency=4, num_cpus=2, batch_size=1024, batch_format="numpy")
 
-Ray itself is imported only where it is needed (the CPUs an actor was given), never by ``import ovfast``.
+This module never imports Ray (a Ray worker has it loaded already), so ``import ovfast.ray`` needs no Ray.
 """
 
 import asyncio
