@@ -3,7 +3,9 @@ exactly once, through two actors; the actors' threads follow num_cpus; a node lo
 bad input fails the job with our message. openvino (in the driver, one batched call) is the oracle."""
 
 import concurrent.futures
+import sys
 import threading
+import time
 
 import numpy as np
 import openvino
@@ -17,6 +19,16 @@ import ovfast.ray  # noqa: E402
 
 ROWS = 20_000
 JOB_TIMEOUT = 120
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])   # actors cannot import this file
+
+
+class SlowPredictor(ovfast.ray.Predictor):
+    """A Predictor that takes 0.4 s a batch: a job long enough to lose a node in the middle of."""
+
+    def __call__(self, batch):
+        time.sleep(0.4)
+        return super().__call__(batch)
 
 
 def collect(ds):
@@ -110,12 +122,11 @@ def test_threads_follow_the_cpus_ray_assigned(cluster, models):
 def test_a_node_lost_mid_job_loses_no_row(cluster, models):
     worker = next(n for n in cluster.worker_nodes)
     columns = {"id": np.arange(ROWS), "x": np.random.default_rng(6).standard_normal((ROWS, 256), np.float32)}
-    ds = predict(dataset(columns, blocks=40), model=models["mlp"])
+    ds = predict(dataset(columns, blocks=40), SlowPredictor, model=models["mlp"])
 
-    started = threading.Event()
+    started, parts = threading.Event(), []
 
     def run():
-        parts = []
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             parts.append(batch)
             started.set()
@@ -125,6 +136,7 @@ def test_a_node_lost_mid_job_loses_no_row(cluster, models):
         assert started.wait(JOB_TIMEOUT)
         cluster.remove_node(worker)              # mid-job (Ray starts nodes from the main thread only)
         cluster.add_node(**NODE)    # and a fresh one takes its place: the pool wants two actors
+        assert not job.done() and sum(len(p["id"]) for p in parts) < ROWS
         got = job.result(timeout=JOB_TIMEOUT)
     check_every_row(columns, mlp(), got)
 
