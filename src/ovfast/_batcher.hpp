@@ -63,9 +63,8 @@ struct ovfb_item {
     ovfb_notify_fn notify = nullptr; // OVFB_NOTIFY
     int64_t queued_ns = 0;
     std::atomic<int> refs{1};        // an asyncio item: its answer and its coroutine (either frees it last)
-    std::mutex m;                    // a synchronous caller waits on done
+    std::mutex m;                    // a synchronous caller waits for state OVFB_DONE
     std::condition_variable cv;
-    bool done = false;
 };
 
 struct ovfb_batcher;
@@ -74,7 +73,6 @@ struct ovfb_run {
     ovfb_batcher* b;
     int which;                       // 0: the batch-1 model, 1: the batched one
     int slot;                        // its staging memory
-    int job;
     int64_t started_ns;
     std::vector<ovfb_item*> items;
     std::string fail;                // tests: fail instead of running
@@ -238,7 +236,6 @@ struct ovfb_batcher {
             fail(run, st, api.last_error());
             return nullptr;
         }
-        run->job = job;
         st = bind_rows(run, job);
         if (st == 0) st = api.infer(pool, job);
         std::string error = st == 0 ? "" : api.last_error();
@@ -287,7 +284,6 @@ struct ovfb_batcher {
             if (it->kind != OVFB_SYNC) continue;
             std::lock_guard<std::mutex> lk(it->m);
             it->state = OVFB_DONE;
-            it->done = true;
             it->cv.notify_one();
         }
         for (ovfb_item* it : notify) {
@@ -437,7 +433,6 @@ struct ovfb_batcher {
     // Starts a run on a job (held) of its pool; done() takes it from there.
     void start_on(ovfb_run* run, int job) {
         ovf_pool* pool = pools[run->which];
-        run->job = job;
         int st = bind_rows(run, job);
         if (st == 0) st = api.start(pool, job, &ovfb_batcher::done_cb, run);
         if (st != 0) {
@@ -477,7 +472,7 @@ struct ovfb_batcher {
     // Waits for a synchronous item's answer (the caller let go of the GIL).
     static void wait_item(ovfb_item* it) {
         std::unique_lock<std::mutex> lk(it->m);
-        it->cv.wait(lk, [it] { return it->done; });
+        it->cv.wait(lk, [it] { return it->state.load() == OVFB_DONE; });
     }
 
     void take_async(std::vector<ovfb_item*>& out) {
@@ -507,11 +502,6 @@ struct ovfb_batcher {
     static void cancel(ovfb_item* it) {
         int expected = OVFB_QUEUED;
         it->state.compare_exchange_strong(expected, OVFB_CANCELLED);
-    }
-
-    int64_t clock() {
-        std::lock_guard<std::mutex> lk(m);
-        return now();
     }
 
     // The figures, copied under the lock.

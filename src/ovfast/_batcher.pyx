@@ -17,7 +17,6 @@ from ovfast._runtime cimport CompiledModel, ConstOutput, item_arrays, result_of
 import asyncio
 import atexit
 import os
-import sys
 import threading
 import weakref
 

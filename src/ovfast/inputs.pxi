@@ -55,9 +55,7 @@ cdef class _InputSlots:
 
     cdef int set_tensor(self, Py_ssize_t i, Tensor t) except -1:
         cdef ConstOutput port = <ConstOutput>self.ports[i]
-        if t.ctype != port.ctype:
-            raise _exc.InputTypeError(f"input '{port._any_name}' expects a {type_label(port.ctype)} tensor, "
-                                      f"got {type_label(t.ctype)}")
+        check_tensor_type(port, t)
         if not port.dynamic and tensor_dims(t.ptr) != port.dims:
             raise _exc.InputValueError(f"input '{port._any_name}' expects {port._label()}, got "
                                        f"{type_label(t.ctype)}{list(tensor_dims(t.ptr))}")
@@ -152,6 +150,13 @@ cdef cnp.ndarray convert_array(ConstOutput port, cnp.ndarray arr):
     return arr.astype(cnp.PyArray_DescrFromType(port.npy))
 
 
+cdef int check_tensor_type(ConstOutput port, Tensor t) except -1:
+    if t.ctype != port.ctype:
+        raise _exc.InputTypeError(f"input '{port._any_name}' expects a {type_label(port.ctype)} tensor, "
+                                  f"got {type_label(t.ctype)}")
+    return 0
+
+
 cdef int shape_error(ConstOutput port, cnp.ndarray arr) except -1:
     raise _exc.InputValueError(f"input '{port._any_name}' expects {port._label()}, got {_describe(arr)}")
 
@@ -175,9 +180,7 @@ cdef list item_arrays(CompiledModel compiled, object inputs):
             raise _exc.InputValueError(f"input '{port._any_name}' is missing: an item gives every input of the "
                                        f"model {[p.any_name for p in ports]}")
         if type(value) is Tensor:
-            if (<Tensor>value).ctype != port.ctype:
-                raise _exc.InputTypeError(f"input '{port._any_name}' expects a {type_label(port.ctype)} "
-                                          f"tensor, got {type_label((<Tensor>value).ctype)}")
+            check_tensor_type(port, <Tensor>value)
             value = (<Tensor>value).view()
         elif not cnp.PyArray_CheckExact(value) and isinstance(value, _ov.Tensor):
             value = value.data
