@@ -403,3 +403,36 @@ def test_a_program_that_exits_with_items_waiting_ends_and_answers_them(leave):
     assert proc.returncode == (1 if "bye" in leave else 0), proc.stderr
     assert proc.stdout.split("\n")[:3] == ["callback 0 0.0", "callback 1 3.0", "callback 2 6.0"], proc.stdout + proc.stderr
     assert "Fatal" not in proc.stderr and "Segmentation" not in proc.stderr
+
+
+def test_a_callback_may_call_the_batcher_again():
+    # from its own callback thread: start_async chains items, infer() waits for its own (answered by the
+    # batch, not by this thread), and wait_all waits for the chained ones too
+    with ovfast.DynamicBatcher(add_model(), max_batch_size=4) as batcher:
+        got = []
+
+        def callback(result, k):
+            if k < 10:
+                batcher.start_async([np.full(8, k + 10, np.float32)] * 2, k + 10)
+            again = batcher.infer([np.full(8, k, np.float32)] * 2)
+            got.append((k, float(result[0][0, 0]), float(again[0][0, 0])))
+
+        batcher.set_callback(callback)
+        for k in range(10):
+            batcher.start_async([np.full(8, k, np.float32)] * 2, k)
+        batcher.wait_all()
+        assert sorted(got) == [(k, 3.0 * k, 3.0 * k) for k in range(20)]
+
+
+def test_a_batcher_dropped_with_items_waiting_ends_them_without_a_hang():
+    batcher = ovfast.DynamicBatcher(add_model(), max_batch_size=16, max_delay_us=500)
+    batcher._manual_clock(greedy=False)  # the items wait: nothing starts them but the end
+    batcher.set_callback(lambda result, userdata: None)
+    for k in range(5):
+        batcher.start_async([np.full(8, k, np.float32)] * 2, k)
+    assert batcher._queued() == 5
+    core_thread = threading.active_count()
+    del batcher
+    import gc
+    gc.collect()
+    wait_for(lambda: threading.active_count() < core_thread, "the callback thread's end")
