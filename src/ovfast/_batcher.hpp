@@ -98,6 +98,7 @@ struct ovfb_batcher {
     std::vector<std::vector<char>> staging;          // per slot: every input's rows for max_batch items
     std::vector<int> free_slots;
     int running = 0;                 // batches taken and not over (on a job, or about to be)
+    int answering = 0;               // runs over whose items are still being answered
     bool closing = false, cb_closing = false;
     int efd = -1;
     std::thread dispatcher;
@@ -244,8 +245,7 @@ struct ovfb_batcher {
         std::vector<ovfb_item*> cancelled;
         ovfb_run* next = end_run(run, cancelled);
         answer_all(cancelled, 0, "");
-        answer_all(run->items, st, error);
-        delete run;
+        answer_run(run, st, error);
         if (next && mine->state.load() == OVFB_DONE) {  // answered, here or by another run
             launch(next, true);
             return nullptr;
@@ -256,7 +256,7 @@ struct ovfb_batcher {
     // A job came back: the dispatcher may start what waits, wait_all may return.
     void job_back_locked() {
         if (!queue.empty() || closing) cv.notify_one();
-        if (queue.empty() && running == 0) cv_idle.notify_all();
+        if (idle_locked()) cv_idle.notify_all();
     }
 
     // Answers items (their status set here): each waiting caller, done list or C function. Not with m held.
@@ -307,6 +307,19 @@ struct ovfb_batcher {
         }
         free_slots.push_back(run->slot);
         running--;
+        answering++;     // until answer_run: wait_all and close wait for its answers too
+    }
+
+    // Nothing queued, running or being answered (a run's hold ends before its items are answered).
+    bool idle_locked() { return queue.empty() && running == 0 && answering == 0; }
+
+    // A run's items answered, after its hold ended (end_run_locked); the run freed.
+    void answer_run(ovfb_run* run, int status, const std::string& error) {
+        answer_all(run->items, status, error);
+        delete run;
+        std::lock_guard<std::mutex> lk(m);
+        answering--;
+        if (idle_locked()) cv_idle.notify_all();
     }
 
     // A run that ran ends: its hold, and the next due batch taken for the caller to start.
@@ -325,8 +338,7 @@ struct ovfb_batcher {
             end_run_locked(run, false);
             job_back_locked();
         }
-        answer_all(run->items, status, error);
-        delete run;
+        answer_run(run, status, error);
     }
 
     void loop() {
@@ -465,8 +477,7 @@ struct ovfb_batcher {
             if (next) launch(next, false);
         }
         answer_all(cancelled, 0, "");
-        answer_all(run->items, st, error);
-        delete run;
+        answer_run(run, st, error);
     }
 
     // Waits for a synchronous item's answer (the caller let go of the GIL).
@@ -492,7 +503,7 @@ struct ovfb_batcher {
 
     void wait_idle() {
         std::unique_lock<std::mutex> lk(m);
-        cv_idle.wait(lk, [this] { return queue.empty() && running == 0; });
+        cv_idle.wait(lk, [this] { return idle_locked(); });
     }
 
     // True for the last one to let go of an item.
