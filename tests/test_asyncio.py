@@ -240,6 +240,31 @@ def test_a_loop_closed_with_jobs_in_flight_leaves_a_working_queue(compiled):
     np.testing.assert_array_equal(np.stack([r[0] for r in results]), (a + b)[:20])
 
 
+def test_a_queue_freed_after_its_loop_was_cleared_still_closes_its_pool(compiled):
+    # In a cycle with its loop, the collector may clear the loop's attributes before it frees the queue
+    # (is_closed() then raises AttributeError): the queue's end must still close its pool, not stop at the
+    # loop (CI's debug build once counted the pool still alive after test_job_lifecycle).
+    import gc
+    a, b = items(4, seed=3)
+    queue = ovfast.AsyncInferQueue(compiled, 2)
+    loop = asyncio.new_event_loop()
+
+    async def one():
+        return await queue.infer_async([a[0], b[0]])
+
+    np.testing.assert_array_equal(loop.run_until_complete(one())[0], a[0] + b[0])
+    vars(loop).clear()                     # what the collector's tp_clear does to a loop in a cycle
+    unraisable = []
+    previous, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        del queue
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+        loop._closed = True                # the loop's own end (__del__ asks is_closed()) stays quiet
+    assert unraisable == []
+
+
 def test_blocking_waits_on_the_loop_thread_raise_instead_of_deadlocking(compiled):
     queue = ovfast.AsyncInferQueue(compiled, 1)
     x = np.zeros(8, np.float32)

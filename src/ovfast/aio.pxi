@@ -151,18 +151,22 @@ cdef class _AsyncBridge:
         return 0
 
     cdef stop_watching(self):
-        """Takes the queue's eventfd off its loop (from the loop's thread, as the loop requires)."""
+        """Takes the queue's eventfd off its loop (from the loop's thread, as the loop requires). Never
+        raises: the queue's __dealloc__ closes the pool after it, and a loop in a cycle with the queue may
+        have had its attributes cleared by the garbage collector first (is_closed() then raises)."""
         loop = self.loop
-        if loop is None or loop.is_closed():
+        if loop is None:
             return
-        fd = ovf_pool_async_fd(self.h.pool)
         try:
+            if loop.is_closed():
+                return
+            fd = ovf_pool_async_fd(self.h.pool)
             if asyncio._get_running_loop() is loop or not loop.is_running():
                 loop.remove_reader(fd)
             else:
                 loop.call_soon_threadsafe(loop.remove_reader, fd)
         except Exception:
-            pass  # a loop being torn down: its selector goes with it
+            pass  # a loop being torn down (or cleared by the collector): its selector goes with it
 
 
 def _async_drain(_AsyncBridge bridge):
