@@ -3,6 +3,7 @@
 import gc
 import threading
 import time
+import tracemalloc
 
 import numpy as np
 import openvino
@@ -268,6 +269,29 @@ def test_map_big_ports_bound_small_ports_copied_and_caller_arrays_untouched():
         queue.start_async([images[0] + i, biases[0]])
     queue.wait_all()
     np.testing.assert_array_equal(res["rowsum"], kept)
+
+
+def test_map_reads_big_read_only_inputs_in_place():
+    # a read-only input (Ray's zero-copy columns) of over 16 KiB an item is accepted and read item by item
+    # into the jobs' own tensors: map allocates nothing near its size (numpy reports to tracemalloc)
+    compiled = ovfast.compile_model(mixed_size_model(), "CPU")
+    queue = ovfast.AsyncInferQueue(compiled, 2)
+    rng = np.random.default_rng(6)
+    images = rng.standard_normal((200, 64, 128)).astype(np.float32)   # 32 KiB an item, 6.4 MiB in all
+    biases = rng.standard_normal((200, 128)).astype(np.float32)
+    images.flags.writeable = biases.flags.writeable = False
+    first = queue.map({"image": images, "bias": biases})
+    outputs = {"shifted": np.empty_like(first["shifted"]), "rowsum": np.empty_like(first["rowsum"])}
+    tracemalloc.start()
+    try:
+        queue.map({"image": images, "bias": biases}, outputs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < images.nbytes // 8
+    expected = sequential(compiled, [[images[i], biases[i]] for i in range(200)])
+    np.testing.assert_array_equal(outputs["shifted"], np.stack([r["shifted"] for r in expected]))
+    np.testing.assert_array_equal(outputs["rowsum"], np.stack([r["rowsum"] for r in expected]))
 
 
 def test_map_accepts_items_without_their_leading_one():

@@ -228,6 +228,7 @@ cdef class _MapPlan:
 
     cdef object _add(self, ConstOutput port, object value, str what):
         cdef dims_t d
+        cdef bint copy_items
         if port.dynamic or port.npy < 0 or is_packed(port.ctype):
             raise _exc.InputValueError(f"map needs static, numpy-typed {what}s; {what} '{port._any_name}' is "
                                        f"{port._label()}: use start_async or imap")
@@ -244,8 +245,6 @@ cdef class _MapPlan:
                                                   f"cannot be converted to {type_label(port.ctype)}")
                     arr = arr.astype(cnp.PyArray_DescrFromType(port.npy))
                 arr = np.ascontiguousarray(arr)
-                if not arr.flags.writeable and port.nbytes > MAP_COPY_MAX_BYTES:
-                    arr = arr.copy()  # bound zero-copy otherwise, and ovfast never binds memory it may not write
             else:
                 arr = value
                 if not (isinstance(arr, np.ndarray) and arr.dtype.num == port.npy and arr.dtype.isnative
@@ -275,7 +274,12 @@ cdef class _MapPlan:
         self.stride.push_back(port.nbytes)
         self.ctype.push_back(<int>port.ctype)
         self.dims.push_back(d)
-        self.copied.push_back(port.nbytes <= MAP_COPY_MAX_BYTES)
+        # A read-only input (Ray's zero-copy columns, a read-only mapping) is read item by item into the
+        # job's own tensor, never bound (ovfast binds only memory it may write) nor copied whole.
+        copy_items = port.nbytes <= MAP_COPY_MAX_BYTES
+        if what == "input" and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>arr):
+            copy_items = True
+        self.copied.push_back(copy_items)
         return arr
 
     cdef attach(self, vector[ov_infer_request_t*]& reqs):
