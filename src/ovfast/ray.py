@@ -42,25 +42,68 @@ def cpu_config(cpus, config=None):
     return sized
 
 
+# A model whose rows have a batch axis of 1 runs this many rows per inference: OpenVINO's CPU kernels do
+# far more rows per second on a batch than on one row at a time, and a few dozen rows get most of it.
+ROWS_PER_INFERENCE = 64
+# ... but no more rows than fit this many bytes of inputs, so a large image model's activations stay small.
+MAX_INFERENCE_BYTES = 4 << 20
+
+
+def _batched(model, rows):
+    """(a copy of `model` that runs `rows` rows at once, rows) where its ports allow that: every input and
+    output static with a leading 1 that the reshape turns into `rows`; else (None, 1)."""
+    ports = list(model.inputs) + list(model.outputs)
+    shapes = [p.get_partial_shape() for p in ports]
+    if any(s.is_dynamic or s.rank.get_length() == 0 or s[0].get_length() != 1 for s in shapes) or any(
+            p.get_element_type().bitwidth < 8 or not p.get_element_type().is_static() for p in ports):
+        return None, 1
+    row_bytes = sum(p.get_element_type().size * int(np.prod(list(p.get_shape()))) for p in model.inputs)
+    rows = max(1, min(rows, MAX_INFERENCE_BYTES // max(1, row_bytes)))
+    if rows == 1:
+        return None, 1
+    batched = model.clone()
+    try:
+        batched.reshape({i: [rows, *s.to_shape()[1:]] for i, s in enumerate(shapes[:len(model.inputs)])})
+    except Exception:   # a graph whose shapes do not follow the batch (a Reshape to a constant shape)
+        return None, 1
+    after = [p.get_partial_shape() for p in batched.outputs]
+    if any(a.is_dynamic or list(a.to_shape()) != [rows, *s.to_shape()[1:]]
+           for a, s in zip(after, shapes[len(model.inputs):])):
+        return None, 1
+    return batched, rows
+
+
 class _Compiled:
     """A model compiled in the actor, with the mapping between a batch's columns and its ports."""
 
     def __init__(self, model, device="CPU", config=None, cache_dir=None, input_columns=None,
-                 output_columns=None):
+                 output_columns=None, rows_per_inference=ROWS_PER_INFERENCE, keep_inputs=False):
         model = os.fspath(model)
         if not os.path.isfile(model):
             raise _exc.ModelFileNotFound(f"ovfast.ray: the model file '{model}' does not exist")
+        if int(rows_per_inference) < 1:
+            raise ValueError(f"ovfast.ray: rows_per_inference must be at least 1, got {rows_per_inference}")
         config = dict(config or {})
         if device == "CPU":
             config = cpu_config(assigned_cpus(), config)
         if cache_dir is not None:
             config.setdefault("CACHE_DIR", os.fspath(cache_dir))
-        self.compiled = _ov.compile_model(model, device, config)
+        batched, self.rows = None, 1
+        if rows_per_inference > 1:
+            batched, self.rows = _batched(_ov.Core().read_model(model), int(rows_per_inference))
+        self.compiled = _ov.compile_model(model if batched is None else batched, device, config)
         inputs, outputs = input_columns or {}, output_columns or {}
         self._in = [(port, inputs.get(port.any_name, port.any_name)) for port in self.compiled.inputs]
+        self._keep_inputs = keep_inputs
         self._out = [(port, outputs.get(port.any_name, port.any_name or f"output{i}"),
                       len(port.shape) > 0 and port.shape[0] == 1)
                      for i, port in enumerate(self.compiled.outputs)]
+        # openvino's Type is asked here, on the actor's main thread, never on AsyncPredictor's threads:
+        # pybind11's first numpy lookup deadlocks when two threads make it at once
+        self._type_names = {port: port.element_type.get_type_name() for port in self.compiled.inputs}
+        self._in_shapes = {port: tuple(port.shape) for port in self.compiled.inputs}
+        self._out_types = {port: (tuple(port.shape), np.dtype(port.element_type.to_dtype()))
+                           for port in self.compiled.outputs}
 
     def queue(self):
         return _ov.AsyncInferQueue(self.compiled, 0)   # 0: the model's optimal number of jobs
@@ -75,17 +118,51 @@ class _Compiled:
             value = np.asarray(batch[column])   # no copy: Ray's arrays may be read-only, map only reads them
             if value.dtype.kind not in "biuf":
                 raise _exc.UnsupportedDtype(f"ovfast.ray: column '{column}' has dtype {value.dtype}, which does not "
-                                            f"convert to input '{port.any_name}' ({port.element_type.get_type_name()})")
+                                            f"convert to input '{port.any_name}' ({self._type_names[port]})")
+            if self.rows > 1:
+                row = self._in_shapes[port][1:]
+                if value.ndim == 0 or value.shape[1:] not in (row, (1, *row)):
+                    raise _exc.InputValueError(
+                        f"ovfast.ray: column '{column}' has rows of shape {value.shape[1:]}, and input "
+                        f"'{port.any_name}' takes rows of shape {row} or {(1, *row)}")
             arrays[port] = value
         return arrays
 
-    def outputs(self, batch, result):
-        """The batch with a column per output added: row i's output, its leading axis of 1 dropped."""
-        batch = dict(batch)
-        for port, column, squeeze in self._out:
-            value = result[port]
-            batch[column] = value.reshape(value.shape[:1] + value.shape[2:]) if squeeze else value
+    def run(self, queue, batch):
+        """The batch with a column per output added, its rows run through `queue` (map, whole batch in C)."""
+        inputs = self.inputs(batch)
+        if self.rows == 1:
+            result = queue.map(inputs)
+            outputs = {port: result[port].reshape(result[port].shape[:1] + result[port].shape[2:])
+                       if squeeze else result[port] for port, _, squeeze in self._out}
+        else:
+            outputs = self._run_batched(queue, inputs)
+        # the input columns are consumed unless asked for: Ray would write them back to the object store
+        used = () if self._keep_inputs else {column for _, column in self._in}
+        batch = {name: value for name, value in batch.items() if name not in used}
+        for port, column, _ in self._out:
+            batch[column] = outputs[port]
         return batch
+
+    def _run_batched(self, queue, inputs):
+        """Every `self.rows` rows as one item of map, the last rows padded with zeros to a full item: map
+        reads the columns in place and writes each output straight into its column."""
+        n = len(next(iter(inputs.values())))
+        if any(len(value) != n for value in inputs.values()):
+            raise _exc.InputValueError(f"ovfast.ray: the input columns have {[len(v) for v in inputs.values()]} rows; "
+                                       f"they need as many each")
+        full, tail = divmod(n, self.rows)
+        out = {port: np.empty((full + (tail > 0), *shape), dtype) for port, (shape, dtype) in self._out_types.items()}
+        if full:
+            queue.map({port: value[:full * self.rows].reshape(full, *self._in_shapes[port])
+                       for port, value in inputs.items()}, {port: value[:full] for port, value in out.items()})
+        if tail:
+            padded = {}
+            for port, value in inputs.items():
+                padded[port] = np.zeros((1, *self._in_shapes[port]), value.dtype)
+                padded[port].reshape(self.rows, -1)[:tail] = value[full * self.rows:].reshape(tail, -1)
+            queue.map(padded, {port: value[full:] for port, value in out.items()})
+        return {port: value.reshape(-1, *value.shape[2:])[:n] for port, value in out.items()}
 
 
 class Predictor:
@@ -97,20 +174,30 @@ class Predictor:
     after the first on a node load the compiled blob instead of compiling.
 
     A batch's columns named after the model's inputs go in (`input_columns` maps an input's name to another
-    column), one column per output comes out, named after the output (`output_columns` renames), and every
-    other column passes through. A row of an input column is one item of the port's shape, or of its shape
-    without the leading 1 (``[1, 256]``: rows of 256 or of 1x256); an output column's rows have the output's
-    shape without its leading 1 where it has one.
+    column) and leave the batch (`keep_inputs=True` keeps them), one column per output comes out, named
+    after the output (`output_columns` renames), and every other column passes through. A row of an input
+    column is one item of the port's shape, or of its shape without the leading 1 (``[1, 256]``: rows of
+    256 or of 1x256); an output column's rows have the output's shape without its leading 1 where it has
+    one.
+
+    Where every input and output has a leading 1 that the model can reshape, the actor compiles it for
+    `rows_per_inference` rows at once (fewer where 4 MiB of inputs come first; 1: the model as it is) and
+    runs a batch's rows in groups of that many, the last group padded; ``rows_per_inference`` tells what
+    was chosen. A row's outputs are ``compiled(row)``'s to float rounding (batched kernels add in another
+    order). Ray batch sizes that are a multiple of it waste no padding. A model that mixes values along
+    its leading axis (a norm over every axis) needs ``rows_per_inference=1``.
     """
 
     def __init__(self, model, device="CPU", config=None, cache_dir=None, input_columns=None,
-                 output_columns=None):
-        self._model = _Compiled(model, device, config, cache_dir, input_columns, output_columns)
+                 output_columns=None, rows_per_inference=ROWS_PER_INFERENCE, keep_inputs=False):
+        self._model = _Compiled(model, device, config, cache_dir, input_columns, output_columns,
+                                rows_per_inference, keep_inputs)
         self.compiled = self._model.compiled
+        self.rows_per_inference = self._model.rows
         self._queue = self._model.queue()
 
     def __call__(self, batch):
-        return self._model.outputs(batch, self._queue.map(self._model.inputs(batch)))
+        return self._model.run(self._queue, batch)
 
 
 class AsyncPredictor:
@@ -122,11 +209,14 @@ class AsyncPredictor:
     a queue."""
 
     def __init__(self, model, device="CPU", config=None, cache_dir=None, input_columns=None,
-                 output_columns=None, max_concurrent_batches=2):
+                 output_columns=None, max_concurrent_batches=2, rows_per_inference=ROWS_PER_INFERENCE,
+                 keep_inputs=False):
         if max_concurrent_batches < 1:
             raise ValueError(f"max_concurrent_batches must be at least 1, got {max_concurrent_batches}")
-        self._model = _Compiled(model, device, config, cache_dir, input_columns, output_columns)
+        self._model = _Compiled(model, device, config, cache_dir, input_columns, output_columns,
+                                rows_per_inference, keep_inputs)
         self.compiled = self._model.compiled
+        self.rows_per_inference = self._model.rows
         self._queues = [self._model.queue() for _ in range(max_concurrent_batches)]
         self._idle = None   # an asyncio.Queue of idle job queues, made on the actor's event loop
 
@@ -135,10 +225,9 @@ class AsyncPredictor:
             self._idle = asyncio.Queue()
             for queue in self._queues:
                 self._idle.put_nowait(queue)
-        inputs = self._model.inputs(batch)
+        self._model.inputs(batch)   # a bad column fails here, before the batch waits for a queue
         queue = await self._idle.get()
         try:
-            result = await asyncio.to_thread(queue.map, inputs)
+            return await asyncio.to_thread(self._model.run, queue, batch)
         finally:
             self._idle.put_nowait(queue)
-        return self._model.outputs(batch, result)
