@@ -464,7 +464,7 @@ def test_cli_errors(tmp_path, models):
     proc = run(models["mlp"], models["image"], "--name", "m")
     assert proc.returncode == 1 and "--name names one model; 2 were given" in proc.stderr
     proc = run(models["mlp"], "--max-batch-size", "0")
-    assert proc.returncode == 1 and "max_batch_size must be at least 1, got 0" in proc.stderr
+    assert proc.returncode == 1 and "max_batch_size must be an integer of at least 1, got 0" in proc.stderr
     proc = run()
     assert proc.returncode == 2 and "the following arguments are required: model" in proc.stderr
 

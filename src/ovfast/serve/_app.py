@@ -91,16 +91,12 @@ async def _read_body(request, limit):
     return body
 
 
-def create_app(models, *, device="CPU", config=None, max_batch_size=16, max_delay_us=500, max_body_bytes=64 << 20):
-    """A KServe v2 REST app (FastAPI) serving `models`: a model file, a model repository folder, a list of
-    them, or a dict {name: path}. Compiles every model now (errors name the path); app.state.ovfast.close()
-    or the ASGI lifespan's shutdown answers what is queued and closes the batchers."""
-    if max_batch_size < 1:
-        raise ValueError(f"ovfast serve: max_batch_size must be at least 1, got {max_batch_size}")
-    if max_delay_us < 0:
-        raise ValueError(f"ovfast serve: max_delay_us must not be negative, got {max_delay_us}")
-    if max_body_bytes < 1:
-        raise ValueError(f"ovfast serve: max_body_bytes must be at least 1, got {max_body_bytes}")
+def build_app(models, *, device, config, max_batch_size, max_delay_us, max_body_bytes):
+    """ovfast.serve.create_app (its docstring says what it takes)."""
+    for option, value, least in (("max_batch_size", max_batch_size, 1), ("max_delay_us", max_delay_us, 0),
+                                 ("max_body_bytes", max_body_bytes, 1)):
+        if not isinstance(value, int) or value < least:
+            raise ValueError(f"ovfast serve: {option} must be an integer of at least {least}, got {value!r}")
     served = []
     try:
         for entry in resolve(models):

@@ -43,7 +43,7 @@ def _config(pairs):
 def _serve(args):
     import uvicorn
 
-    from ovfast.serve._app import create_app
+    from ovfast.serve import create_app
 
     if args.name is not None and len(args.model) > 1:
         raise ValueError(f"--name names one model; {len(args.model)} were given")
