@@ -252,6 +252,12 @@ def test_2000_inferences_from_32_clients(server, models):
     assert delta("ovfast_inference_request_seconds_count") == sent
     assert delta("ovfast_batch_items_total") == rows_sent   # every row went through the batcher
     assert 0 < delta("ovfast_batches_total") <= rows_sent
+    # the batch size histogram: every batch in the +Inf bucket, none over --max-batch-size 8, its sum the rows
+    assert delta("ovfast_batch_size_count") == delta("ovfast_batches_total")
+    assert delta("ovfast_batch_size_bucket", le="8.0") == delta("ovfast_batch_size_bucket", le="+Inf") == \
+        delta("ovfast_batches_total")
+    assert delta("ovfast_batch_size_sum") == rows_sent
+    assert delta("ovfast_batch_size_bucket", le="1.0") <= delta("ovfast_batch_size_bucket", le="2.0")
 
 
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])

@@ -3,10 +3,21 @@ requests by outcome and their time per model version, counted by the app; the ba
 queue wait and batched inference time, read from its stats() when scraped."""
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LABELS = ["model", "version"]
+
+
+def _buckets(counts, largest):
+    """Cumulative (upper bound, batches) for powers of two up to the largest batch, from {size: batches}."""
+    bounds, b = [], 1
+    while b < largest:
+        bounds.append(b)
+        b *= 2
+    bounds.append(largest)
+    return [(str(float(b)), sum(n for k, n in counts.items() if k <= b)) for b in bounds] + \
+        [("+Inf", sum(counts.values()))]
 
 
 class _BatcherCollector:
@@ -21,18 +32,20 @@ class _BatcherCollector:
                                  "percentile over the last 4096 rows", labels=_LABELS + ["quantile"])
         run = GaugeMetricFamily("ovfast_batch_inference_microseconds", "time of a batched inference, "
                                 "percentile over the last 4096 batches", labels=_LABELS + ["quantile"])
+        sizes = HistogramMetricFamily("ovfast_batch_size", "rows in a batched inference", labels=_LABELS)
         for m in self.models:
             stats = m.stats()
             if stats is None:
                 continue
             labels = [m.name, str(m.version)]
             batches.add_metric(labels, stats["batches"])
+            sizes.add_metric(labels, _buckets(stats["batch_sizes"], m.batcher.max_batch_size), stats["items"])
             items.add_metric(labels, stats["items"])
             for family, key in ((wait, "queue_wait_us"), (run, "inference_us")):
                 for q, value in stats[key].items():
                     if value is not None:
                         family.add_metric(labels + [str(int(q[1:]) / 100)], value)
-        return [batches, items, wait, run]
+        return [batches, items, sizes, wait, run]
 
 
 class Metrics:
