@@ -18,6 +18,7 @@ import numpy as np
 import openvino
 import openvino.opset13 as ops
 import pytest
+from models import string_model
 
 tritonhttp = pytest.importorskip("tritonclient.http")
 from tritonclient.utils import InferenceServerException  # noqa: E402
@@ -92,7 +93,8 @@ def models(tmp_path_factory):
              # a repository: two versions (the highest is the default), and a model with no version folder
              "ranked/1": _save(mlp_model(1), root / "repo" / "ranked" / "1" / "model.xml"),
              "ranked/2": _save(mlp_model(2), root / "repo" / "ranked" / "2" / "model.xml"),
-             "plain": _save(image_model(), root / "repo" / "plain" / "net.xml")}
+             "plain": _save(image_model(), root / "repo" / "plain" / "net.xml"),
+             "strings": _save(string_model(), root / "strings.xml")}
     paths["repo"] = str(root / "repo")
     return paths
 
@@ -124,7 +126,8 @@ def stop_server(proc):
 
 @pytest.fixture(scope="module")
 def server(models, tmp_path_factory):
-    proc, url = start_server([models["mlp"], models["image"], models["two"], models["nobatch"], models["repo"],
+    proc, url = start_server([models["mlp"], models["image"], models["two"], models["nobatch"], models["strings"],
+                              models["repo"],
                               "--max-body-bytes", str(BODY_LIMIT), "--max-batch-size", "8"],
                              tmp_path_factory.mktemp("cwd"))
     yield url
@@ -202,6 +205,7 @@ def test_health_and_metadata(client):
     assert client.get_model_metadata("ranked")["versions"] == ["2"]
     assert client.get_model_metadata("ranked", "1")["versions"] == ["1"]
     assert client.get_model_metadata("plain")["outputs"][0]["name"] == "features"
+    assert client.get_model_metadata("strings")["inputs"] == [{"name": "s", "datatype": "BYTES", "shape": [3]}]
     for name, version in (("mlp", ""), ("ranked", "1"), ("ranked", "2"), ("plain", "1")):
         assert client.is_model_ready(name, version)
     assert not client.is_model_ready("ranked", "3") and not client.is_model_ready("nope")
@@ -335,6 +339,9 @@ def _bad_requests():
          "input 'x' has datatype 'FP64'; expected 'FP32'"),
         ("bytes", "/v2/models/mlp/infer", _json_request([{**X_JSON, "datatype": "BYTES"}]), {},
          "BYTES (string) tensors are not served"),
+        ("string model", "/v2/models/strings/infer",
+         _json_request([{"name": "s", "shape": [3], "datatype": "BYTES", "data": ["a", "b", "c"]}]), {},
+         "input 's' is a string (BYTES) tensor of the model; this server takes numeric tensors only"),
         ("element count", "/v2/models/mlp/infer", _json_request([{**X_JSON, "data": [1.0, 2.0, 3.0]}]), {},
          "\"data\" has 3 elements; shape [1, 256] needs 256"),
         ("float into integers", "/v2/models/image/infer",
@@ -471,6 +478,11 @@ def test_cli_errors(tmp_path, models):
     assert proc.returncode == 1 and "--name names one model; 2 were given" in proc.stderr
     proc = run(models["mlp"], "--max-batch-size", "0")
     assert proc.returncode == 1 and "max_batch_size must be an integer of at least 1, got 0" in proc.stderr
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        proc = run(models["mlp"], "--port", str(port))
+    assert proc.returncode == 1 and proc.stderr == f"ovfast serve: error: cannot listen on 127.0.0.1:{port}: " \
+                                                   f"Address already in use\n"
     proc = run()
     assert proc.returncode == 2 and "the following arguments are required: model" in proc.stderr
 

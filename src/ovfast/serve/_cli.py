@@ -4,6 +4,7 @@ batchers and exits 0."""
 
 import argparse
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -54,7 +55,7 @@ def _serve(args):
         sock = socket.create_server((args.host, args.port), reuse_port=False)
     except OSError as e:
         app.state.ovfast.close()
-        raise OSError(f"cannot listen on {args.host}:{args.port}: {e.strerror}") from None
+        raise OSError(f"cannot listen on {args.host}:{args.port}: {os.strerror(e.errno) if e.errno else e}") from None
     host, port = sock.getsockname()[:2]
 
     class Server(uvicorn.Server):

@@ -109,6 +109,9 @@ def decode_inputs(request, binary, specs, batched):
         if name in arrays:
             raise ProtocolError(f"input '{name}' is given twice")
         datatype = tensor.get("datatype")
+        if spec.datatype == "BYTES":
+            raise ProtocolError(f"input '{name}' is a string (BYTES) tensor of the model; this server takes "
+                                f"numeric tensors only (BOOL, UINT8..UINT64, INT8..INT64, FP16, FP32, FP64)")
         if datatype != spec.datatype:
             extra = "; BYTES (string) tensors are not served" if datatype == "BYTES" else ""
             raise ProtocolError(f"input '{name}' has datatype {datatype!r}; expected {spec.datatype!r}{extra}")
