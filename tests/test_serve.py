@@ -1,6 +1,7 @@
 """`python -m ovfast serve`: the KServe v2 REST server, driven by Triton's own client (tritonclient.http) and
 by raw HTTP for what that client never sends; every answer checked against openvino's compiled model."""
 
+import gc
 import gzip
 import http.client
 import json
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -299,6 +301,22 @@ def test_models_equal_openvino(client, models, binary):
                                atol=1e-7)
 
 
+def test_nested_json_data(server, models):
+    """"data" may be nested as the shape is (row-major), not only flat."""
+    a = np.arange(8, dtype=np.float32).reshape(2, 4) / 3
+    b = np.arange(8, dtype=np.int32).reshape(2, 4) - 3
+    body = _json_request([{"name": "a", "shape": [2, 4], "datatype": "FP32", "data": a.tolist()},
+                          {"name": "b", "shape": [2, 4], "datatype": "INT32", "data": b.tolist()}], id="nested")
+    status, _, answer = post(server, "/v2/models/two/infer", body)
+    assert status == 200, answer
+    answer = json.loads(answer)
+    assert answer["id"] == "nested" and answer["model_name"] == "two" and answer["model_version"] == "1"
+    want = oracle(models["two"], {"a": a, "b": b}, batched=False)
+    for out, expected in zip(answer["outputs"], want):
+        assert out["shape"] == [2, 4] and out["datatype"] == {"float32": "FP32", "int32": "INT32"}[str(expected.dtype)]
+        np.testing.assert_allclose(np.array(out["data"]).reshape(2, 4), expected, rtol=1e-6)
+
+
 def test_compressed_requests(client, models):
     x = np.random.default_rng(5).standard_normal((1, 256)).astype(np.float32)
     want = oracle(models["mlp"], {"x": x})[0]
@@ -529,3 +547,8 @@ def test_create_app_in_a_host_without_lifespan(models):
     state.close()
     state.close()   # idempotent
     assert state.closed and all(m.closed for m in state.models.values())
+    # nothing outside the app (FastAPI's caches, the event loop) keeps its models once it is let go
+    batcher = weakref.ref(state.models["m", 1].batcher)
+    del app, state, server
+    gc.collect()
+    assert batcher() is None

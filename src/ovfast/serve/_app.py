@@ -91,6 +91,94 @@ async def _read_body(request, limit):
     return body
 
 
+# The routes are module functions that find their app's state in request.app: FastAPI keeps endpoints in a
+# process-wide cache, where closures over a state would keep every app's models alive after its close.
+
+async def _live(request: Request):
+    return Response(status_code=200)
+
+
+async def _ready(request: Request):
+    return Response(status_code=503 if request.app.state.ovfast.closed else 200)
+
+
+async def _server_metadata(request: Request):
+    return {"name": "ovfast", "version": ovfast.__version__, "extensions": EXTENSIONS}
+
+
+async def _metrics(request: Request):
+    return Response(request.app.state.ovfast.metrics.text(), media_type=CONTENT_TYPE)
+
+
+async def _model_ready(request: Request, name: str, version: str | None = None):
+    state = request.app.state.ovfast
+    state.find(name, version)
+    return Response(status_code=503 if state.closed else 200)
+
+
+async def _model_metadata(request: Request, name: str, version: str | None = None):
+    return request.app.state.ovfast.find(name, version).metadata()
+
+
+async def _infer(request: Request, name: str, version: str | None = None):
+    state = request.app.state.ovfast
+    model = state.find(name, version)
+    if state.closed:
+        state.metrics.failure(model)
+        return _error(503, "the server is shutting down")
+    state.metrics.taken(model)
+    try:
+        return await _answer(request, state, model)
+    finally:
+        state.metrics.answered(model)
+
+
+async def _answer(request, state, model):
+    try:
+        body = await _read_body(request, state.max_body_bytes)
+        req, binary = split_body(body, request.headers.get("inference-header-content-length"))
+        arrays = decode_inputs(req, binary, model.inputs, model.batched)
+        outputs = requested_outputs(req, model.outputs)
+        start = time.perf_counter()
+        results = await model.infer(arrays)
+        seconds = time.perf_counter() - start
+        body, header_length = encode_response(model.name, model.version, req.get("id"),
+                                              [(model.outputs[i].name, results[i], b) for i, b in outputs])
+    except (ProtocolError, HTTPError) as e:
+        state.metrics.failure(model)
+        return _error(getattr(e, "status", 400), str(e))
+    except ClientDisconnect:   # nobody to answer
+        state.metrics.failure(model)
+        return Response(status_code=400)
+    except Exception as e:
+        state.metrics.failure(model)
+        return _error(500, f"inference failed: {type(e).__name__}: {e}")
+    state.metrics.success(model, arrays[0].shape[0] if model.batched else 1, seconds)
+    if header_length is None:
+        return Response(body, media_type="application/json")
+    return Response(body, media_type="application/octet-stream",
+                    headers={"Inference-Header-Content-Length": str(header_length)})
+
+
+async def _http_error(request, exc):
+    return _error(exc.status, str(exc))
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app):
+    try:
+        yield
+    finally:
+        app.state.ovfast.close()
+
+
+_ROUTES = [("/v2/health/live", _live, "GET"), ("/v2/health/ready", _ready, "GET"), ("/v2", _server_metadata, "GET"),
+           ("/metrics", _metrics, "GET")]
+for _prefix in ("/v2/models/{name}/versions/{version}", "/v2/models/{name}"):
+    _ROUTES += [(_prefix + "/infer", _infer, "POST"), (_prefix + "/ready", _model_ready, "GET"),
+                (_prefix, _model_metadata, "GET")]
+
+
 def build_app(models, *, device, config, max_batch_size, max_delay_us, max_body_bytes):
     """ovfast.serve.create_app (its docstring says what it takes)."""
     for option, value, least in (("max_batch_size", max_batch_size, 1), ("max_delay_us", max_delay_us, 0),
@@ -105,104 +193,9 @@ def build_app(models, *, device, config, max_batch_size, max_delay_us, max_body_
         for m in served:
             m.close()
         raise
-    state = ServerState(served, max_body_bytes)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        try:
-            yield
-        finally:
-            state.close()
-
-    app = FastAPI(title="ovfast serve", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
-    app.state.ovfast = state
-
-    @app.exception_handler(HTTPError)
-    async def http_error(request, exc):
-        return _error(exc.status, str(exc))
-
-    @app.get("/v2/health/live")
-    async def live():
-        return Response(status_code=200)
-
-    @app.get("/v2/health/ready")
-    async def ready():
-        return Response(status_code=503 if state.closed else 200)
-
-    @app.get("/v2")
-    async def server_metadata():
-        return {"name": "ovfast", "version": ovfast.__version__, "extensions": EXTENSIONS}
-
-    @app.get("/metrics")
-    async def metrics():
-        return Response(state.metrics.text(), media_type=CONTENT_TYPE)
-
-    async def model_ready(name, version=None):
-        state.find(name, version)
-        return Response(status_code=503 if state.closed else 200)
-
-    async def model_metadata(name, version=None):
-        return state.find(name, version).metadata()
-
-    async def infer(request: Request, name: str, version=None):
-        model = state.find(name, version)
-        if state.closed:
-            state.metrics.failure(model)
-            return _error(503, "the server is shutting down")
-        state.metrics.taken(model)
-        try:
-            return await _infer(request, model)
-        finally:
-            state.metrics.answered(model)
-
-    async def _infer(request, model):
-        try:
-            body = await _read_body(request, state.max_body_bytes)
-            req, binary = split_body(body, request.headers.get("inference-header-content-length"))
-            arrays = decode_inputs(req, binary, model.inputs, model.batched)
-            outputs = requested_outputs(req, model.outputs)
-            start = time.perf_counter()
-            results = await model.infer(arrays)
-            seconds = time.perf_counter() - start
-            body, header_length = encode_response(model.name, model.version, req.get("id"),
-                                                  [(model.outputs[i].name, results[i], b) for i, b in outputs])
-        except (ProtocolError, HTTPError) as e:
-            state.metrics.failure(model)
-            return _error(getattr(e, "status", 400), str(e))
-        except ClientDisconnect:   # nobody to answer
-            state.metrics.failure(model)
-            return Response(status_code=400)
-        except Exception as e:
-            state.metrics.failure(model)
-            return _error(500, f"inference failed: {type(e).__name__}: {e}")
-        state.metrics.success(model, arrays[0].shape[0] if model.batched else 1, seconds)
-        if header_length is None:
-            return Response(body, media_type="application/json")
-        return Response(body, media_type="application/octet-stream",
-                        headers={"Inference-Header-Content-Length": str(header_length)})
-
-    async def infer_latest(request: Request, name: str):
-        return await infer(request, name)
-
-    async def ready_latest(name: str):
-        return await model_ready(name)
-
-    async def metadata_latest(name: str):
-        return await model_metadata(name)
-
-    async def infer_version(request: Request, name: str, version: str):
-        return await infer(request, name, version)
-
-    async def ready_version(name: str, version: str):
-        return await model_ready(name, version)
-
-    async def metadata_version(name: str, version: str):
-        return await model_metadata(name, version)
-
-    app.add_api_route("/v2/models/{name}/versions/{version}/infer", infer_version, methods=["POST"])
-    app.add_api_route("/v2/models/{name}/versions/{version}/ready", ready_version, methods=["GET"])
-    app.add_api_route("/v2/models/{name}/versions/{version}", metadata_version, methods=["GET"])
-    app.add_api_route("/v2/models/{name}/infer", infer_latest, methods=["POST"])
-    app.add_api_route("/v2/models/{name}/ready", ready_latest, methods=["GET"])
-    app.add_api_route("/v2/models/{name}", metadata_latest, methods=["GET"])
+    app = FastAPI(title="ovfast serve", lifespan=_lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.ovfast = ServerState(served, max_body_bytes)
+    app.add_exception_handler(HTTPError, _http_error)
+    for path, endpoint, method in _ROUTES:
+        app.add_api_route(path, endpoint, methods=[method])
     return app
