@@ -91,7 +91,8 @@ def slow_model():
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     paths = {"mlp": _save(mlp_model(), root / "mlp.xml"), "image": _save(image_model(), root / "image.xml"),
-             "two": _save(two_input_model(), root / "two.xml"), "nobatch": _save(no_batch_model(), root / "nobatch.xml"),
+             "two": _save(two_input_model(), root / "two.xml"),
+             "nobatch": _save(no_batch_model(), root / "nobatch.xml"),
              # a repository: two versions (the highest is the default), and a model with no version folder
              "ranked/1": _save(mlp_model(1), root / "repo" / "ranked" / "1" / "model.xml"),
              "ranked/2": _save(mlp_model(2), root / "repo" / "ranked" / "2" / "model.xml"),

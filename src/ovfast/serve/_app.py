@@ -91,8 +91,8 @@ async def _read_body(request, limit):
     return body
 
 
-# The routes are module functions that find their app's state in request.app: FastAPI keeps endpoints in a
-# process-wide cache, where closures over a state would keep every app's models alive after its close.
+# The routes are module functions that find their app's state in request.app (so that nothing outside an
+# app, such as FastAPI's process-wide caches, holds its models once it is let go).
 
 async def _live(request: Request):
     return Response(status_code=200)
@@ -103,26 +103,30 @@ async def _ready(request: Request):
 
 
 async def _server_metadata(request: Request):
-    return {"name": "ovfast", "version": ovfast.__version__, "extensions": EXTENSIONS}
+    return JSONResponse({"name": "ovfast", "version": ovfast.__version__, "extensions": EXTENSIONS})
 
 
 async def _metrics(request: Request):
     return Response(request.app.state.ovfast.metrics.text(), media_type=CONTENT_TYPE)
 
 
-async def _model_ready(request: Request, name: str, version: str | None = None):
+def _model(request):
+    return request.app.state.ovfast.find(request.path_params["name"], request.path_params.get("version"))
+
+
+async def _model_ready(request: Request):
     state = request.app.state.ovfast
-    state.find(name, version)
+    _model(request)
     return Response(status_code=503 if state.closed else 200)
 
 
-async def _model_metadata(request: Request, name: str, version: str | None = None):
-    return request.app.state.ovfast.find(name, version).metadata()
+async def _model_metadata(request: Request):
+    return JSONResponse(_model(request).metadata())
 
 
-async def _infer(request: Request, name: str, version: str | None = None):
+async def _infer(request: Request):
     state = request.app.state.ovfast
-    model = state.find(name, version)
+    model = _model(request)
     if state.closed:
         state.metrics.failure(model)
         return _error(503, "the server is shutting down")
@@ -196,6 +200,6 @@ def build_app(models, *, device, config, max_batch_size, max_delay_us, max_body_
     app = FastAPI(title="ovfast serve", lifespan=_lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     app.state.ovfast = ServerState(served, max_body_bytes)
     app.add_exception_handler(HTTPError, _http_error)
-    for path, endpoint, method in _ROUTES:
-        app.add_api_route(path, endpoint, methods=[method])
+    for path, endpoint, method in _ROUTES:   # Starlette routes: the request as it is, no FastAPI parameters
+        app.add_route(path, endpoint, methods=[method])
     return app

@@ -73,8 +73,9 @@ class ServedModel:
             return list((await self.queue.infer_async(arrays)).to_tuple())
         rows = {a.shape[0] for a in arrays}
         if len(rows) > 1:
-            raise ProtocolError(f"the inputs' first dimensions differ ({', '.join(f'{s.name}: {a.shape[0]}' for s, a in zip(self.inputs, arrays))}); "
-                                f"expected one batch size for all inputs")
+            given = ", ".join(f"{s.name}: {a.shape[0]}" for s, a in zip(self.inputs, arrays))
+            raise ProtocolError(f"the inputs' first dimensions differ ({given}); expected one batch size for all "
+                                f"inputs")
         n = rows.pop()
         if n == 1:
             return list((await self.batcher.infer_async(arrays)).to_tuple())
