@@ -227,6 +227,7 @@ def test_a_batch_starts_at_the_deadline_or_when_full():
         wait_for(lambda: len(got) == 7, "the full batch")
         stats = batcher.stats()
         assert stats["batches"] == 2 and stats["items"] == 7
+        assert stats["batch_sizes"] == {3: 1, 4: 1}
         assert stats["queue_wait_us"]["p50"] == 0.0  # the clock did not move for the full batch
         batcher.wait_all()
 

@@ -18,6 +18,7 @@ import ovfast.gst
 import ovfast.helpers
 import ovfast.interop
 import ovfast.ray
+import ovfast.serve
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
@@ -68,7 +69,8 @@ def _public_classes():
 def test_every_public_name_is_in_the_reference(site):
     names = {name for _, name in inventory(site)}
     expected = [f"ovfast.{n}" for n in ovfast.__all__]
-    expected += [f"{m.__name__}.{n}" for m in (ovfast.helpers, ovfast.exceptions, ovfast.interop, ovfast.gst, ovfast.ray)
+    expected += [f"{m.__name__}.{n}" for m in (ovfast.helpers, ovfast.exceptions, ovfast.interop, ovfast.gst, ovfast.ray,
+                                                           ovfast.serve)
                  for n in m.__all__]
     expected += ["ovfast.api.API_VERSION"]
     for qualified, cls in _public_classes():   # and every public method and attribute of our classes

@@ -110,6 +110,7 @@ struct ovfb_batcher {
 
     // figures (under m): batches, items, and the last waits and run times
     uint64_t n_batches = 0, n_items = 0;
+    std::vector<uint64_t> n_by_size;  // [k]: batches of k items run
     std::vector<int64_t> waits_ns, runs_ns;
     size_t waits_at = 0, runs_at = 0;
     static constexpr size_t KEEP = 4096;
@@ -303,6 +304,8 @@ struct ovfb_batcher {
         if (ran) {
             n_batches++;
             n_items += run->items.size();
+            if (n_by_size.size() <= run->items.size()) n_by_size.resize(run->items.size() + 1);
+            n_by_size[run->items.size()]++;
             record(runs_ns, runs_at, now() - run->started_ns);
         }
         free_slots.push_back(run->slot);
@@ -517,8 +520,9 @@ struct ovfb_batcher {
 
     // The figures, copied under the lock.
     void snapshot(std::vector<int64_t>& waits, std::vector<int64_t>& runs, unsigned long long& batches,
-                  unsigned long long& items) {
+                  unsigned long long& items, std::vector<uint64_t>& by_size) {
         std::lock_guard<std::mutex> lk(m);
+        by_size = n_by_size;
         waits = waits_ns;
         runs = runs_ns;
         batches = n_batches;

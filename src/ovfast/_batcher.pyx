@@ -2,7 +2,7 @@
 """ovfast.DynamicBatcher: many callers' single items run as batched inferences, gathered below the GIL
 (_batcher.hpp). It drives two AsyncInferQueues' job pools through the C-level API (api.pxd), as an outside
 library would."""
-from libc.stdint cimport int64_t, uintptr_t
+from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libcpp cimport bool as cbool
 from libcpp.string cimport string
 from libcpp.vector cimport vector
@@ -58,7 +58,7 @@ cdef extern from "_batcher.hpp" nogil:
         void setup()
         cbool submit(ovfb_item*)
         cbool submit_sync(ovfb_item*)
-        void snapshot(vector[int64_t]&, vector[int64_t]&, unsigned long long&, unsigned long long&)
+        void snapshot(vector[int64_t]&, vector[int64_t]&, unsigned long long&, unsigned long long&, vector[uint64_t]&)
         void take_async(vector[ovfb_item*]&)
         cbool take_callbacks(vector[ovfb_item*]&)
         void wait_idle()
@@ -471,19 +471,21 @@ cdef class DynamicBatcher:
 
     # --- figures, the C entry and the end ------------------------------------------------------------------
     def stats(self):
-        """{"batches", "items", "mean_batch_size", "queue_wait_us": {"p50", "p90", "p99"}, "inference_us":
-        {...}}: counts since the start, percentiles over the last 4096 items (waits) and runs. A lone item
-        counts as a batch of 1 that waited 0."""
+        """{"batches", "items", "mean_batch_size", "batch_sizes": {size: batches}, "queue_wait_us": {"p50",
+        "p90", "p99"}, "inference_us": {...}}: counts since the start, percentiles over the last 4096 items
+        (waits) and runs. A lone item counts as a batch of 1 that waited 0."""
         cdef vector[int64_t] w, r
+        cdef vector[uint64_t] sizes
         cdef unsigned long long nb = 0, ni = 0
         with nogil:
-            self.core.b.snapshot(w, r, nb, ni)
+            self.core.b.snapshot(w, r, nb, ni, sizes)
         waits = np.array(w, np.float64) / 1e3
         runs = np.array(r, np.float64) / 1e3
 
         def pct(a):
             return {f"p{q}": float(np.percentile(a, q)) if a.size else None for q in (50, 90, 99)}
         return {"batches": int(nb), "items": int(ni), "mean_batch_size": int(ni) / int(nb) if nb else 0.0,
+                "batch_sizes": {k: int(sizes[k]) for k in range(sizes.size()) if sizes[k]},
                 "queue_wait_us": pct(waits), "inference_us": pct(runs)}
 
     def _c_api(self):

@@ -59,6 +59,9 @@ def build_parser():
                                "plugin starts Python in programs that run none and loads this ovfast.")
     from ovfast import run
     run.add_parser(sub)
+    from ovfast.serve import _cli as serve_cli   # argparse only: FastAPI and uvicorn load when it serves
+    serve_cli.add_arguments(sub.add_parser("serve", help="serve models over KServe v2 REST (needs ovfast[serve])",
+                                           description=serve_cli.DESCRIPTION))
     return parser
 
 
@@ -425,6 +428,9 @@ def main(argv=None):
     if argv and argv[0] == "run":   # its arguments are the program's; its Ctrl-C and errors are its own
         from ovfast import run
         return run.main(argv[1:])
+    if argv and argv[0] == "serve":
+        from ovfast.serve import _cli as serve_cli
+        return serve_cli.main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         if args.command == "gst-plugin-path":
