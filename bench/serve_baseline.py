@@ -86,17 +86,18 @@ class Server(uvicorn.Server):
         print(f"listening on http://{host}:{port}", flush=True)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, make=make_app, doc=__doc__, **options):
+    """MODEL [--host] [--port]: make(MODEL) served by uvicorn (with `options` for its Config)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("model", help="an IR .xml (served under its file's stem)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0: any free port (printed)")
     args = parser.parse_args(argv)
-    app = make_app(args.model)
+    app = make(args.model)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
-    Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(sockets=[sock])
+    Server(uvicorn.Config(app, log_level="warning", access_log=False, **options)).run(sockets=[sock])
     return 0
 
 

@@ -148,7 +148,7 @@ async def _load(url, wire, cases, clients, requests, duration, check_every, rtol
                 except (AssertionError, KeyError, IndexError, TypeError, ValueError) as e:
                     load.fail("wrong", f"undecodable answer ({type(e).__name__}: {e}): {answer[:300]!r}")
                     continue
-                check(load, got, want, i % check_every == 0, rtol, atol)
+                check(load, got, want, check_every and i % check_every == 0, rtol, atol)
 
         t0 = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
@@ -165,7 +165,8 @@ def encode(wire, inputs, wants):
 def run_load(url, wire, cases, clients, requests=0, duration=0.0, check_every=16, rtol=1e-3, atol=1e-4,
              timeout=60.0):
     """Send `requests` requests (or, with 0, as many as `duration` seconds allow) from `clients` clients,
-    cycling through `cases` (from encode()). Returns a Load. Each request times out after `timeout` seconds,
+    cycling through `cases` (from encode()); every `check_every`-th answer's values are compared (0: none,
+    only shapes). Returns a Load. Each request times out after `timeout` seconds,
     so a run stops by itself."""
     if not requests and not duration:
         raise ValueError("give a number of requests or a duration (seconds), or both")

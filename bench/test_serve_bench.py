@@ -8,7 +8,9 @@ A group is one cell: a model (test_batcher_bench's MLP or conv net), a data form
 tensor extension, or examples/serve.py's raw bytes; json: KServe's JSON tensors, or the example's JSON
 object) and a number of clients sending back to back; its three servers answer the same number of requests
 per round, one after the other. Every answer's shape is checked and every 16th answer compared with
-openvino's. The summary prints requests/s, p50 and p99 per cell and the ratios against the baseline app.
+openvino's. The ceiling is the same HTTP stack answering zeros with no parsing and no inference
+(bench/serve_ceiling.py): no server on uvicorn gets past it. The summary prints requests/s, p50 and p99 per
+cell and the ratios against the baseline app.
 Target (issue 26): at 32 clients, ovfast serve at 3x the baseline's requests/s with a p99 no worse.
 """
 
@@ -44,6 +46,8 @@ def commands(model_path):
                            "--host", "127.0.0.1", "--port", "0", "--uvloop"],
         "baseline_app": [sys.executable, os.path.join(HERE, "serve_baseline.py"), model_path, "--host", "127.0.0.1",
                          "--port", "0"],
+        "ceiling_no_inference": [sys.executable, os.path.join(HERE, "serve_ceiling.py"), model_path,
+                                 "--host", "127.0.0.1", "--port", "0"],
     }
 
 
@@ -146,9 +150,10 @@ def measure(benchmark, servers, server, cell):
     cases = encode(chosen, inputs, wants)
     n = REQUESTS[model, fmt] // (2 if clients == 1 else 1)
     benchmark.group = f"{model} {fmt}, {clients} clients"
-    run_load(url, chosen, cases, clients, requests=max(4 * clients, n // 10))   # warm-up: connections, caches
+    check_every = 0 if server == "ceiling_no_inference" else 16   # it answers zeros: shapes only
+    run_load(url, chosen, cases, clients, requests=max(4 * clients, n // 10), check_every=check_every)   # warm-up
     loads = []
-    benchmark.pedantic(lambda: loads.append(run_load(url, chosen, cases, clients, requests=n)),
+    benchmark.pedantic(lambda: loads.append(run_load(url, chosen, cases, clients, requests=n, check_every=check_every)),
                        rounds=ROUNDS.get(clients, 2), iterations=1)
     latencies = [t for load in loads for t in load.latencies]
     benchmark.extra_info.update(
@@ -171,3 +176,7 @@ def test_ovfast_example(benchmark, servers, cell):
 
 def test_baseline_app(benchmark, servers, cell):
     measure(benchmark, servers, "baseline_app", cell)
+
+
+def test_ceiling_no_inference(benchmark, servers, cell):
+    measure(benchmark, servers, "ceiling_no_inference", cell)
