@@ -151,8 +151,10 @@ def pytest_terminal_summary(terminalreporter, config):
             base = next((b.extra_info for b in benches if b.name.startswith("test_baseline")), None)
             for bench in benches:
                 e = bench.extra_info
-                versus = (f"{e['requests_per_s'] / base['requests_per_s']:.2f}x | {e['p99_ms'] / base['p99_ms']:.2f}x"
-                          if base else " | ")
+                rate = f"{e['requests_per_s'] / base['requests_per_s']:.2f}x" if base else ""
+                if "paired_c_ratio" in e:
+                    rate += f" ({e['paired_c_ratio']:.2f}x paired)"
+                versus = f"{rate} | {e['p99_ms'] / base['p99_ms']:.2f}x" if base else " | "
                 terminalreporter.write_line(f"| {group} | {bench.name.split('[')[0].replace('test_', '')} | "
                                             f"{e['requests_per_s']:,.0f} | {e['p50_ms']:.2f} | {e['p99_ms']:.2f} | "
                                             f"{versus} |")

@@ -35,6 +35,9 @@ CLIENTS = [1, 8, 32, 128]
 # for one client, which waits for each answer)
 REQUESTS = {("mlp", "binary"): 8000, ("mlp", "json"): 4000, ("conv", "binary"): 8000, ("conv", "json"): 1000}
 ROUNDS = {32: 3}   # the cells of the target; 2 rounds elsewhere
+# in these cells a round of the baseline app runs just before each round of the others (conftest's paired):
+# the median of the round-by-round ratios cancels the shared machine's drift between blocks of rounds
+PAIRED = {32}
 START_TIMEOUT_S = 120
 
 
@@ -142,41 +145,49 @@ def cell(request):
     return request.param
 
 
-def measure(benchmark, servers, server, cell):
+def measure(benchmark, paired, servers, server, cell):
     model, fmt, clients = cell
-    url = servers.get(server, model)
-    inputs, wants = servers.oracle
-    chosen = wire_of(server, model, fmt)
-    cases = encode(chosen, inputs, wants)
     n = REQUESTS[model, fmt] // (2 if clients == 1 else 1)
     benchmark.group = f"{model} {fmt}, {clients} clients"
-    check_every = 0 if server == "ceiling_no_inference" else 16   # it answers zeros: shapes only
-    run_load(url, chosen, cases, clients, requests=max(4 * clients, n // 10), check_every=check_every)   # warm-up
-    loads = []
-    benchmark.pedantic(lambda: loads.append(run_load(url, chosen, cases, clients, requests=n, check_every=check_every)),
-                       rounds=ROUNDS.get(clients, 2), iterations=1)
+
+    def rounds_of(server, loads):
+        """A round of `server` (its Load appended to `loads`), after an untimed warm-up."""
+        url = servers.get(server, model)
+        chosen = wire_of(server, model, fmt)
+        cases = encode(chosen, *servers.oracle)
+        check_every = 0 if server == "ceiling_no_inference" else 16   # it answers zeros: shapes only
+        run_load(url, chosen, cases, clients, requests=max(4 * clients, n // 10), check_every=check_every)
+        return lambda: loads.append(run_load(url, chosen, cases, clients, requests=n, check_every=check_every))
+
+    loads, baseline_loads = [], []
+    one_round = rounds_of(server, loads)
+    if clients in PAIRED and server != "baseline_app":
+        paired(one_round, rounds_of("baseline_app", baseline_loads), rounds=ROUNDS.get(clients, 2), warmup_rounds=0,
+               against="the baseline app")
+    else:
+        benchmark.pedantic(one_round, rounds=ROUNDS.get(clients, 2), iterations=1)
     latencies = [t for load in loads for t in load.latencies]
     benchmark.extra_info.update(
         requests=n, clients=clients, requests_per_s=n / benchmark.stats.stats.median if benchmark.stats else None,
         p50_ms=quantile(latencies, 50) * 1e3, p99_ms=quantile(latencies, 99) * 1e3,
         errors=sum(load.errors for load in loads), wrong=sum(load.wrong for load in loads))
-    failures = [load.first_failure for load in loads if load.first_failure]
+    failures = [load.first_failure for load in loads + baseline_loads if load.first_failure]
     assert not failures, f"{server}: {len(failures)} rounds had failures, the first: {failures[0]}"
 
 
-def test_ovfast_serve(benchmark, servers, cell, has_ovfast_serve):
+def test_ovfast_serve(benchmark, paired, servers, cell, has_ovfast_serve):
     if not has_ovfast_serve:
         pytest.skip("`python -m ovfast serve` is not in this build")
-    measure(benchmark, servers, "ovfast_serve", cell)
+    measure(benchmark, paired, servers, "ovfast_serve", cell)
 
 
-def test_ovfast_example(benchmark, servers, cell):
-    measure(benchmark, servers, "ovfast_example", cell)
+def test_ovfast_example(benchmark, paired, servers, cell):
+    measure(benchmark, paired, servers, "ovfast_example", cell)
 
 
-def test_baseline_app(benchmark, servers, cell):
-    measure(benchmark, servers, "baseline_app", cell)
+def test_baseline_app(benchmark, paired, servers, cell):
+    measure(benchmark, paired, servers, "baseline_app", cell)
 
 
-def test_ceiling_no_inference(benchmark, servers, cell):
-    measure(benchmark, servers, "ceiling_no_inference", cell)
+def test_ceiling_no_inference(benchmark, paired, servers, cell):
+    measure(benchmark, paired, servers, "ceiling_no_inference", cell)
