@@ -6,8 +6,8 @@ request), each server in a process of its own, loaded from this process by bench
 
 A group is one cell: a model (test_batcher_bench's MLP or conv net), a data format (binary: Triton's binary
 tensor extension, or examples/serve.py's raw bytes; json: KServe's JSON tensors, or the example's JSON
-object) and a number of clients sending back to back; its three servers answer the same number of requests
-per round, one after the other. Every answer's shape is checked and every 16th answer compared with
+object) and a number of clients sending back to back; its servers answer the same number of requests per
+round, one after the other. Every answer's shape is checked and every 16th answer compared with
 openvino's. The ceiling is the same HTTP stack answering zeros with no parsing and no inference
 (bench/serve_ceiling.py): no server on uvicorn gets past it. The summary prints requests/s, p50 and p99 per
 cell and the ratios against the baseline app.
@@ -19,7 +19,6 @@ import selectors
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import openvino
