@@ -9,6 +9,7 @@ import ctypes
 import os
 import statistics
 import subprocess
+import sys
 import time
 
 import openvino
@@ -19,6 +20,7 @@ import ovfast
 from models import add_model  # tests/models.py (pyproject puts tests/ on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)   # bench modules import each other's helpers (models, the load generator)
 
 
 @pytest.fixture(scope="session")
@@ -137,3 +139,22 @@ def pytest_terminal_summary(terminalreporter, config):
                 f"(max_delay_us {batches['max_delay_us']})")
     for line in rates:
         terminalreporter.write_line(line)
+    serving = [b for b in session.benchmarks if b.stats is not None and "requests_per_s" in b.extra_info]
+    if serving:
+        terminalreporter.section("requests/s and latency over HTTP (x: against the baseline app of the same group)")
+        terminalreporter.write_line("| cell | server | requests/s | p50 ms | p99 ms | requests/s x | p99 x |")
+        terminalreporter.write_line("|---|---|---|---|---|---|---|")
+        cells = {}
+        for bench in serving:
+            cells.setdefault(bench.group, []).append(bench)
+        for group, benches in cells.items():
+            base = next((b.extra_info for b in benches if b.name.startswith("test_baseline")), None)
+            for bench in benches:
+                e = bench.extra_info
+                rate = f"{e['requests_per_s'] / base['requests_per_s']:.2f}x" if base else ""
+                if "paired_c_ratio" in e:
+                    rate += f" ({e['paired_c_ratio']:.2f}x paired)"
+                versus = f"{rate} | {e['p99_ms'] / base['p99_ms']:.2f}x" if base else " | "
+                terminalreporter.write_line(f"| {group} | {bench.name.split('[')[0].replace('test_', '')} | "
+                                            f"{e['requests_per_s']:,.0f} | {e['p50_ms']:.2f} | {e['p99_ms']:.2f} | "
+                                            f"{versus} |")
