@@ -513,8 +513,10 @@ def test_import_ovfast_loads_no_server_packages():
     assert out.stdout.strip() == "[]", out.stderr
 
 
-def test_create_app_in_a_host_without_lifespan(models):
-    """As another ASGI host (Ray Serve) may run it: no lifespan, the host closes it with state.close()."""
+@pytest.mark.parametrize("door", ["app", "app.api"])
+def test_create_app_in_a_host_without_lifespan(models, door):
+    """As another ASGI host (Ray Serve) may run it: no lifespan, the host closes it with state.close(). The
+    app's FastAPI part (app.api) serves infer through its own route the same way."""
     import uvicorn
 
     from ovfast.serve import create_app
@@ -525,7 +527,7 @@ def test_create_app_in_a_host_without_lifespan(models):
         create_app([models["mlp"], models["mlp"]])
     app = create_app({"m": models["mlp"], "n": models["nobatch"]}, max_batch_size=4)
     sock = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app if door == "app" else app.api, lifespan="off", log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
     thread.start()
     try:
@@ -540,6 +542,8 @@ def test_create_app_in_a_host_without_lifespan(models):
             got = list(pool.map(lambda k: tritonhttp.InferenceServerClient(url).infer(
                 "m", [infer_input("x", x[k:k + 1], False)]).as_numpy("probs"), range(5)))
         np.testing.assert_allclose(np.concatenate(got), oracle(models["mlp"], {"x": x})[0], rtol=1e-5, atol=1e-7)
+        with pytest.raises(InferenceServerException, match="unknown input 'z'"):
+            c.infer("m", [infer_input("z", x)])
         c.close()
     finally:
         server.should_exit = True

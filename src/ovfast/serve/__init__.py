@@ -1,4 +1,4 @@
-"""The KServe v2 REST server: :func:`create_app` is the ASGI app (FastAPI) that serves OpenVINO models through
+"""The KServe v2 REST server: :func:`create_app` is the ASGI app that serves OpenVINO models through
 ovfast's DynamicBatcher; ``python -m ovfast serve MODEL ...`` runs it under uvicorn. It needs the `serve`
 extra (``pip install "ovfast[serve]"``), imported only when an app is created."""
 
@@ -7,7 +7,9 @@ __all__ = ["create_app"]
 
 def create_app(models, *, device="CPU", config=None, max_batch_size=16, max_delay_us=500,
                max_body_bytes=64 << 20):
-    """A KServe v2 REST app (FastAPI, so any ASGI host runs it: uvicorn, Ray Serve's ``serve.ingress``).
+    """A KServe v2 REST app: an ASGI app that any ASGI host runs (uvicorn, Ray Serve's ``serve.ingress``),
+    answering infer requests itself and the rest through a FastAPI app (its ``api`` attribute), whose
+    attributes it shows.
 
     models: a model file (served under its stem), a model repository folder (``REPO/<name>/<version>/``
     holding one model file, the highest version the default; ``REPO/<name>/model.xml`` is version 1; model

@@ -1,26 +1,20 @@
-"""The KServe v2 REST routes (health, metadata, infer) and /metrics, as a FastAPI app over served models."""
+"""The KServe v2 REST routes (health, metadata, infer) and /metrics over served models: a FastAPI app, with
+infer requests taken at the front door (App) by the bare ASGI endpoint of _infer.py."""
 
 import contextlib
-import time
-import zlib
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.requests import ClientDisconnect
 
 import ovfast
 from ovfast.serve._metrics import CONTENT_TYPE, Metrics
+from ovfast.serve import _infer
+from ovfast.serve._infer import HTTPError
 from ovfast.serve._model import ServedModel
-from ovfast.serve._protocol import ProtocolError, encode_response, split_body, decode_inputs, requested_outputs
 from ovfast.serve._repository import resolve
 
 EXTENSIONS = ["binary_tensor_data"]
-
-
-class HTTPError(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
 
 
 def _error(status, message):
@@ -60,37 +54,6 @@ class ServerState:
             m.close()
 
 
-async def _read_body(request, limit):
-    """The body, refused as soon as it passes `limit` bytes (never more held), and decompressed if its
-    Content-Encoding is gzip or deflate."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise HTTPError(400, f"the body is {length} bytes; this server takes at most {limit} (--max-body-bytes)")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPError(400, f"the body is over {limit} bytes, the most this server takes (--max-body-bytes)")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding not in ("gzip", "deflate"):
-        raise HTTPError(400, f"Content-Encoding '{encoding}' is not supported; expected gzip, deflate or identity")
-    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
-    try:
-        body = inflate.decompress(body, limit + 1)
-    except zlib.error as e:
-        raise HTTPError(400, f"the body is not valid {encoding} data: {e}") from None
-    if len(body) > limit:
-        raise HTTPError(400, f"the {encoding} body inflates to over {limit} bytes, the most this server takes "
-                             f"(--max-body-bytes)")
-    if not inflate.eof:
-        raise HTTPError(400, f"the {encoding} body is truncated")
-    return body
-
-
 # The routes are module functions that find their app's state in request.app (so that nothing outside an
 # app, such as FastAPI's process-wide caches, holds its models once it is let go).
 
@@ -124,46 +87,6 @@ async def _model_metadata(request: Request):
     return JSONResponse(_model(request).metadata())
 
 
-async def _infer(request: Request):
-    state = request.app.state.ovfast
-    model = _model(request)
-    if state.closed:
-        state.metrics.failure(model)
-        return _error(503, "the server is shutting down")
-    state.metrics.taken(model)
-    try:
-        return await _answer(request, state, model)
-    finally:
-        state.metrics.answered(model)
-
-
-async def _answer(request, state, model):
-    try:
-        body = await _read_body(request, state.max_body_bytes)
-        req, binary = split_body(body, request.headers.get("inference-header-content-length"))
-        arrays = decode_inputs(req, binary, model.inputs, model.batched)
-        outputs = requested_outputs(req, model.outputs)
-        start = time.perf_counter()
-        results = await model.infer(arrays)
-        seconds = time.perf_counter() - start
-        body, header_length = encode_response(model.name, model.version, req.get("id"),
-                                              [(model.outputs[i].name, results[i], b) for i, b in outputs])
-    except (ProtocolError, HTTPError) as e:
-        state.metrics.failure(model)
-        return _error(getattr(e, "status", 400), str(e))
-    except ClientDisconnect:   # nobody to answer
-        state.metrics.failure(model)
-        return Response(status_code=400)
-    except Exception as e:
-        state.metrics.failure(model)
-        return _error(500, f"inference failed: {type(e).__name__}: {e}")
-    state.metrics.success(model, arrays[0].shape[0] if model.batched else 1, seconds)
-    if header_length is None:
-        return Response(body, media_type="application/json")
-    return Response(body, media_type="application/octet-stream",
-                    headers={"Inference-Header-Content-Length": str(header_length)})
-
-
 async def _http_error(request, exc):
     return _error(exc.status, str(exc))
 
@@ -179,7 +102,7 @@ async def _lifespan(app):
 _ROUTES = [("/v2/health/live", _live, "GET"), ("/v2/health/ready", _ready, "GET"), ("/v2", _server_metadata, "GET"),
            ("/metrics", _metrics, "GET")]
 for _prefix in ("/v2/models/{name}/versions/{version}", "/v2/models/{name}"):
-    _ROUTES += [(_prefix + "/infer", _infer, "POST"), (_prefix + "/ready", _model_ready, "GET"),
+    _ROUTES += [(_prefix + "/infer", _infer.endpoint, "POST"), (_prefix + "/ready", _model_ready, "GET"),
                 (_prefix, _model_metadata, "GET")]
 
 
@@ -202,4 +125,30 @@ def build_app(models, *, device, config, max_batch_size, max_delay_us, max_body_
     app.add_exception_handler(HTTPError, _http_error)
     for path, endpoint, method in _ROUTES:   # Starlette routes: the request as it is, no FastAPI parameters
         app.add_route(path, endpoint, methods=[method])
-    return app
+    return App(app)
+
+
+_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
+
+
+class App:
+    """The app create_app returns: an infer request goes straight to its endpoint, and everything else
+    (the other routes, the lifespan, 404s and 405s) to the FastAPI app `api`, whose attributes (state,
+    routes, add_exception_handler) hosts such as Ray Serve read through this object."""
+
+    def __init__(self, api):
+        self.api = api
+        self.state = api.state
+
+    def __getattr__(self, name):
+        if name == "api":   # not set yet: a copy being made
+            raise AttributeError(name)
+        return getattr(self.api, name)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path, root = scope["path"], scope.get("root_path", "")
+            match = _INFER.fullmatch(path[len(root):] if root and path.startswith(root) else path)
+            if match is not None:
+                return await _infer.infer(self.state.ovfast, match[1], match[2], scope, receive, send)
+        await self.api(scope, receive, send)
