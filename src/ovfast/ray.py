@@ -17,7 +17,7 @@ import numpy as np
 import ovfast as _ov
 from ovfast import exceptions as _exc
 
-__all__ = ["Predictor", "AsyncPredictor", "assigned_cpus", "cpu_config"]
+__all__ = ["Predictor", "AsyncPredictor", "assigned_cpus", "cpu_config", "serve_app", "app_builder"]
 
 
 def assigned_cpus():
@@ -231,3 +231,63 @@ class AsyncPredictor:
             return await asyncio.to_thread(self._model.run, queue, batch)
         finally:
             self._idle.put_nowait(queue)
+
+
+class _ServeReplica:
+    """One Ray Serve replica of :func:`serve_app`: builds ``ovfast.serve.create_app`` in the replica, on the
+    CPUs Ray assigned to it, so replicas on a node share it as Predictor's actors do."""
+
+    def __init__(self, models, device, config, options):
+        self._models, self._device, self._config, self._options = models, device, config, options
+        self._app = None
+
+    def __serve_build_asgi_app__(self):
+        from ovfast.serve import create_app   # fastapi and uvicorn: only where a replica runs
+        config = cpu_config(assigned_cpus(), self._config) if self._device == "CPU" else self._config
+        self._app = create_app(self._models, device=self._device, config=config, **self._options)
+        return self._app
+
+    def info(self):
+        """Where this replica runs and how its models are sized: its replica and node ids, the CPUs Ray assigned
+        to it, and each served model's ``INFERENCE_NUM_THREADS`` and ``NUM_STREAMS`` as its compiled model
+        reports them (``serve.get_app_handle(name).info.remote()``)."""
+        import ray
+        from ray import serve
+        return {"replica": serve.get_replica_context().replica_id.unique_id,
+                "node_id": ray.get_runtime_context().get_node_id(), "cpus": assigned_cpus(),
+                "models": {name: {key: model.compiled.get_property(key) for key in ("INFERENCE_NUM_THREADS",
+                                                                                    "NUM_STREAMS")}
+                           for (name, _), model in self._app.state.ovfast.models.items()}}
+
+
+def serve_app(models, *, num_replicas=1, num_cpus=1, device="CPU", config=None, name="ovfast",
+              max_batch_size=16, max_delay_us=500, max_body_bytes=64 << 20, ray_actor_options=None,
+              **deployment_options):
+    """The ``ovfast serve`` app (KServe v2 REST, dynamic batching, ``/metrics``) as a Ray Serve application:
+    `num_replicas` replicas of `num_cpus` CPUs each, every one compiling `models` (paths readable on every node)
+    with OpenVINO's threads sized to its CPUs (:func:`cpu_config`; `config` keys win). Run it with
+    ``serve.run(ovfast.ray.serve_app("model.xml", num_replicas=2))`` or ``serve run ovfast.ray:app_builder
+    models=model.xml num_replicas=2``. Other keyword arguments go to ``serve.deployment``."""
+    from ray import serve
+    actor_options = {"num_cpus": num_cpus, **(ray_actor_options or {})}
+    options = {"max_batch_size": max_batch_size, "max_delay_us": max_delay_us, "max_body_bytes": max_body_bytes}
+    ingress = serve.ingress()(_ServeReplica)
+    deployment = serve.deployment(ingress, name=name, num_replicas=num_replicas, ray_actor_options=actor_options,
+                                  **deployment_options)
+    return deployment.bind(models, device, config, options)
+
+
+def app_builder(args):
+    """``serve run ovfast.ray:app_builder models=a.xml,b.xml num_replicas=2 num_cpus=1 ...``: :func:`serve_app`
+    from the command line's ``key=value`` strings (`models` comma-separated)."""
+    args = dict(args)
+    ints = ("num_replicas", "max_batch_size", "max_delay_us", "max_body_bytes")
+    unknown = set(args) - {"models", "device", "name", "num_cpus", *ints}
+    if unknown or "models" not in args:
+        raise ValueError(f"ovfast.ray.app_builder: expected models=PATH[,PATH...] and optionally device, name, "
+                         f"num_cpus, {', '.join(ints)}; got {sorted(args)}")
+    models = [m for m in str(args.pop("models")).split(",") if m]
+    kwargs = {k: int(v) for k, v in args.items() if k in ints}
+    if "num_cpus" in args:
+        kwargs["num_cpus"] = float(args["num_cpus"])
+    return serve_app(models, **{k: v for k, v in args.items() if k in ("device", "name")}, **kwargs)

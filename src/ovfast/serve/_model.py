@@ -55,6 +55,7 @@ class ServedModel:
                 self.queue = ovfast.AsyncInferQueue(compiled)
         except Exception as e:
             raise RuntimeError(f"ovfast serve: cannot compile the model '{entry.path}' on {device}: {e}") from None
+        self.compiled = compiled   # the batch-1 model: the oracle's shapes, and its properties for operators
         self.batched = self.batcher is not None
         # names and types from the original model: the batcher's batch-1 copy has the same ports
         self.inputs = [_spec(p, i, self.batched) for i, p in enumerate(model.inputs)]
