@@ -25,6 +25,8 @@ import ovfast.ray  # noqa: E402
 APP = "ovfast"
 CLIENTS = 32
 REQUEST_TIMEOUT = 60   # seconds: a request that takes longer is a hang
+# Ray's proxy answers 408 past this: a request held by a replica that died can otherwise wait for minutes
+PROXY_TIMEOUT = 15
 
 
 def free_port():
@@ -49,7 +51,8 @@ def served(tmp_path_factory):
     openvino.save_model(mlp(), path, compress_to_fp16=False)
     port = free_port()
     with local_cluster():
-        serve.start(http_options={"host": "127.0.0.1", "port": port}, proxy_location="HeadOnly")
+        serve.start(http_options={"host": "127.0.0.1", "port": port, "request_timeout_s": PROXY_TIMEOUT},
+                    proxy_location="HeadOnly")
         try:
             # what `serve run ovfast.ray:app_builder models=PATH num_replicas=2` deploys
             app = ovfast.ray.app_builder({"models": path, "num_replicas": "2", "num_cpus": "1", "name": "mlp-app"})
@@ -107,14 +110,14 @@ def test_tritonclient_reads_health_and_metadata_and_infers(served):
 
 
 def test_a_replica_killed_under_load_costs_no_request(served):
-    """Every request is answered right, or fails with a 5xx or a dropped connection (an inference is idempotent,
-    so the client retries it); none takes longer than REQUEST_TIMEOUT; after the kill Serve brings the second
-    replica back and the retried requests are answered right."""
+    """Every request is answered right, or fails with a 5xx, Ray's 408 or a dropped connection (an inference is
+    idempotent, so the client retries it); none takes longer than REQUEST_TIMEOUT; after the kill Serve brings the
+    second replica back and the retried requests are answered right."""
     url, compiled = served
     rng = np.random.default_rng(6)
     xs = rng.standard_normal((600, 1, 256), np.float32)
     want = np.stack([compiled(x)[0] for x in xs])
-    outcomes, failed, answered = collections.Counter(), [], [0]
+    outcomes, failed, answered, slowest = collections.Counter(), [], [0], []
     lock = threading.Lock()
 
     def run(indices):
@@ -127,13 +130,16 @@ def test_a_replica_killed_under_load_costs_no_request(served):
                 kind = "right"
             except InferenceServerException as e:
                 status = e.status()
-                assert status is None or str(status).startswith("5"), f"not a retryable error: {e}"
+                assert status is None or str(status) == "408" or str(status).startswith("5"), \
+                    f"not a retryable error: {e}"
                 kind = "retry"
             except (ConnectionError, OSError, socket.timeout):
                 kind = "retry"
                 c = client(url)
-            assert time.monotonic() - start < REQUEST_TIMEOUT
+            took = time.monotonic() - start
+            assert took < REQUEST_TIMEOUT
             with lock:
+                slowest.append(took)
                 outcomes[kind] += 1
                 answered[0] += 1
                 if kind == "retry":
@@ -150,7 +156,7 @@ def test_a_replica_killed_under_load_costs_no_request(served):
             f.result(timeout=len(xs) * REQUEST_TIMEOUT)
     assert outcomes["right"] + outcomes["retry"] == len(xs)
     assert killed_at < len(xs) // 2   # the replica went in the middle of the load
-    print(f"killed after {killed_at} answers: {dict(outcomes)}")
+    print(f"killed after {killed_at} answers: {dict(outcomes)}, slowest {max(slowest):.1f} s")
 
     deadline = time.monotonic() + 120
     while running_replicas() < 2 and time.monotonic() < deadline:
