@@ -41,21 +41,25 @@ class Counter:
         sys.setswitchinterval(self._old_interval)
 
 
-def assert_released(counter, fn, *args, min_seconds=0.05, **kwargs):
+def assert_released(counter, fn, *args, min_seconds=0.05, attempts=5, **kwargs):
     """Calls fn (repeatedly, until min_seconds have passed) and checks the counter never paused for
-    more than half of one call."""
-    calls, out = 0, None
-    counter.max_gap = 0.0
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < min_seconds or calls == 0:
-        out = fn(*args, **kwargs)
-        calls += 1
-    per_call = (time.perf_counter() - t0) / calls
-    gap = counter.max_gap
+    more than half of one call. A call that holds the GIL pauses the counter for all of it, every time;
+    a busy machine may also pause it now and then, so a pause is measured again, up to `attempts` times."""
+    tries = []
+    for _ in range(attempts):
+        calls, out = 0, None
+        counter.max_gap = 0.0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < min_seconds or calls == 0:
+            out = fn(*args, **kwargs)
+            calls += 1
+        per_call = (time.perf_counter() - t0) / calls
+        gap = counter.max_gap
+        if gap < per_call / 2 and per_call > 0.004:
+            return out
+        tries.append(f"{gap * 1e3:.1f} ms during calls of {per_call * 1e3:.1f} ms")
     assert per_call > 0.004, f"one call took {per_call * 1e3:.1f} ms: too short to tell"
-    assert gap < per_call / 2, (f"the other thread paused {gap * 1e3:.1f} ms during calls of "
-                                f"{per_call * 1e3:.1f} ms: the GIL was held")
-    return out
+    raise AssertionError(f"the other thread paused {', then '.join(tries)}: the GIL was held")
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +107,10 @@ def test_wait_releases_gil(compiled, X):
         assert assert_released(c, run, lambda: req.wait_for(100_000)) is True
 
 
-def test_export_and_import_release_gil(model):
-    # export and import take time by the weights' size, not by the inference's: the 384x384 model's
-    compiled = ovfast.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": 1})
+def test_export_and_import_release_gil():
+    # export and import take time by the weights' size, not by the inference's: 32 MB of them, so that an
+    # import (a few ms for 7 MB on a fast machine) is long enough to tell
+    compiled = ovfast.compile_model(heavy_model(n=1024, depth=8), "CPU", {"INFERENCE_NUM_THREADS": 1})
     with Counter() as c:
         blob = assert_released(c, compiled.export_model).getvalue()
         assert_released(c, ovfast.Core().import_model, blob, "CPU")
