@@ -16,7 +16,7 @@ import openvino.opset13 as ops  # noqa: E402
 import pytest  # noqa: E402
 from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm  # noqa: E402
 
-from test_video import F32, F32_CONFIG, bus_error, frames_out, pipeline, run_appsrc, save  # noqa: E402
+from test_video import F32, F32_CONFIG, appsrc_frames, bus_error, run_appsrc, save  # noqa: E402
 from test_gst_plugin import env, plugin_path, run, tool  # noqa: E402, F401 (fixtures)
 
 # DL Streamer's samples/gstreamer/model_proc/intel/age-gender-recognition-retail-0013.json, as that file is
@@ -56,17 +56,8 @@ def constant_model(outputs, h=64, w=64, name="standin"):
 def regions_of(description, frames, fmt="BGR", width=64, height=64):
     """Pushes numpy frames through `appsrc ! <description> ! appsink`; per frame, its regions as (label, rect,
     label_id, confidence, {attribute: its fields})."""
-    p = pipeline(f"appsrc name=src format=time caps=video/x-raw,format={fmt},width={width},height={height},"
-                 f"framerate=30/1 ! {description} ! appsink name=sink sync=false")
-    src = p.get_by_name("src")
     out = []
-    p.set_state(Gst.State.PLAYING)
-    for i, frame in enumerate(frames):
-        buf = Gst.Buffer.new_wrapped(frame.tobytes())
-        buf.pts = i
-        src.emit("push-buffer", buf)
-    src.emit("end-of-stream")
-    for f in frames_out(p):
+    for f in appsrc_frames(description, frames, fmt, width, height):
         out.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
                      {t.name(): {k: t[k] for k in t.fields()} for t in r.tensors()
                       if not t.is_detection() and t.element_type() is None})      # the attributes, not raw outputs
