@@ -222,6 +222,30 @@ def test_age_gender_from_dl_streamers_own_model_proc_file(tmp_path):
     assert genders == {"Female", "Male"}
 
 
+def test_label_methods_softmax_and_index(tmp_path):
+    logits = np.array([[0.5, 2.0, -1.0, 1.5]], np.float32)
+    plate = np.array([[2, 0, 1, 2, -1, 1]], np.float32)        # characters up to the first that names none
+    model = save(constant_model({"logits": logits, "plate": plate}, 16, 16), tmp_path)
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "label", "layer_name": "logits", "attribute_name": "kind", "method": "softmax",
+         "labels": ["a", "b", "c", "d"]},
+        {"converter": "label", "layer_name": "plate", "attribute_name": "plate", "method": "index",
+         "labels": ["X", "Y", "Z"]}]})
+    got = regions_of(f"ovfastinfer model={model} model-proc={proc}", [np.zeros((16, 16, 3), np.uint8)], width=16,
+                     height=16)
+    attributes = got[0][0][4]
+    soft = np.exp(logits[0] - logits[0].max()) / np.exp(logits[0] - logits[0].max()).sum()
+    best = int(np.argmax(soft))
+    assert (attributes["kind"]["label"], attributes["kind"]["label_id"]) == ("abcd"[best], best)
+    assert attributes["kind"]["confidence"] == pytest.approx(float(soft[best]), abs=1e-6)
+    names = []
+    for v in plate[0].astype(int):
+        if not 0 <= v < 3:
+            break
+        names.append("XYZ"[v])
+    assert attributes["plate"]["label"] == "".join(names) and "label_id" not in attributes["plate"]
+
+
 def test_age_gender_on_detected_regions(tmp_path):
     # a detector (yolo_v8 through model-proc) then the classifier on each region it found
     det = save(constant_model({"output0": yolo_v8_output(PROPOSALS)}), tmp_path, "det")

@@ -33,6 +33,7 @@ _OUTPUT_FIELDS = {"converter", "layer_name", "layer_names", "attribute_name", "l
 _COLOR = {"BGR": ColorFormat.BGR, "RGB": ColorFormat.RGB}
 _RESIZE = ("no", "no-aspect-ratio", "aspect-ratio")
 DEFAULT_IOU = 0.4    # DL Streamer's for converters with NMS
+_METHODS = {"max": 0, "softmax": 1, "index": 2}     # the label converter's, postproc.pxi's METHOD_*
 
 
 class ModelProcError(SettingsError):
@@ -150,9 +151,10 @@ class Output:
                                  f"strings or a file, got {labels!r}")
         self.labels = labels
         self.method = entry.get("method", "max")
-        if self.converter == "label" and self.method != "max":
+        if self.converter == "label" and self.method not in _METHODS:
             raise ModelProcError(f"model-proc={path!r}: label method {self.method!r} of output_postproc[{index}] "
-                                 f"is not supported (expected max)")
+                                 f"is not supported (expected one of {', '.join(_METHODS)})")
+        self.method_id = _METHODS.get(self.method, 0)
         self.iou = _number(entry, "iou_threshold", DEFAULT_IOU, 0.0, 1.0, index, path)
         self.text_scale = _number(entry, "text_scale", 1.0, -1e30, 1e30, index, path)
         self.text_precision = int(_number(entry, "text_precision", 2, 0, 10, index, path))
@@ -209,6 +211,9 @@ class Output:
                     or (self.classes and shape[2] != 5 + self.classes)):
                 refuse(f"f32 [1, boxes, 5 + classes{f' ({self.classes})' if self.classes else ''}] (decoded boxes: "
                        f"x, y, w, h, objectness, class scores; raw grid outputs with anchors are not supported)")
+        elif c == "label" and self.method == "index":
+            if kinds[0] not in ("f32", "i32"):
+                refuse("f32 or i32 label indices")
         elif c in ("label", "text"):
             if kinds[0] != "f32":
                 refuse("f32 scores")

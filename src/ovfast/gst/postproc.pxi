@@ -3,6 +3,7 @@
 # with NMS), scores and values become attributes of the region the run was on. The plan is made in Python
 # when the model is compiled (_model_proc.py); nothing here takes the GIL.
 
+from libc.math cimport expf
 from libc.stdlib cimport qsort
 
 cdef extern from "postproc.h" nogil:
@@ -11,6 +12,9 @@ cdef extern from "postproc.h" nogil:
 
 cdef enum:
     CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_LABEL, CONV_TEXT, CONV_RAW
+
+cdef enum:                   # the label converter's methods
+    METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX
 
 cdef struct Converter:
     int kind                 # CONV_*
@@ -23,6 +27,7 @@ cdef struct Converter:
     double iou               # NMS: a box overlapping a kept one by more is dropped
     double text_scale
     int text_precision
+    int method               # label: METHOD_*
 
 cdef struct Candidate:       # a box before NMS: corners as fractions of the frame area the run looked at
     float x0, y0, x1, y1
@@ -51,6 +56,7 @@ cdef void _converters_set(Outputs* o, object session):
         o.conv[i].iou = c.iou
         o.conv[i].text_scale = c.text_scale
         o.conv[i].text_precision = c.text_precision
+        o.conv[i].method = c.method_id
 
 
 cdef void _converters_clear(Outputs* o) noexcept nogil:
@@ -180,6 +186,26 @@ cdef size_t _boxes_labels(Outputs* o, const OvfastTensor* t, const OvfastTensor*
     return count
 
 
+cdef void _index_label(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi, const OvfastTensor* t) noexcept nogil:
+    """label method=index (a licence plate's characters): the labels of the output's values (f32 or i32) one
+    after another, up to the first that names none; nothing when no value is above 0, as DL Streamer's."""
+    cdef size_t k, size, length = 0, n = t.nbytes // 4
+    cdef int value, top = 0
+    cdef char text[256]
+    for k in range(n):
+        value = (<const int32_t*>t.data)[k] if t.element_type[0] == c'i' else <int>(<const float*>t.data)[k]
+        if value < 0 or value >= <int>c.n_labels:
+            break
+        top = value if value > top else top
+        size = strlen(c.labels[value])
+        if length + size < sizeof(text):      # a longer text is cut at a whole label
+            memcpy(text + length, c.labels[value], size)
+            length += size
+    text[length] = 0
+    if top > 0:
+        ovf_region_attribute(roi, c.attribute, text, -1, 0.0, c.layer, o.model_name, c.name)
+
+
 cdef GstVideoRegionOfInterestMeta* _attribute_region(Outputs* o, GstBuffer* buf, const Area* area,
                                                      GstVideoRegionOfInterestMeta** frame_region) noexcept nogil:
     """Where an attribute goes: the region the run was on, or one region covering the whole frame (made once
@@ -202,6 +228,7 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
     cdef GstVideoRegionOfInterestMeta* frame_region = NULL
     cdef GstVideoRegionOfInterestMeta* roi
     cdef char scratch[64]
+    cdef double confidence, total
     for i in range(o.n_conv):
         c = &o.conv[i]
         t = &m.tensors[c.inputs[0]]
@@ -226,13 +253,21 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
         roi = _attribute_region(o, buf, area, &frame_region)
         if roi == NULL:
             continue
-        if c.kind == CONV_LABEL:
+        if c.kind == CONV_LABEL and c.method == METHOD_INDEX:
+            _index_label(o, c, roi, t)
+        elif c.kind == CONV_LABEL:
             best = 0
             for k in range(1, n):
                 if scores[k] > scores[best]:
                     best = k
+            confidence = scores[best]
+            if c.method == METHOD_SOFTMAX:     # the best class's share of exp(score), as DL Streamer's softmax
+                total = 0.0
+                for k in range(n):
+                    total += expf(scores[k] - scores[best])
+                confidence = 1.0 / total
             ovf_region_attribute(roi, c.attribute, _conv_label(o, c, <int>best, scratch, sizeof(scratch)),
-                                 <int>best, scores[best], c.layer, o.model_name, c.name)
+                                 <int>best, confidence, c.layer, o.model_name, c.name)
         else:                       # CONV_TEXT: the first value, scaled, as text
             snprintf(scratch, sizeof(scratch), "%.*f", c.text_precision, scores[0] * c.text_scale)
             ovf_region_attribute(roi, c.attribute, scratch, -1, 0.0, c.layer, o.model_name, c.name)
