@@ -367,3 +367,18 @@ def test_gst_launch_runs_a_model_proc_through_the_plugin(env, yolo, tmp_path):  
     out = run([tool("gst-launch-1.0"), "-q", *f"{SRC} ! ovfastdetect model={yolo} model-proc={bad} ! "
                f"fakesink".split()], env)
     assert out.returncode != 0 and "unknown converter 'yolo_v42'" in out.stderr + out.stdout
+
+
+def test_preprocessing_the_element_cannot_do_is_refused(tmp_path, yolo):
+    rgb = write(tmp_path, {"json_schema_version": "2.2.0", "input_preproc": [{"params": {"color_space": "RGB"}}]})
+    text = bus_error(f"{SRC} ! ovfastclassify model={yolo} model-proc={rgb} ! fakesink")
+    assert "input_preproc is done on whole frames" in text and "region=roi" in text, text
+    no_resize = write(tmp_path, {"json_schema_version": "2.2.0", "input_preproc": [{"params": {"resize": "no"}}]},
+                      "no.json")
+    text = bus_error(f"videotestsrc num-buffers=2 ! video/x-raw,format=BGR,width=32,height=32 ! "
+                     f"ovfastinfer model={yolo} model-proc={no_resize} ! fakesink")
+    assert "resize 'no'" in text and "32x32" in text and "64x64" in text, text
+    u8 = write(tmp_path, {"json_schema_version": "2.2.0", "input_preproc": [{"params": {"mean": [1, 2, 3]}}]},
+               "u8.json")
+    text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={u8} ! fakesink")
+    assert "need a model with an f32 input" in text and "u8" in text, text
