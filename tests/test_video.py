@@ -133,6 +133,21 @@ def frames_out(p):
         p.set_state(Gst.State.NULL)
 
 
+def appsrc_frames(description, frames, fmt, width, height):
+    """Pushes numpy frames (pts 0, 1, ...) through `appsrc name=src ! <description> ! appsink name=sink` and
+    yields a VideoFrame per frame out, as frames_out."""
+    p = pipeline(f"appsrc name=src format=time caps=video/x-raw,format={fmt},width={width},height={height},"
+                 f"framerate=30/1 ! {description} ! appsink name=sink sync=false")
+    src = p.get_by_name("src")
+    p.set_state(Gst.State.PLAYING)
+    for i, frame in enumerate(frames):
+        buf = Gst.Buffer.new_wrapped(frame.tobytes())
+        buf.pts = i
+        src.emit("push-buffer", buf)
+    src.emit("end-of-stream")
+    yield from frames_out(p)
+
+
 def playing(description, frames):
     """The pipeline playing, once `frames` frames reached its sink named `sink`; and that sink's counter."""
     p = pipeline(description)

@@ -18,7 +18,7 @@ import ovfast.gst
 from ovfast.gst import VideoFrame
 from ovfast.gst import _model
 from ovfast.gst._model import BOTH_CROPS_PIXELS, SAMPLED_FROM, SAMPLED_ONLY_PIXELS, crop_plan, region_model
-from test_video import (F32, F32_CONFIG, assert_null_cycles_free_everything, bus_error, bus_error_of, frames_out,
+from test_video import (F32, F32_CONFIG, appsrc_frames, assert_null_cycles_free_everything, bus_error, bus_error_of,
                         pipeline, run_appsrc, save)
 
 LABELS = "face,car,dog"
@@ -86,18 +86,9 @@ def test_detection_regions_box_by_box(models):
     det, _ = models
     frames = [frame_with_means(200, 50, 100, seed=1), frame_with_means(40, 220, 180, seed=2),
               frame_with_means(10, 10, 10, seed=3)]
-    p = pipeline(f"appsrc name=src format=time caps=video/x-raw,format=BGR,width=64,height=48,framerate=30/1 ! "
-                 f"ovfastinfer model={det} output=detection labels={LABELS} threshold=0.3 ! "
-                 f"appsink name=sink sync=false")
-    src = p.get_by_name("src")
     got = []
-    p.set_state(Gst.State.PLAYING)
-    for i, frame in enumerate(frames):
-        buf = Gst.Buffer.new_wrapped(frame.tobytes())
-        buf.pts = i
-        src.emit("push-buffer", buf)
-    src.emit("end-of-stream")
-    for f in frames_out(p):
+    for f in appsrc_frames(f"ovfastinfer model={det} output=detection labels={LABELS} threshold=0.3", frames, "BGR",
+                           64, 48):
         got.append([(r.label(), r.rect(), r.label_id(), r.confidence(), r.parent_id(), r.region_id(),
                      [t.name() for t in r.tensors()]) for r in f.regions()])
         assert len(f.tensors()) == 1 and f.tensors()[0].dims() == [1, 1, 4, 7]   # the raw boxes too

@@ -16,7 +16,8 @@ from ovfast.gst._model import REGION_NAMES, CapsError, SettingsError, parse_conf
 # what the elements of an instance share: (property, DL Streamer's name or None, index in load()'s settings)
 _SHARED = [("model", None, 0), ("device", None, 1), ("config", "ie-config", 2), ("jobs", "nireq", 3),
            ("output", None, 4), ("region", "inference-region", 6), ("labels", "labels-file", 7),
-           ("roi-label", "object-class", 8), ("batch-size", None, 9), ("batch-timeout", None, 10)]
+           ("roi-label", "object-class", 8), ("batch-size", None, 9), ("batch-timeout", None, 10),
+           ("model-proc", None, 11)]
 
 _lock = threading.RLock()     # held while a session compiles: the others of the instance wait for it
 _instances = {}
@@ -24,8 +25,8 @@ _instances = {}
 
 def _canonical(index, value):
     """A setting as compared between elements: paths resolved, config parsed, 0 and 1 the same batch."""
-    if index == 0:
-        return os.path.realpath(value)
+    if index in (0, 11):
+        return os.path.realpath(value) if value else ""
     if index == 1:
         return value or "CPU"
     if index == 2:

@@ -73,11 +73,13 @@ def _model_layout(model):
                     f"set a layout on the model's input")
 
 
-def frame_model(model, fmt, width, height, strides=None, offsets=None, dynamic=False, element_type=openvino.Type.u8):
+def frame_model(model, fmt, width, height, strides=None, offsets=None, dynamic=False, element_type=openvino.Type.u8,
+                model_color=ColorFormat.BGR, normalize=None):
     """The model with preprocessing for frames of GStreamer format `fmt`, width x height, whose planes are
     `strides` bytes per row at `offsets` (GstVideoInfo's): colour conversion, resize, layout and type
     conversion inside OpenVINO. Returns (model, input bytes read from plane 0's start). element_type: the
-    input's (u8 for frames; region_model feeds f32 samples)."""
+    input's (u8 for frames; region_model feeds f32 samples). model_color: the model's colour order; normalize:
+    a function that adds steps to the preprocessing after the resize (model-proc's range, mean and std)."""
     if isinstance(model, (str, os.PathLike)):
         model = openvino.Core().read_model(os.fspath(model))
     else:
@@ -115,12 +117,14 @@ def frame_model(model, fmt, width, height, strides=None, offsets=None, dynamic=F
     pre = ppp.input().preprocess()
     if model.input().get_element_type() != element_type:
         pre.convert_element_type(model.input().get_element_type())
-    if not gray_model and fmt != "BGR":
-        pre.convert_color(ColorFormat.BGR)      # OpenVINO's models take BGR unless they say otherwise
+    if not gray_model and fmt != model_color.name:
+        pre.convert_color(model_color)     # OpenVINO's models take BGR unless they say otherwise (model-proc)
     mh, mw = shape[layout.index("H")], shape[layout.index("W")]
     if (dynamic and mh.is_static and mw.is_static) or (not dynamic and (
             (mh.is_static and mh.get_length() != height) or (mw.is_static and mw.get_length() != width))):
         pre.resize(ResizeAlgorithm.RESIZE_LINEAR)
+    if normalize is not None:
+        normalize(pre)
     model = ppp.build()
     if dynamic:
         return model, None
@@ -312,6 +316,7 @@ def _sliced_crop(model, fmt, frame, roi, width, height, channels):
 
 
 MODES = {"tensor": 0, "detection": 1, "classification": 2}
+MODE_MODEL_PROC = 3      # decode.pxi's: a model-proc file's converters
 
 
 def _names_a_file(text):
@@ -348,7 +353,7 @@ class Session:
     (_instances.py); release() is each holder's last word."""
 
     def __init__(self, compiled, jobs, input_nbytes, output="tensor", region="frame", labels=(), big=None,
-                 big_from=0, object_classes=(), model_name="", batcher=None):
+                 big_from=0, object_classes=(), model_name="", batcher=None, model_proc=None, content=None):
         global sessions_compiled
         sessions_compiled += 1
         self.batcher = batcher
@@ -384,6 +389,12 @@ class Session:
         self.outputs = outputs
         first = compiled.outputs[0]
         dims = outputs[0][2]
+        self.converters, self.content = [], (1, 1, 1, 1)
+        if model_proc is not None:      # its converters take the place of output=
+            self.mode = MODE_MODEL_PROC
+            self.converters = model_proc.plan(outputs)
+            self.content = tuple(float(v) for v in content)
+            return
         if self.mode == MODES["detection"]:
             if len(dims) != 4 or dims[:2] != (1, 1) or dims[3] != 7 or first.get_element_type() != openvino.Type.f32:
                 raise CapsError(f"output=detection reads SSD-style boxes, an f32 output of shape [1,1,N,7] (image_id, "
@@ -461,7 +472,7 @@ class Loaded:
     (0: it starts as soon as a job is free, with the frames waiting then)."""
 
     def __init__(self, path, device, config, jobs, output, interval, region="frame", labels="", object_class="",
-                 batch_size=0, batch_timeout=0):
+                 batch_size=0, batch_timeout=0, model_proc=""):
         if output not in OUTPUTS:
             raise SettingsError(f"output={output!r} is not one of {', '.join(OUTPUTS)}")
         if region not in REGION_NAMES:
@@ -499,22 +510,36 @@ class Loaded:
         except Exception as exc:
             raise OSError(f"model={path!r} could not be read as a model: {exc}") from exc
         self.config = streaming_config(self.core, self.device, self.config, jobs)
+        self.model_proc = None
+        if model_proc:
+            from ovfast.gst._model_proc import ModelProc
+            self.model_proc = ModelProc(model_proc, self.labels)
+            if self.model_proc.preproc is not None and self.region == "roi":
+                raise SettingsError(f"model-proc={model_proc!r}: input_preproc is done on whole frames; with "
+                                    f"region=roi (inference-region=roi-list) leave input_preproc empty")
 
     def session(self, fmt, width, height, strides, offsets, size):
-        if self.region != "roi" and self.batch_size > 1:
-            model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
-            batcher = self._batcher(model)
-            return Session(batcher.compiled, self.jobs, nbytes, self.output, self.region, self.labels,
-                           model_name=self.model.get_friendly_name(), batcher=batcher)
+        proc = {}
         if self.region != "roi":
-            model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
+            if self.model_proc is not None:
+                model, nbytes, content = self.model_proc.frame_model(self.model, fmt, width, height, strides, offsets)
+                proc = {"model_proc": self.model_proc, "content": content}
+            else:
+                model, nbytes = frame_model(self.model, fmt, width, height, strides, offsets)
+            if self.batch_size > 1:
+                batcher = self._batcher(model)
+                return Session(batcher.compiled, self.jobs, nbytes, self.output, self.region, self.labels,
+                               model_name=self.model.get_friendly_name(), batcher=batcher, **proc)
             return Session(self._compile(model), self.jobs, nbytes, self.output, self.region, self.labels,
-                           model_name=self.model.get_friendly_name())
+                           model_name=self.model.get_friendly_name(), **proc)
+        if self.model_proc is not None:
+            mh, mw = _fixed_size(self.model)
+            proc = {"model_proc": self.model_proc, "content": (mw or 1, mh or 1, mw or 1, mh or 1)}
         plan = crop_plan(self.model)
         compiled = [self._compile(region_model(self.model, fmt, width, height, strides, crop)) for crop, _ in plan]
         big, big_from = (compiled[1], plan[1][1]) if len(plan) > 1 else (None, 0)
         return Session(compiled[0], self.jobs, height * strides[0], self.output, self.region, self.labels,
-                       big, big_from, self.object_classes, self.model.get_friendly_name())
+                       big, big_from, self.object_classes, self.model.get_friendly_name(), **proc)
 
     def _batcher(self, model):
         try:
@@ -539,10 +564,10 @@ class Loaded:
 
 
 def load(path, device, config, jobs, output, interval, region="frame", labels="", object_class="", batch_size=0,
-         batch_timeout=0, instance=""):
+         batch_timeout=0, instance="", model_proc=""):
     """The element's model (NULL -> READY); with a model-instance-id, its membership of the shared instance."""
     settings = (path, device, config, jobs, output, interval, region, labels, object_class, batch_size,
-                batch_timeout)
+                batch_timeout, model_proc)
     if instance:
         from ovfast.gst import _instances
         return _instances.join(instance, settings, lambda: Loaded(*settings))

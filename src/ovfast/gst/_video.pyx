@@ -29,7 +29,8 @@ api.check_version()
 include "python_gate.pxi"       # Python on GStreamer's threads
 include "meta.pxi"              # OvfastTensorMeta
 include "element.pxi"           # the skeleton every element stands on
-include "decode.pxi"            # what a run's outputs become on its frame (meta)
+include "decode.pxi"            # what a run's outputs become on its frame (meta; postproc, its part)
+include "postproc.pxi"          # model-proc's converters (meta, decode)
 include "batch.pxi"             # a frame's run through a DynamicBatcher (meta, decode)
 include "infer_model.pxi"       # ovfastinfer's state and model (python_gate, element, decode, batch)
 include "infer.pxi"             # ovfastinfer (element, decode, batch, infer_model)

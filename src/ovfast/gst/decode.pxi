@@ -1,8 +1,11 @@
 # What a run's outputs become on its frame: the raw tensors (OvfastTensorMeta) always, and with
-# output=detection or output=classification regions of interest with DL Streamer's structures.
+# output=detection or output=classification regions of interest with DL Streamer's structures, or with a
+# model-proc file what its converters make of them (postproc.pxi).
 
 cdef enum:
-    MODE_TENSOR, MODE_DETECTION, MODE_CLASSIFICATION
+    MODE_TENSOR, MODE_DETECTION, MODE_CLASSIFICATION, MODE_MODEL_PROC
+
+cdef struct Converter        # postproc.pxi
 
 cdef struct Area:            # what a run looked at, in pixels: a region of interest, or the whole frame
     int roi_id               # 0 for the whole frame
@@ -21,6 +24,9 @@ cdef struct Outputs:
     uint32_t* out_ranks
     int64_t* out_dims
     size_t* out_nbytes
+    uint32_t n_conv          # model-proc: its converters (postproc.pxi) and where the frame lies in the model's
+    Converter* conv          # input (content_w x content_h pixels at the top left of model_w x model_h)
+    double content_w, content_h, model_w, model_h
 
 
 cdef void _outputs_set(Outputs* o, object session, guint width, guint height):
@@ -47,6 +53,8 @@ cdef void _outputs_set(Outputs* o, object session, guint width, guint height):
         for k in range(len(dims)):
             o.out_dims[i * OVFAST_TENSOR_MAX_RANK + k] = dims[k]
         o.out_nbytes[i] = nbytes
+    if o.mode == MODE_MODEL_PROC:
+        _converters_set(o, session)
 
 
 cdef void _outputs_clear(Outputs* o) noexcept nogil:
@@ -64,14 +72,18 @@ cdef void _outputs_clear(Outputs* o) noexcept nogil:
     o.out_dims = NULL
     o.out_nbytes = NULL
     o.n_out = 0
+    _converters_clear(o)
 
 
 cdef void _decode(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, const Area* area) noexcept nogil:
     """Puts the outputs of a finished job onto its frame (the buffer, writable)."""
     cdef void* data
     cdef size_t nbytes
-    _attach_outputs(o, buf, pool, job, area.roi_id)
-    if o.mode != MODE_TENSOR and api.job_output(pool, job, 0, &data, &nbytes) == api.OVFAST_OK:
+    cdef OvfastTensorMeta* m = _attach_outputs(o, buf, pool, job, area.roi_id)
+    if o.mode == MODE_MODEL_PROC:
+        if m != NULL:
+            _convert(o, buf, m, area)
+    elif o.mode != MODE_TENSOR and api.job_output(pool, job, 0, &data, &nbytes) == api.OVFAST_OK:
         _interpret(o, buf, data, nbytes, area)
 
 
@@ -83,17 +95,18 @@ cdef void _interpret(Outputs* o, GstBuffer* buf, const void* first, size_t nbyte
         _classification(o, buf, first, nbytes, area)
 
 
-cdef void _attach_outputs(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, int roi_id) noexcept nogil:
+cdef OvfastTensorMeta* _attach_outputs(Outputs* o, GstBuffer* buf, ovf_pool* pool, int job, int roi_id) noexcept nogil:
     cdef void* data
     cdef size_t nbytes
     cdef uint32_t i
     cdef OvfastTensorMeta* m = _tensor_meta_add(buf, roi_id, o.n_out, o.out_names, o.out_types,
                                                 o.out_ranks, o.out_dims, o.out_nbytes, o.model_name)
     if m == NULL:
-        return
+        return NULL
     for i in range(o.n_out):
         if api.job_output(pool, job, i, &data, &nbytes) == api.OVFAST_OK and nbytes == m.tensors[i].nbytes:
             memcpy(<void*>m.tensors[i].data, data, nbytes)
+    return m
 
 
 cdef const char* _label(Outputs* o, int label_id, char* scratch, size_t size) noexcept nogil:
@@ -113,11 +126,7 @@ cdef void _detections(Outputs* o, GstBuffer* buf, const void* data, size_t nbyte
     the model saw) above the threshold become regions of the frame, each with a "detection" structure."""
     cdef size_t i, n
     cdef const float* box
-    cdef double x0, y0, x1, y1
-    cdef guint px, py, pw, ph
     cdef char scratch[32]
-    cdef const char* name
-    cdef GstVideoRegionOfInterestMeta* roi
     n = nbytes // (7 * sizeof(float))
     for i in range(n):
         box = <const float*>data + 7 * i
@@ -125,23 +134,32 @@ cdef void _detections(Outputs* o, GstBuffer* buf, const void* data, size_t nbyte
             break
         if box[2] < o.threshold:
             continue
-        x0, y0, x1, y1 = _clamp01(box[3]), _clamp01(box[4]), _clamp01(box[5]), _clamp01(box[6])
-        if x1 <= x0 or y1 <= y0:
-            continue
-        px = area.x + <guint>(x0 * area.w + 0.5)
-        py = area.y + <guint>(y0 * area.h + 0.5)
-        pw = <guint>(x1 * area.w + 0.5) - <guint>(x0 * area.w + 0.5)
-        ph = <guint>(y1 * area.h + 0.5) - <guint>(y0 * area.h + 0.5)
-        if pw == 0 or ph == 0:
-            continue
-        name = _label(o, <int>box[1], scratch, sizeof(scratch))
-        roi = ovf_add_region(buf, name, px, py, pw, ph)
-        if roi == NULL:
-            continue
-        roi.parent_id = area.roi_id      # 0 (no parent) for the whole frame
-        # normalised to the frame, as DL Streamer's x_min ... are
-        ovf_region_detection(roi, name, <int>box[1], box[2], <double>px / o.width, <double>py / o.height,
-                             <double>(px + pw) / o.width, <double>(py + ph) / o.height)
+        _box_region(o, buf, area, <int>box[1], _label(o, <int>box[1], scratch, sizeof(scratch)), box[2],
+                    box[3], box[4], box[5], box[6])
+
+
+cdef void _box_region(Outputs* o, GstBuffer* buf, const Area* area, int label_id, const char* name,
+                      double confidence, double x0, double y0, double x1, double y1) noexcept nogil:
+    """A box (corners as fractions of the area the run looked at, clamped to it) onto the frame as a region
+    with a "detection" structure; none if it is empty in whole pixels."""
+    cdef guint px, py, pw, ph
+    cdef GstVideoRegionOfInterestMeta* roi
+    x0, y0, x1, y1 = _clamp01(x0), _clamp01(y0), _clamp01(x1), _clamp01(y1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    px = area.x + <guint>(x0 * area.w + 0.5)
+    py = area.y + <guint>(y0 * area.h + 0.5)
+    pw = <guint>(x1 * area.w + 0.5) - <guint>(x0 * area.w + 0.5)
+    ph = <guint>(y1 * area.h + 0.5) - <guint>(y0 * area.h + 0.5)
+    if pw == 0 or ph == 0:
+        return
+    roi = ovf_add_region(buf, name, px, py, pw, ph)
+    if roi == NULL:
+        return
+    roi.parent_id = area.roi_id      # 0 (no parent) for the whole frame
+    # normalised to the frame, as DL Streamer's x_min ... are
+    ovf_region_detection(roi, name, label_id, confidence, <double>px / o.width, <double>py / o.height,
+                         <double>(px + pw) / o.width, <double>(py + ph) / o.height)
 
 
 cdef void _classification(Outputs* o, GstBuffer* buf, const void* data, size_t nbytes,

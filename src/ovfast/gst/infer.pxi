@@ -359,7 +359,10 @@ cdef void _batched_done(void* ctx, int status, const char* error) noexcept nogil
     cdef Area area
     if status == 0:
         area.roi_id, area.x, area.y, area.w, area.h = 0, 0, 0, st.info.width, st.info.height
-        _interpret(&st.out, e.head.buf, run.meta.tensors[0].data, run.meta.tensors[0].nbytes, &area)
+        if st.out.mode == MODE_MODEL_PROC:
+            _convert(&st.out, e.head.buf, run.meta, &area)
+        else:
+            _interpret(&st.out, e.head.buf, run.meta.tensors[0].data, run.meta.tensors[0].nbytes, &area)
     elif e.error == NULL:
         e.error = g_strdup_printf("a batched inference failed: %s", error)
     g_free(run)
@@ -385,7 +388,7 @@ cdef int _set_input(InferState* st, int job, char* frame) noexcept nogil:
 # ovfastinfer, and as DL Streamer splits the job, ovfastdetect (gvadetect's role) and ovfastclassify
 # (gvaclassify's): the same element with other defaults, so their launch lines need only the name changed.
 cdef enum:
-    N_INFER_PROPS = 19
+    N_INFER_PROPS = 20
 
 cdef ElementKind _INFER, _DETECT, _CLASSIFY
 cdef Prop _INFER_PROPS[N_INFER_PROPS]
@@ -447,6 +450,10 @@ cdef void _infer_props(Prop* p, const char* output, const char* region) noexcept
     _prop(&p[18], "batch-timeout", "Batch timeout", "With batch-size above 1: milliseconds a batch that is not "
           "full waits for more frames (0: it starts as soon as an inference request is free, with the frames "
           "waiting then)", PROP_UINT, _at(&s, &s.batch_timeout), NULL, 0, 60000, 0)
+    _prop(&p[19], "model-proc", "Model-proc", "DL Streamer's model-proc JSON file (schema 2.x): input_preproc "
+          "(color_space, resize, range, mean, std, padding) inside the model; output_postproc's converters "
+          "(detection_output, boxes_labels, yolo_v5, yolo_v8, label, text, raw_data_copy) in place of output",
+          PROP_STRING, _at(&s, &s.model_proc))
 
 
 cdef void _infer_kind(ElementKind* kind, Prop* props, const char* output, const char* region, const char* name,

@@ -17,6 +17,7 @@ cdef struct InferState:
     char* instance_id        # model-instance-id: elements naming the same one share a session (_instances.py)
     guint batch_size         # above 1: frames run in batches through the session's DynamicBatcher (batch)
     guint batch_timeout      # ms a batch that is not full waits for more frames (0: none, see _model.Loaded)
+    char* model_proc         # DL Streamer's model-proc file: preprocessing and converters (_model_proc.py)
     guint64 frames           # frames arrived since READY -> PAUSED (interval counts them)
     # Python objects, touched only with the GIL: the opened model (READY and up), the compiled session
     PyObject* loaded
@@ -67,7 +68,7 @@ cdef int _open_model_python(GstElement* el) noexcept nogil:
             try:
                 args = (_text(st.model) or "", _text(st.device), _text(st.config), st.jobs, _text(st.output),
                         st.interval, _text(st.region), _text(st.labels), _text(st.roi_label), st.batch_size,
-                        st.batch_timeout, _text(st.instance_id) or "")
+                        st.batch_timeout, _text(st.instance_id) or "", _text(st.model_proc) or "")
             finally:
                 g_mutex_unlock(&st.base.lock)
             loaded = _model.load(*args)

@@ -1,0 +1,356 @@
+"""DL Streamer's model-proc files (schema 2.x) for ovfastinfer's model-proc property: `input_preproc` becomes
+preprocessing inside the compiled model (OpenVINO's PrePostProcessor and a few ops), `output_postproc` a plan
+of converters that the element's C code runs on each run's outputs (postproc.pxi).
+
+Read once when the element opens; nothing here runs per frame."""
+
+import copy
+import json
+import os
+import re
+
+import numpy as np
+import openvino
+import openvino.opset13 as ops
+from openvino.preprocess import ColorFormat
+
+from ovfast.gst._model import CapsError, SettingsError, parse_labels
+
+# The converters ovfastinfer runs, by DL Streamer's names, and their numbers in postproc.pxi (CONV_*)
+CONVERTERS = {"detection_output": 0, "ssd": 0, "boxes_labels": 1, "yolo_v8": 2, "yolo_v11": 2, "yolo_v5": 3,
+              "label": 4, "text": 5, "raw_data_copy": 6}
+DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", "yolo_v5"}
+
+# The fields each part of a file may have (DL Streamer's names); any other is an error naming it
+_TOP_FIELDS = {"json_schema_version", "input_preproc", "output_postproc"}
+_INPUT_FIELDS = {"layer_name", "format", "precision", "params"}
+_PARAMS = {"color_space", "resize", "crop", "range", "mean", "std", "padding", "fill_value"}
+_OUTPUT_FIELDS = {"converter", "layer_name", "layer_names", "attribute_name", "labels", "method", "iou_threshold",
+                  "text_scale", "text_precision", "classes",
+                  # DL Streamer's YOLO files describe raw grid heads too; decoded boxes need none of these
+                  "anchors", "masks", "output_sigmoid_activation", "do_cls_softmax", "cells_number", "cells_number_x",
+                  "cells_number_y", "bbox_number_on_cell"}
+_COLOR = {"BGR": ColorFormat.BGR, "RGB": ColorFormat.RGB}
+_RESIZE = ("no", "no-aspect-ratio", "aspect-ratio")
+DEFAULT_IOU = 0.4    # DL Streamer's for converters with NMS
+_METHODS = {"max": 0, "softmax": 1, "index": 2}     # the label converter's, postproc.pxi's METHOD_*
+
+
+class ModelProcError(SettingsError):
+    """A model-proc file ovfastinfer cannot use (its path, field and the expected value are in the message)."""
+
+
+def _unknown(where, got, known, path):
+    extra = sorted(set(got) - known)
+    if extra:
+        raise ModelProcError(f"model-proc={path!r}: unknown field {extra[0]!r} in {where} (expected one of "
+                             f"{', '.join(sorted(known))})")
+
+
+def _numbers(value, n, what, path):
+    if (not isinstance(value, list) or len(value) != n
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ModelProcError(f"model-proc={path!r}: {what} must be a list of {n} numbers, got {value!r}")
+    return [float(v) for v in value]
+
+
+def _number(entry, key, default, low, high, index, path):
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ModelProcError(f"model-proc={path!r}: {key} of output_postproc[{index}] must be a number from {low:g} "
+                             f"to {high:g}, got {value!r}")
+    return float(value)
+
+
+class Preproc:
+    """input_preproc's image entry: colour space, resize, range, mean and std, padding's fill value."""
+
+    def __init__(self, params, path):
+        self.color = params.get("color_space", "BGR")
+        if self.color not in _COLOR:
+            raise ModelProcError(f"model-proc={path!r}: color_space {self.color!r} is not one of BGR, RGB "
+                                 f"(GRAYSCALE: feed GRAY8 frames)")
+        self.resize = params.get("resize", "no-aspect-ratio")
+        if self.resize not in _RESIZE:
+            raise ModelProcError(f"model-proc={path!r}: resize {self.resize!r} is not one of {', '.join(_RESIZE)}")
+        crop = params.get("crop")
+        if crop is not None:
+            raise ModelProcError(f"model-proc={path!r}: crop {crop!r} is not supported (ovfastinfer resizes the "
+                                 f"whole frame; leave crop out)")
+        self.range = _numbers(params["range"], 2, "range", path) if "range" in params else None
+        self.mean = _numbers(params["mean"], 3, "mean", path) if "mean" in params else None
+        self.std = _numbers(params["std"], 3, "std", path) if "std" in params else None
+        if self.std and 0.0 in self.std:
+            raise ModelProcError(f"model-proc={path!r}: std {self.std} has a 0")
+        padding = params.get("padding") or {}
+        if not isinstance(padding, dict):
+            raise ModelProcError(f"model-proc={path!r}: padding must be an object, got {padding!r}")
+        _unknown("input_preproc params.padding", padding, {"stride", "stride_x", "stride_y", "fill_value"}, path)
+        fill = padding.get("fill_value", params.get("fill_value", [0, 0, 0]))
+        self.fill = _numbers(fill if isinstance(fill, list) else [fill] * 3, 3, "padding's fill_value", path)
+
+    @property
+    def normalizes(self):
+        return self.range is not None or self.mean is not None or self.std is not None
+
+    def pixel(self, values):
+        """u8 pixel values (per channel, in the model's colour order) as the model sees them after range, mean
+        and std."""
+        v = np.asarray(values, np.float64)
+        if self.range:
+            v = v / 255.0 * (self.range[1] - self.range[0]) + self.range[0]
+        if self.mean:
+            v = v - np.asarray(self.mean)
+        if self.std:
+            v = v / np.asarray(self.std)
+        return v
+
+    def normalize(self, pre):
+        """The range, mean and std steps on a PrePostProcessor's preprocess() (after the type conversion)."""
+        if self.range:
+            low, high = self.range
+            pre.scale(255.0 / (high - low))
+            if low:
+                pre.mean(-low)     # after the scale: x / s - (-low)
+        if self.mean:
+            pre.mean(self.mean)
+        if self.std:
+            pre.scale(self.std)
+
+
+class Output:
+    """One output_postproc entry, resolved against the compiled model's outputs."""
+
+    def __init__(self, entry, index, path, element_labels):
+        _unknown(f"output_postproc[{index}]", entry, _OUTPUT_FIELDS, path)
+        self.converter = entry.get("converter")
+        if self.converter not in CONVERTERS:
+            raise ModelProcError(f"model-proc={path!r}: unknown converter {self.converter!r} in "
+                                 f"output_postproc[{index}] (expected one of {', '.join(sorted(CONVERTERS))})")
+        layers = entry.get("layer_names") or ([entry["layer_name"]] if "layer_name" in entry else [])
+        if not isinstance(layers, list) or not all(isinstance(n, str) for n in layers):
+            raise ModelProcError(f"model-proc={path!r}: layer_name(s) of output_postproc[{index}] must be text, "
+                                 f"got {layers!r}")
+        self.layers = layers
+        self.attribute = entry.get("attribute_name", "")
+        if not isinstance(self.attribute, str):
+            raise ModelProcError(f"model-proc={path!r}: attribute_name of output_postproc[{index}] must be text, "
+                                 f"got {self.attribute!r}")
+        labels = entry.get("labels")
+        if isinstance(labels, str):     # a file, found beside the model-proc unless the path says otherwise
+            where = labels if os.path.isabs(labels) or os.path.exists(labels) else os.path.join(
+                os.path.dirname(path), labels)
+            if not os.path.isfile(where):
+                raise ModelProcError(f"model-proc={path!r}: labels {labels!r} of output_postproc[{index}] is not a "
+                                     f"file (give a list of strings, or a file with one label per line)")
+            labels = parse_labels(where)
+        elif labels is None:
+            labels = list(element_labels)
+        elif not isinstance(labels, list) or not all(isinstance(v, str) for v in labels):
+            raise ModelProcError(f"model-proc={path!r}: labels of output_postproc[{index}] must be a list of "
+                                 f"strings or a file, got {labels!r}")
+        self.labels = labels
+        self.method = entry.get("method", "max")
+        if self.converter == "label" and self.method not in _METHODS:
+            raise ModelProcError(f"model-proc={path!r}: label method {self.method!r} of output_postproc[{index}] "
+                                 f"is not supported (expected one of {', '.join(_METHODS)})")
+        self.method_id = _METHODS.get(self.method, 0)
+        self.iou = _number(entry, "iou_threshold", DEFAULT_IOU, 0.0, 1.0, index, path)
+        self.text_scale = _number(entry, "text_scale", 1.0, -1e30, 1e30, index, path)
+        self.text_precision = int(_number(entry, "text_precision", 2, 0, 10, index, path))
+        self.classes = int(_number(entry, "classes", 0, 0, 1e6, index, path))
+        self.index = index
+        self.outputs = ()          # output indices, set by resolve()
+
+    def resolve(self, names, shapes, types, path):
+        """Picks the model's outputs this converter reads and checks their shapes fit it (CapsError otherwise)."""
+        where = f"model-proc={path!r}: output_postproc[{self.index}] ({self.converter})"
+        flat = [n[0] if n else f"output{i}" for i, n in enumerate(names)]
+        picked = []
+        for layer in self.layers:
+            found = [i for i, n in enumerate(names) if layer in n]
+            if not found:
+                raise CapsError(f"{where} names layer {layer!r}, but the model's outputs are {flat}")
+            picked.append(found[0])
+        if self.converter == "boxes_labels" and len(picked) < 2:
+            by = {n: i for i, ns in enumerate(names) for n in ns}
+            picked = [by[n] for n in ("boxes", "labels") if n in by] if len(names) >= 2 else picked
+            if len(picked) < 2:
+                picked = [0, 1] if len(names) >= 2 else picked
+        if not picked:
+            if self.converter == "raw_data_copy":
+                picked = list(range(len(names)))
+            else:
+                picked = [0]
+        dims = [shapes[i] for i in picked]
+        kinds = [types[i] for i in picked]
+        c = self.converter
+        shape = dims[0]
+
+        def refuse(expected):
+            raise CapsError(f"{where} reads {expected}; the model's output {flat[picked[0]]!r} is "
+                            f"{kinds[0]}{list(shape)}")
+        if c in ("detection_output", "ssd"):
+            if len(shape) != 4 or shape[3] != 7 or kinds[0] != "f32":
+                refuse("f32 boxes [1,1,N,7]")
+        elif c == "boxes_labels":
+            if len(picked) < 2:
+                raise CapsError(f"{where} reads two outputs (boxes [N,5] and labels [N]); the model has {flat}")
+            if len(dims[0]) < 2 or dims[0][-1] != 5 or kinds[0] != "f32":
+                refuse("f32 boxes [..., N, 5]")
+            if int(np.prod(dims[1])) != dims[0][-2] or kinds[1] not in ("f32", "i32", "i64"):
+                raise CapsError(f"{where}: labels output {flat[picked[1]]!r} is {kinds[1]}{list(dims[1])}, expected "
+                                f"one label per box ({dims[0][-2]}) as f32, i32 or i64")
+        elif c in ("yolo_v8", "yolo_v11"):
+            if (len(shape) != 3 or shape[0] != 1 or shape[1] < 5 or kinds[0] != "f32"
+                    or (self.classes and shape[1] != 4 + self.classes)):
+                refuse(f"f32 [1, 4 + classes{f' ({self.classes})' if self.classes else ''}, boxes] (x, y, w, h, "
+                       f"class scores per box)")
+        elif c == "yolo_v5":
+            if (len(shape) != 3 or shape[0] != 1 or shape[2] < 6 or kinds[0] != "f32"
+                    or (self.classes and shape[2] != 5 + self.classes)):
+                refuse(f"f32 [1, boxes, 5 + classes{f' ({self.classes})' if self.classes else ''}] (decoded boxes: "
+                       f"x, y, w, h, objectness, class scores; raw grid outputs with anchors are not supported)")
+        elif c == "label" and self.method == "index":
+            if kinds[0] not in ("f32", "i32"):
+                refuse("f32 or i32 label indices")
+        elif c in ("label", "text"):
+            if kinds[0] != "f32":
+                refuse("f32 scores")
+        self.outputs = tuple(picked)
+        layer = names[picked[0]][0] if names[picked[0]] else f"output{picked[0]}"
+        attribute = self.attribute or re.sub(r"[^A-Za-z0-9/_.:+-]", "_", layer)
+        if not re.match(r"[A-Za-z][A-Za-z0-9/_.:+-]*$", attribute):
+            if self.attribute:
+                raise ModelProcError(f"model-proc={path!r}: attribute_name {self.attribute!r} of "
+                                     f"output_postproc[{self.index}] must start with a letter, then letters, "
+                                     f"digits and / _ . : + -")
+            attribute = "output_" + attribute
+        # what postproc.pxi reads (the session keeps these bytes)
+        self.kind = CONVERTERS[c]
+        self.attribute_b, self.layer_b, self.converter_b = attribute.encode(), layer.encode(), c.encode()
+        self.labels_b = [label.encode() for label in self.labels]
+        return self
+
+
+class ModelProc:
+    """A model-proc file, checked: its preprocessing (Preproc or None) and its converters (Output)."""
+
+    def __init__(self, path, element_labels=()):
+        self.path = path
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = json.load(f)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"model-proc={path!r}: no such file (give DL Streamer's model-proc JSON)")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise OSError(f"model-proc={path!r} could not be read: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ModelProcError(f"model-proc={path!r} is not JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise ModelProcError(f"model-proc={path!r}: expected a JSON object with json_schema_version, "
+                                 f"input_preproc and output_postproc")
+        _unknown("the file", doc, _TOP_FIELDS, path)
+        version = str(doc.get("json_schema_version", ""))
+        if not version.startswith("2."):
+            raise ModelProcError(f"model-proc={path!r}: json_schema_version {version!r} is not 2.x")
+        self.preproc = None
+        for i, entry in enumerate(doc.get("input_preproc") or []):
+            _unknown(f"input_preproc[{i}]", entry, _INPUT_FIELDS, path)
+            fmt = entry.get("format", "image")
+            if fmt != "image":
+                raise ModelProcError(f"model-proc={path!r}: input_preproc[{i}] format {fmt!r} is not supported "
+                                     f"(ovfastinfer feeds one image input)")
+            params = entry.get("params") or {}
+            _unknown(f"input_preproc[{i}].params", params, _PARAMS, path)
+            self.preproc = Preproc(params, path)
+        posts = doc.get("output_postproc") or []
+        if not isinstance(posts, list):
+            raise ModelProcError(f"model-proc={path!r}: output_postproc must be a list, got {posts!r}")
+        self.outputs = [Output(entry, i, path, element_labels) for i, entry in enumerate(posts)]
+        detectors = [o for o in self.outputs if o.converter in DETECTORS]
+        if len(detectors) > 1:
+            raise ModelProcError(f"model-proc={path!r}: {len(detectors)} detection converters; one model gives "
+                                 f"one set of boxes")
+
+    def frame_model(self, model, fmt, width, height, strides, offsets):
+        """frame_model (_model.py) with this file's preprocessing: (model, input bytes, content) where content
+        is (content width, content height, model width, model height): the part of the model's input the
+        frame fills (smaller with resize=aspect-ratio, the rest padded)."""
+        from ovfast.gst._model import _model_layout, frame_model
+        layout, shape = _model_layout(model)
+        mh, mw = shape[layout.index("H")], shape[layout.index("W")]
+        # a dynamic size takes the frame's
+        full_w, full_h = (mw.get_length() if mw.is_static else width), (mh.get_length() if mh.is_static else height)
+        p = self.preproc
+        if p is not None and p.resize == "no" and (width, height) != (full_w, full_h):
+            raise CapsError(f"model-proc={self.path!r}: resize 'no', but the frames are {width}x{height} and the "
+                            f"model takes {full_w}x{full_h}: scale the frames (videoscale) or set resize")
+        if p is None or (p.resize != "aspect-ratio" and not p.normalizes and p.color == "BGR"):
+            built, nbytes = frame_model(model, fmt, width, height, strides, offsets)
+            return built, nbytes, (full_w, full_h, full_w, full_h)
+        if p.normalizes and model.input().get_element_type() != openvino.Type.f32:
+            raise CapsError(f"model-proc={self.path!r}: range, mean and std need a model with an f32 input; "
+                            f"this one takes {model.input().get_element_type().get_type_name()}")
+        cw, ch = full_w, full_h
+        if p.resize == "aspect-ratio" and mw.is_static and mh.is_static:
+            scale = min(full_w / width, full_h / height)
+            cw, ch = max(1, round(width * scale)), max(1, round(height * scale))
+            if (cw, ch) != (full_w, full_h):
+                model = _padded(model, layout, cw, ch, p.pixel(p.fill))    # fill_value: in the model's colour order
+        built, nbytes = frame_model(model, fmt, width, height, strides, offsets, model_color=_COLOR[p.color],
+                                    normalize=p.normalize if p.normalizes else None)
+        return built, nbytes, (cw, ch, full_w, full_h)
+
+    def plan(self, outputs):
+        """Resolves the converters against a compiled model's outputs [(name bytes, type bytes, dims, nbytes)]:
+        the converters in order (a detector first), each with its output indices."""
+        all_names = [[n.decode()] for n, _, _, _ in outputs]
+        shapes = [d for _, _, d, _ in outputs]
+        types = [t.decode() for _, t, _, _ in outputs]
+        plan = []
+        for o in self.outputs:     # a copy per session: each keeps the bytes its C plan points into
+            plan.append(copy.copy(o).resolve(all_names, shapes, types, self.path))
+        plan.sort(key=lambda o: o.converter not in DETECTORS)
+        return plan
+
+
+def _padded(model, layout, cw, ch, fill):
+    """The model with an input of cw x ch pixels (its layout and type) whose image is padded on the right and
+    bottom to the model's size with `fill` (per channel, as the model sees it): resize=aspect-ratio then
+    resizes the frame to cw x ch only."""
+    model = model.clone()
+    old = model.get_parameters()[0]
+    shape = list(old.get_partial_shape().to_shape())
+    h_axis, w_axis, c_axis = layout.index("H"), layout.index("W"), layout.index("C")
+    mh, mw, channels = shape[h_axis], shape[w_axis], shape[c_axis]
+    small = list(shape)
+    small[h_axis], small[w_axis] = ch, cw
+    etype = old.get_element_type()
+    dtype = np.float32 if etype == openvino.Type.f32 else np.uint8
+    x = ops.parameter(small, etype, name=old.get_friendly_name())
+    fill = np.asarray(fill, dtype)[:channels]
+
+    def block(h, w):
+        s = list(shape)
+        s[h_axis], s[w_axis] = h, w
+        b = np.zeros(s, dtype)
+        index = [slice(None)] * len(s)
+        for c in range(channels):
+            index[c_axis] = c
+            b[tuple(index)] = fill[c]
+        return ops.constant(b)
+    y = x.output(0)
+    if cw < mw:
+        y = ops.concat([y, block(ch, mw - cw)], w_axis).output(0)
+    if ch < mh:
+        y = ops.concat([y, block(mh - ch, mw)], h_axis).output(0)
+    for target in list(old.output(0).get_target_inputs()):
+        target.replace_source_output(y)
+    x.output(0).set_names(old.output(0).get_names())
+    padded = openvino.Model(model.get_results(), model.get_sinks(), [x], model.get_variables(),
+                            model.get_friendly_name())
+    layout_set = openvino.layout_helpers.get_layout(old.output(0))
+    if not layout_set.empty:
+        openvino.layout_helpers.set_layout(x.output(0), layout_set)
+    return padded

@@ -1,0 +1,273 @@
+# model-proc's converters (DL Streamer's output_postproc), run on OpenVINO's callback thread on each run's
+# outputs as they lie in the run's OvfastTensorMeta: boxes become regions (SSD, boxes and labels, YOLO v5 and v8
+# with NMS), scores and values become attributes of the region the run was on. The plan is made in Python
+# when the model is compiled (_model_proc.py); nothing here takes the GIL.
+
+from libc.math cimport expf
+from libc.stdlib cimport qsort
+
+cdef extern from "postproc.h" nogil:
+    void ovf_region_attribute(GstVideoRegionOfInterestMeta*, const char* attribute, const char* label, int label_id,
+                              double confidence, const char* layer, const char* model, const char* converter)
+
+cdef enum:
+    CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_LABEL, CONV_TEXT, CONV_RAW
+
+cdef enum:                   # the label converter's methods
+    METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX
+
+cdef struct Converter:
+    int kind                 # CONV_*
+    uint32_t inputs[2]       # the outputs it reads (boxes_labels: boxes, labels)
+    const char* attribute    # these point into the session's Python bytes
+    const char* layer
+    const char* name         # the converter's name in the file
+    uint32_t n_labels
+    const char** labels
+    double iou               # NMS: a box overlapping a kept one by more is dropped
+    double text_scale
+    int text_precision
+    int method               # label: METHOD_*
+
+cdef struct Candidate:       # a box before NMS: corners as fractions of the frame area the run looked at
+    float x0, y0, x1, y1
+    float confidence
+    int label_id
+
+
+cdef void _converters_set(Outputs* o, object session):
+    """The session's converter plan into o (with the GIL); the session keeps what it points to."""
+    cdef uint32_t i, k
+    plan = session.converters
+    o.n_conv = len(plan)
+    o.conv = <Converter*>g_malloc0(sizeof(Converter) * (o.n_conv + 1))
+    o.content_w, o.content_h, o.model_w, o.model_h = session.content
+    for i, c in enumerate(plan):
+        o.conv[i].kind = c.kind
+        for k in range(min(2, len(c.outputs))):
+            o.conv[i].inputs[k] = c.outputs[k]
+        o.conv[i].attribute = <const char*>(<bytes>c.attribute_b)
+        o.conv[i].layer = <const char*>(<bytes>c.layer_b)
+        o.conv[i].name = <const char*>(<bytes>c.converter_b)
+        o.conv[i].n_labels = len(c.labels_b)
+        o.conv[i].labels = <const char**>g_malloc0(sizeof(char*) * (len(c.labels_b) + 1))
+        for k in range(len(c.labels_b)):
+            o.conv[i].labels[k] = <const char*>(<bytes>c.labels_b[k])
+        o.conv[i].iou = c.iou
+        o.conv[i].text_scale = c.text_scale
+        o.conv[i].text_precision = c.text_precision
+        o.conv[i].method = c.method_id
+
+
+cdef void _converters_clear(Outputs* o) noexcept nogil:
+    cdef uint32_t i
+    for i in range(o.n_conv):
+        g_free(o.conv[i].labels)
+    g_free(o.conv)
+    o.conv = NULL
+    o.n_conv = 0
+
+
+cdef const char* _conv_label(Outputs* o, Converter* c, int label_id, char* scratch, size_t size) noexcept nogil:
+    """The converter's labels name a class id, else the element's labels, else the id as text."""
+    if c.n_labels and 0 <= label_id < <int>c.n_labels:
+        return c.labels[label_id]
+    return _label(o, label_id, scratch, size)
+
+
+cdef int _by_confidence(const void* a, const void* b) noexcept nogil:
+    cdef float ca = (<const Candidate*>a).confidence, cb = (<const Candidate*>b).confidence
+    return -1 if ca > cb else (1 if ca < cb else 0)
+
+
+cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area, Candidate* boxes, size_t n,
+                     bint nms) noexcept nogil:
+    """Puts the boxes onto the frame as regions, highest confidence first; with nms a box overlapping one kept
+    before it by more than the converter's IoU threshold is dropped (whatever its class, as DL Streamer's)."""
+    cdef size_t i, j
+    cdef double iw, ih, inter, union_area
+    cdef char scratch[32]
+    cdef char* dropped
+    if n == 0:
+        return
+    qsort(boxes, n, sizeof(Candidate), _by_confidence)
+    dropped = <char*>g_malloc0(n)
+    for i in range(n):
+        if dropped[i]:
+            continue
+        _box_region(o, buf, area, boxes[i].label_id, _conv_label(o, c, boxes[i].label_id, scratch, sizeof(scratch)),
+                    boxes[i].confidence, boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1)
+        if not nms:
+            continue
+        for j in range(i + 1, n):
+            if dropped[j]:
+                continue
+            iw = min(boxes[i].x1, boxes[j].x1) - max(boxes[i].x0, boxes[j].x0)
+            ih = min(boxes[i].y1, boxes[j].y1) - max(boxes[i].y0, boxes[j].y0)
+            if iw <= 0 or ih <= 0:
+                continue
+            inter = iw * ih
+            union_area = ((boxes[i].x1 - boxes[i].x0) * (boxes[i].y1 - boxes[i].y0)
+                          + (boxes[j].x1 - boxes[j].x0) * (boxes[j].y1 - boxes[j].y0) - inter)
+            if union_area > 0 and inter / union_area > c.iou:
+                dropped[j] = 1
+    g_free(dropped)
+
+
+cdef size_t _yolo(Outputs* o, Converter* c, const OvfastTensor* t, bint v8, Candidate* boxes) noexcept nogil:
+    """YOLO boxes at least the threshold into boxes (room for every proposal): v8 [1, 4 + classes, N] with
+    centre, size and class scores in the model's input pixels; v5 [1, N, 5 + classes] with an objectness
+    that scales the class scores."""
+    cdef const float* d = <const float*>t.data
+    cdef size_t i, k, n, classes, best, count = 0
+    cdef float score, top, cx, cy, w, h
+    if v8:
+        n, classes = <size_t>t.dims[2], <size_t>t.dims[1] - 4
+    else:
+        n, classes = <size_t>t.dims[1], <size_t>t.dims[2] - 5
+    for i in range(n):
+        best, top = 0, -1.0
+        for k in range(classes):
+            score = d[(4 + k) * n + i] if v8 else d[i * (5 + classes) + 5 + k]
+            if score > top:
+                best, top = k, score
+        if v8:
+            cx, cy, w, h = d[i], d[n + i], d[2 * n + i], d[3 * n + i]
+        else:
+            cx, cy, w, h = d[i * (5 + classes)], d[i * (5 + classes) + 1], d[i * (5 + classes) + 2], d[i * (5 + classes) + 3]
+            top *= d[i * (5 + classes) + 4]
+        if top < o.threshold:
+            continue
+        boxes[count].x0, boxes[count].x1 = (cx - w / 2) / o.content_w, (cx + w / 2) / o.content_w
+        boxes[count].y0, boxes[count].y1 = (cy - h / 2) / o.content_h, (cy + h / 2) / o.content_h
+        boxes[count].confidence, boxes[count].label_id = top, <int>best
+        count += 1
+    return count
+
+
+cdef size_t _ssd(Outputs* o, const OvfastTensor* t, Candidate* boxes) noexcept nogil:
+    """SSD rows [1,1,N,7] (normalised to the model's input) at least the threshold, up to image_id -1."""
+    cdef size_t i, n = <size_t>t.dims[2], count = 0
+    cdef const float* r
+    cdef double sx = o.model_w / o.content_w, sy = o.model_h / o.content_h
+    for i in range(n):
+        r = <const float*>t.data + 7 * i
+        if r[0] < 0:
+            break
+        if r[2] < o.threshold:
+            continue
+        boxes[count].x0, boxes[count].y0, boxes[count].x1, boxes[count].y1 = r[3] * sx, r[4] * sy, r[5] * sx, r[6] * sy
+        boxes[count].confidence, boxes[count].label_id = r[2], <int>r[1]
+        count += 1
+    return count
+
+
+cdef size_t _boxes_labels(Outputs* o, const OvfastTensor* t, const OvfastTensor* labels,
+                          Candidate* boxes) noexcept nogil:
+    """Boxes [..., N, 5] (x_min, y_min, x_max, y_max, confidence in the model's input pixels) with one label
+    each in labels (f32, i32 or i64) at least the threshold."""
+    cdef size_t i, n = <size_t>t.dims[t.rank - 2], count = 0
+    cdef const float* r
+    cdef int label_id
+    for i in range(n):
+        r = <const float*>t.data + 5 * i
+        if r[4] < o.threshold:
+            continue
+        if labels.element_type[0] == c'i' and labels.element_type[1] == c'6':
+            label_id = <int>(<const int64_t*>labels.data)[i]
+        elif labels.element_type[0] == c'i':
+            label_id = (<const int32_t*>labels.data)[i]
+        else:
+            label_id = <int>(<const float*>labels.data)[i]
+        boxes[count].x0, boxes[count].y0 = r[0] / o.content_w, r[1] / o.content_h
+        boxes[count].x1, boxes[count].y1 = r[2] / o.content_w, r[3] / o.content_h
+        boxes[count].confidence, boxes[count].label_id = r[4], label_id
+        count += 1
+    return count
+
+
+cdef void _index_label(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi, const OvfastTensor* t) noexcept nogil:
+    """label method=index (a licence plate's characters): the labels of the output's values (f32 or i32) one
+    after another, up to the first that names none; nothing when no value is above 0, as DL Streamer's."""
+    cdef size_t k, size, length = 0, n = t.nbytes // 4
+    cdef int value, top = 0
+    cdef char text[256]
+    for k in range(n):
+        value = (<const int32_t*>t.data)[k] if t.element_type[0] == c'i' else <int>(<const float*>t.data)[k]
+        if value < 0 or value >= <int>c.n_labels:
+            break
+        top = value if value > top else top
+        size = strlen(c.labels[value])
+        if length + size < sizeof(text):      # a longer text is cut at a whole label
+            memcpy(text + length, c.labels[value], size)
+            length += size
+    text[length] = 0
+    if top > 0:
+        ovf_region_attribute(roi, c.attribute, text, -1, 0.0, c.layer, o.model_name, c.name)
+
+
+cdef GstVideoRegionOfInterestMeta* _attribute_region(Outputs* o, GstBuffer* buf, const Area* area,
+                                                     GstVideoRegionOfInterestMeta** frame_region) noexcept nogil:
+    """Where an attribute goes: the region the run was on, or one region covering the whole frame (made once
+    per run, shared by the run's attributes)."""
+    if area.roi_id != 0:
+        return ovf_find_region(buf, area.roi_id)
+    if frame_region[0] == NULL:
+        frame_region[0] = ovf_add_region(buf, o.model_name, 0, 0, o.width, o.height)
+    return frame_region[0]
+
+
+cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const Area* area) noexcept nogil:
+    """Runs the plan's converters on a run's outputs (m), onto its frame (the buffer, writable)."""
+    cdef uint32_t i
+    cdef size_t k, n, best
+    cdef Converter* c
+    cdef const OvfastTensor* t
+    cdef const float* scores
+    cdef Candidate* boxes
+    cdef GstVideoRegionOfInterestMeta* frame_region = NULL
+    cdef GstVideoRegionOfInterestMeta* roi
+    cdef char scratch[64]
+    cdef double confidence, total
+    for i in range(o.n_conv):
+        c = &o.conv[i]
+        t = &m.tensors[c.inputs[0]]
+        if c.kind == CONV_RAW:
+            continue                # the raw outputs are on the frame already (OvfastTensorMeta)
+        if c.kind <= CONV_YOLO_V5:
+            n = t.nbytes // sizeof(float)            # never fewer proposals than that
+            boxes = <Candidate*>g_malloc(sizeof(Candidate) * (n if n else 1))
+            if c.kind == CONV_SSD:
+                n = _ssd(o, t, boxes)
+            elif c.kind == CONV_BOXES_LABELS:
+                n = _boxes_labels(o, t, &m.tensors[c.inputs[1]], boxes)
+            else:
+                n = _yolo(o, c, t, c.kind == CONV_YOLO_V8, boxes)
+            _boxes_out(o, c, buf, area, boxes, n, c.kind == CONV_YOLO_V8 or c.kind == CONV_YOLO_V5)
+            g_free(boxes)
+            continue
+        n = t.nbytes // sizeof(float)
+        if n == 0:
+            continue
+        scores = <const float*>t.data
+        roi = _attribute_region(o, buf, area, &frame_region)
+        if roi == NULL:
+            continue
+        if c.kind == CONV_LABEL and c.method == METHOD_INDEX:
+            _index_label(o, c, roi, t)
+        elif c.kind == CONV_LABEL:
+            best = 0
+            for k in range(1, n):
+                if scores[k] > scores[best]:
+                    best = k
+            confidence = scores[best]
+            if c.method == METHOD_SOFTMAX:     # the best class's share of exp(score), as DL Streamer's softmax
+                total = 0.0
+                for k in range(n):
+                    total += expf(scores[k] - scores[best])
+                confidence = 1.0 / total
+            ovf_region_attribute(roi, c.attribute, _conv_label(o, c, <int>best, scratch, sizeof(scratch)),
+                                 <int>best, confidence, c.layer, o.model_name, c.name)
+        else:                       # CONV_TEXT: the first value, scaled, as text
+            snprintf(scratch, sizeof(scratch), "%.*f", c.text_precision, scores[0] * c.text_scale)
+            ovf_region_attribute(roi, c.attribute, scratch, -1, 0.0, c.layer, o.model_name, c.name)

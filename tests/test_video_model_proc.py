@@ -1,0 +1,384 @@
+"""ovfastinfer model-proc=FILE: DL Streamer's model-proc JSON (schema 2.x). Each converter runs on a stand-in model
+whose outputs are known and is checked against a numpy reference written here from DL Streamer's documented rules
+(NMS: highest confidence first, a box overlapping a kept one by more than iou_threshold dropped, whatever its
+class); the preprocessing against openvino's own PrePostProcessor and numpy on the same frames."""
+
+import json
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
+
+import numpy as np  # noqa: E402
+import openvino  # noqa: E402
+import openvino.opset13 as ops  # noqa: E402
+import pytest  # noqa: E402
+from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm  # noqa: E402
+
+from test_video import F32, F32_CONFIG, appsrc_frames, bus_error, run_appsrc, save  # noqa: E402
+from test_gst_plugin import env, plugin_path, run, tool  # noqa: E402, F401 (fixtures)
+
+# DL Streamer's samples/gstreamer/model_proc/intel/age-gender-recognition-retail-0013.json, as that file is
+AGE_GENDER_PROC = {
+    "json_schema_version": "2.2.0",
+    "input_preproc": [],
+    "output_postproc": [
+        {"layer_name": "age_conv3", "attribute_name": "age", "converter": "text", "text_precision": 0,
+         "text_scale": 100.0},
+        {"layer_name": "prob", "attribute_name": "gender", "labels": ["Female", "Male"], "converter": "label",
+         "method": "max"},
+    ],
+}
+LABELS = ["person", "car", "dog"]
+
+
+def write(folder, doc, name="proc.json"):
+    path = folder / name
+    path.write_text(json.dumps(doc) if not isinstance(doc, str) else doc)
+    return str(path)
+
+
+def constant_model(outputs, h=64, w=64, name="standin"):
+    """u8 NHWC [1,h,w,3] -> the given constant f32 outputs {name: array} (each plus 0 x the frame's mean, so the
+    frame is read)."""
+    x = ops.parameter([1, h, w, 3], openvino.Type.u8, name="image")
+    zero = ops.multiply(ops.reduce_mean(ops.convert(x, openvino.Type.f32), np.array([0, 1, 2, 3], np.int64), False),
+                        np.float32(0))
+    results = []
+    for out_name, value in outputs.items():
+        r = ops.add(ops.constant(np.asarray(value, np.float32)), zero)
+        r.output(0).set_names({out_name})
+        results.append(r)
+    return openvino.Model(results, [x], name)
+
+
+def regions_of(description, frames, fmt="BGR", width=64, height=64):
+    """Pushes numpy frames through `appsrc ! <description> ! appsink`; per frame, its regions as (label, rect,
+    label_id, confidence, {attribute: its fields})."""
+    out = []
+    for f in appsrc_frames(description, frames, fmt, width, height):
+        out.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
+                     {t.name(): {k: t[k] for k in t.fields()} for t in r.tensors()
+                      if not t.is_detection() and t.element_type() is None})      # the attributes, not raw outputs
+                    for r in f.regions()])
+    assert len(out) == len(frames), f"{len(out)} of {len(frames)} frames came out of {description}"
+    return out
+
+
+# --- a numpy reference of the detection converters -------------------------------------------------------------
+def nms(boxes, iou):
+    """boxes [(x0, y0, x1, y1, confidence, label_id)] -> those kept: highest confidence first, each dropping the
+    later ones it overlaps by more than iou (intersection over union), whatever their class."""
+    boxes = sorted(boxes, key=lambda b: -b[4])
+    kept = []
+    for b in boxes:
+        if all(overlap(b, k) <= iou for k in kept):
+            kept.append(b)
+    return kept
+
+
+def overlap(a, b):
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def to_regions(boxes, width, height, labels=LABELS):
+    """Kept boxes (corners as fractions of the frame) as the regions ovfastinfer makes: rounded to pixels."""
+    out = []
+    for x0, y0, x1, y1, conf, label_id in boxes:
+        x0, y0, x1, y1 = (min(max(v, 0.0), 1.0) for v in (x0, y0, x1, y1))
+        px, py = int(x0 * width + 0.5), int(y0 * height + 0.5)
+        out.append((labels[label_id], (px, py, int(x1 * width + 0.5) - px, int(y1 * height + 0.5) - py), label_id,
+                    conf))
+    return out
+
+
+# YOLO proposals in the model's input pixels (64 x 64): centre x, y, width, height and one score per class.
+# 0 and 1 overlap by IoU 0.6 (1 dropped at 0.4, kept at 0.7), 0 and 2 by 0.18 (kept), 3 is another class
+# over 0 by 0.91 (dropped: NMS ignores classes), 4 is under the threshold, 5 stands alone.
+PROPOSALS = [(20, 20, 20, 20, [0.90, 0.05, 0.0]), (25, 20, 20, 20, [0.10, 0.80, 0.0]),
+             (30, 28, 20, 20, [0.70, 0.0, 0.0]), (21, 20, 21, 20, [0.0, 0.0, 0.85]),
+             (50, 50, 10, 10, [0.30, 0.2, 0.1]), (50, 12, 12, 16, [0.0, 0.0, 0.60])]
+
+
+def yolo_reference(proposals, threshold, iou, content_w, content_h, objectness=None):
+    boxes = []
+    for i, (cx, cy, w, h, scores) in enumerate(proposals):
+        label_id = int(np.argmax(scores))
+        conf = np.float32(scores[label_id]) * (np.float32(objectness[i]) if objectness is not None else 1)
+        if conf >= threshold:
+            boxes.append(((cx - w / 2) / content_w, (cy - h / 2) / content_h, (cx + w / 2) / content_w,
+                          (cy + h / 2) / content_h, float(conf), label_id))
+    return nms(boxes, iou)
+
+
+def yolo_v8_output(proposals):
+    rows = [[p[0], p[1], p[2], p[3], *p[4]] for p in proposals]
+    return np.array(rows, np.float32).T[None]          # [1, 4 + classes, N]
+
+
+def assert_regions(got, want):
+    assert [(label, rect, lid) for label, rect, lid, _, _ in got] == [(a, b, c) for a, b, c, _ in want]
+    for (*_, conf, _), (*_, want_conf) in zip(got, want):
+        assert conf == pytest.approx(want_conf, abs=1e-6)
+
+
+@pytest.mark.parametrize("iou", [0.4, 0.7])
+def test_yolo_v8_nms_keeps_and_drops_as_defined(tmp_path, iou):
+    model = save(constant_model({"output0": yolo_v8_output(PROPOSALS)}), tmp_path)
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "input_preproc": [],
+                            "output_postproc": [{"converter": "yolo_v8", "iou_threshold": iou, "labels": LABELS}]})
+    frames = [np.full((64, 64, 3), 100, np.uint8)]
+    got = regions_of(f"ovfastinfer model={model} model-proc={proc} threshold=0.5", frames)
+    want = to_regions(yolo_reference(PROPOSALS, 0.5, iou, 64, 64), 64, 64)
+    assert_regions(got[0], want)
+    assert (len(want), any(w[2] == 1 for w in want)) == ((3, False) if iou == 0.4 else (4, True))
+
+
+def test_yolo_v8_boxes_map_back_through_a_resize_keeping_the_aspect_ratio(tmp_path):
+    # 128 x 64 frames into the 64 x 64 model: the frame fills 64 x 32 at the top, the rest is padding
+    model = save(constant_model({"output0": yolo_v8_output(PROPOSALS)}), tmp_path)
+    proc = write(tmp_path, {"json_schema_version": "2.2.0",
+                            "input_preproc": [{"format": "image", "params": {"resize": "aspect-ratio"}}],
+                            "output_postproc": [{"converter": "yolo_v8", "labels": LABELS}]})
+    got = regions_of(f"ovfastdetect model={model} model-proc={proc} threshold=0.5",
+                     [np.zeros((64, 128, 3), np.uint8)], width=128, height=64)
+    assert_regions(got[0], to_regions(yolo_reference(PROPOSALS, 0.5, 0.4, 64, 32), 128, 64))
+
+
+def test_yolo_v5_objectness_scales_the_class_scores(tmp_path):
+    objectness = [1.0, 0.9, 0.8, 0.5, 1.0, 0.95]
+    rows = [[p[0], p[1], p[2], p[3], o, *p[4]] for p, o in zip(PROPOSALS, objectness)]
+    model = save(constant_model({"output": np.array(rows, np.float32)[None]}), tmp_path)
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v5", "labels": LABELS, "iou_threshold": 0.4}]})
+    got = regions_of(f"ovfastinfer model={model} model-proc={proc} threshold=0.4", [np.zeros((64, 64, 3), np.uint8)])
+    assert_regions(got[0], to_regions(yolo_reference(PROPOSALS, 0.4, 0.4, 64, 64, objectness), 64, 64))
+
+
+def test_detection_output_and_boxes_labels(tmp_path):
+    ssd = np.array([[[[0, 1, 0.9, 0.1, 0.2, 0.5, 0.6], [0, 2, 0.3, 0, 0, 1, 1], [0, 0, 0.7, 0.5, 0.5, 0.9, 0.8],
+                      [-1, 0, 0, 0, 0, 0, 0]]]], np.float32)
+    proc = {"json_schema_version": "2.2.0", "output_postproc": [{"converter": "detection_output", "labels": LABELS}]}
+    got = regions_of(f"ovfastinfer model={save(constant_model({'boxes': ssd}), tmp_path, 'ssd')} "
+                     f"model-proc={write(tmp_path, proc, 'ssd.json')}", [np.zeros((64, 64, 3), np.uint8)])
+    want = [(r[3], r[4], r[5], r[6], float(r[2]), int(r[1])) for r in ssd[0, 0, :3] if r[2] >= 0.5]
+    assert_regions(got[0], to_regions(sorted(want, key=lambda b: -b[4]), 64, 64))
+
+    boxes = np.array([[4, 8, 30, 40, 0.8], [40, 40, 60, 62, 0.95], [0, 0, 10, 10, 0.2]], np.float32)
+    labels = np.array([2, 0, 1], np.float32)
+    proc = {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "boxes_labels", "layer_names": ["boxes", "labels"], "labels": LABELS}]}
+    got = regions_of(f"ovfastinfer model={save(constant_model({'boxes': boxes, 'labels': labels}), tmp_path, 'bl')} "
+                     f"model-proc={write(tmp_path, proc, 'bl.json')}", [np.zeros((64, 64, 3), np.uint8)])
+    want = [(b[0] / 64, b[1] / 64, b[2] / 64, b[3] / 64, float(b[4]), int(l)) for b, l in zip(boxes, labels)
+            if b[4] >= 0.5]
+    assert_regions(got[0], to_regions(sorted(want, key=lambda b: -b[4]), 64, 64))
+
+
+def age_gender_model(size=16):
+    """u8 NHWC -> age_conv3 [1,1,1,1] (the frame's mean / 255) and prob [1,2,1,1] (softmax of the blue and red
+    channels' means / 32): two outputs, each with its own attribute."""
+    x = ops.parameter([1, size, size, 3], openvino.Type.u8, name="data")
+    means = ops.reduce_mean(ops.convert(x, openvino.Type.f32), np.array([1, 2], np.int64), False)   # [1,3]
+    age = ops.reshape(ops.divide(ops.reduce_mean(means, np.array([1], np.int64), True), np.float32(255)),
+                      np.array([1, 1, 1, 1], np.int64), False)
+    pair = ops.gather(means, np.array([0, 2], np.int64), np.int64(1))
+    prob = ops.reshape(ops.softmax(ops.divide(pair, np.float32(32)), 1), np.array([1, 2, 1, 1], np.int64), False)
+    age.output(0).set_names({"age_conv3"})
+    prob.output(0).set_names({"prob"})
+    return openvino.Model([age, prob], [x], "age-gender")
+
+
+def test_age_gender_from_dl_streamers_own_model_proc_file(tmp_path):
+    model = age_gender_model()
+    path = save(model, tmp_path)
+    proc = write(tmp_path, AGE_GENDER_PROC)
+    rng = np.random.default_rng(7)
+    frames = [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(6)]
+    frames[0][..., 0], frames[1][..., 2] = 255, 255          # both genders win at least once
+    got = regions_of(f"ovfastclassify model={path} model-proc={proc} inference-region=full-frame {F32}", frames,
+                     width=16, height=16)
+    compiled = openvino.Core().compile_model(model, "CPU", F32_CONFIG)
+    genders = set()
+    for regions, frame in zip(got, frames):
+        age, prob = compiled(frame[None]).values()
+        assert len(regions) == 1
+        label, rect, _, _, tensors = regions[0]
+        assert rect == (0, 0, 16, 16) and set(tensors) == {"age", "gender"}
+        assert tensors["age"]["label"] == f"{float(age.ravel()[0]) * 100:.0f}"
+        assert tensors["age"]["layer_name"] == "age_conv3" and tensors["age"]["converter"] == "text"
+        best = int(np.argmax(prob.ravel()))
+        gender = tensors["gender"]
+        assert (gender["label"], gender["label_id"], gender["attribute_name"]) == (["Female", "Male"][best], best,
+                                                                                 "gender")
+        assert gender["confidence"] == pytest.approx(float(prob.ravel()[best]), abs=1e-6)
+        genders.add(gender["label"])
+    assert genders == {"Female", "Male"}
+
+
+def test_label_methods_softmax_and_index(tmp_path):
+    logits = np.array([[0.5, 2.0, -1.0, 1.5]], np.float32)
+    plate = np.array([[2, 0, 1, 2, -1, 1]], np.float32)        # characters up to the first that names none
+    model = save(constant_model({"logits": logits, "plate": plate}, 16, 16), tmp_path)
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "label", "layer_name": "logits", "attribute_name": "kind", "method": "softmax",
+         "labels": ["a", "b", "c", "d"]},
+        {"converter": "label", "layer_name": "plate", "attribute_name": "plate", "method": "index",
+         "labels": ["X", "Y", "Z"]}]})
+    got = regions_of(f"ovfastinfer model={model} model-proc={proc}", [np.zeros((16, 16, 3), np.uint8)], width=16,
+                     height=16)
+    attributes = got[0][0][4]
+    soft = np.exp(logits[0] - logits[0].max()) / np.exp(logits[0] - logits[0].max()).sum()
+    best = int(np.argmax(soft))
+    assert (attributes["kind"]["label"], attributes["kind"]["label_id"]) == ("abcd"[best], best)
+    assert attributes["kind"]["confidence"] == pytest.approx(float(soft[best]), abs=1e-6)
+    names = []
+    for v in plate[0].astype(int):
+        if not 0 <= v < 3:
+            break
+        names.append("XYZ"[v])
+    assert attributes["plate"]["label"] == "".join(names) and "label_id" not in attributes["plate"]
+
+
+def test_age_gender_on_detected_regions(tmp_path):
+    # a detector (yolo_v8 through model-proc) then the classifier on each region it found
+    det = save(constant_model({"output0": yolo_v8_output(PROPOSALS)}), tmp_path, "det")
+    det_proc = write(tmp_path, {"json_schema_version": "2.2.0",
+                                "output_postproc": [{"converter": "yolo_v8", "labels": LABELS}]}, "det.json")
+    cls = save(age_gender_model(), tmp_path, "cls")
+    got = regions_of(f"ovfastdetect model={det} model-proc={det_proc} ! "
+                     f"ovfastclassify model={cls} model-proc={write(tmp_path, AGE_GENDER_PROC)} {F32}",
+                     [np.full((64, 64, 3), 90, np.uint8)])
+    assert len(got[0]) == 3
+    for label, rect, _, _, tensors in got[0]:
+        assert set(tensors) == {"age", "gender"} and tensors["age"]["label"] == f"{90 / 255 * 100:.0f}"
+
+
+# --- preprocessing inside the model --------------------------------------------------------------------------
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+NORMALIZED = {"json_schema_version": "2.2.0", "input_preproc": [{"format": "image", "precision": "FP32", "params": {
+    "color_space": "RGB", "range": [0.0, 1.0], "mean": MEAN, "std": STD}}],
+    "output_postproc": [{"converter": "raw_data_copy"}]}
+
+
+def identity_model(h=16, w=16):
+    """f32 NCHW [1,3,h,w] -> twice that, named "pixels": what the preprocessing fed it, doubled (an op that
+    cannot be optimised away)."""
+    x = ops.parameter([1, 3, h, w], openvino.Type.f32, name="input")
+    y = ops.multiply(x, np.float32(2))
+    y.output(0).set_names({"pixels"})
+    return openvino.Model([y], [x], "identity")
+
+
+def test_rgb_mean_and_std_equal_numpy_and_openvinos_preprocessing(tmp_path):
+    path = save(identity_model(), tmp_path)
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(3)]
+    got, error = run_appsrc(f"ovfastinfer model={path} model-proc={write(tmp_path, NORMALIZED)} {F32}", frames, "BGR",
+                            16, 16)
+    assert error is None and len(got) == 3
+    for (_, tensors, _), frame in zip(got, frames):
+        rgb = frame[..., ::-1].astype(np.float32) / 255
+        want = ((rgb - np.float32(MEAN)) / np.float32(STD)).transpose(2, 0, 1)[None]
+        np.testing.assert_allclose(tensors["pixels"] / 2, want, rtol=1e-5, atol=1e-5)
+
+
+def ppp_normalized(model, width, height):
+    """openvino's PrePostProcessor for BGR frames of width x height onto an NCHW f32 model in RGB, range [0, 1],
+    MEAN and STD (written here, not ovfast's)."""
+    ppp = PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(openvino.Type.u8).set_layout(openvino.Layout("NHWC")) \
+        .set_color_format(ColorFormat.BGR).set_spatial_static_shape(height, width)
+    ppp.input().model().set_layout(openvino.Layout("NCHW"))
+    ppp.input().preprocess().convert_element_type(openvino.Type.f32).convert_color(ColorFormat.RGB) \
+        .resize(ResizeAlgorithm.RESIZE_LINEAR).scale(255.0).mean(MEAN).scale(STD)
+    return openvino.Core().compile_model(ppp.build(), "CPU", F32_CONFIG)
+
+
+def test_aspect_ratio_resize_pads_with_the_fill_value(tmp_path):
+    doc = json.loads(json.dumps(NORMALIZED))
+    doc["input_preproc"][0]["params"].update(resize="aspect-ratio", padding={"fill_value": [10, 200, 30]})
+    path = save(identity_model(), tmp_path)
+    frames = [np.random.default_rng(2).integers(0, 256, (16, 32, 3), dtype=np.uint8)]
+    got, error = run_appsrc(f"ovfastinfer model={path} model-proc={write(tmp_path, doc)} {F32}", frames, "BGR", 32, 16)
+    assert error is None
+    pixels = got[0][1]["pixels"] / 2
+    # the frame, resized to 16 x 8 keeping its aspect ratio, on the top rows; the fill value below
+    want_top = ppp_normalized(identity_model(8, 16), 32, 16)(frames[0][None])[0] / 2
+    np.testing.assert_allclose(pixels[:, :, :8], want_top, rtol=1e-4, atol=1e-4)
+    fill = (np.float32([10, 200, 30]) / 255 - np.float32(MEAN)) / np.float32(STD)
+    np.testing.assert_allclose(pixels[0, :, 8:], np.broadcast_to(fill[:, None, None], (3, 8, 16)), rtol=1e-5,
+                               atol=1e-5)
+
+
+# --- bad input: a clear error on the bus naming it -----------------------------------------------------------
+SRC = "videotestsrc num-buffers=3 ! video/x-raw,format=BGR,width=64,height=64"
+
+
+@pytest.fixture(scope="module")
+def yolo(tmp_path_factory):
+    return save(constant_model({"output0": yolo_v8_output(PROPOSALS)}), tmp_path_factory.mktemp("yolo"))
+
+
+@pytest.mark.parametrize("doc,words", [
+    ({"json_schema_version": "2.2.0", "output_postproc": [{"converter": "yolo_v42"}]},
+     ["unknown converter 'yolo_v42'", "yolo_v8"]),
+    ({"json_schema_version": "2.2.0", "output_postproc": [{"converter": "yolo_v8", "iou": 0.3}]},
+     ["unknown field 'iou'", "output_postproc[0]", "iou_threshold"]),
+    ({"json_schema_version": "2.2.0", "input_preproc": [{"params": {"colour_space": "RGB"}}]},
+     ["unknown field 'colour_space'", "color_space"]),
+    ({"json_schema_version": "2.2.0", "input_preproc": [{"params": {"color_space": "HSV"}}]},
+     ["color_space 'HSV'", "BGR, RGB"]),
+    ({"json_schema_version": "1.0", "output_postproc": []}, ["json_schema_version '1.0'", "2.x"]),
+    ("{not json", ["is not JSON"]),
+])
+def test_a_bad_model_proc_is_a_bus_error_naming_it(tmp_path, yolo, doc, words):
+    text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={write(tmp_path, doc)} ! fakesink")
+    assert text and text.startswith("ovfastinfer: model-proc=") and all(w in text for w in words), text
+
+
+def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
+    ssd = save(constant_model({"boxes": np.zeros((1, 1, 4, 7), np.float32)}), tmp_path, "ssd")
+    for model, converter, words in [(yolo, "detection_output", "[1,1,N,7]"), (ssd, "yolo_v8", "4 + classes"),
+                                    (ssd, "yolo_v5", "5 + classes"), (yolo, "boxes_labels", "two outputs")]:
+        proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": converter}]})
+        text = bus_error(f"{SRC} ! ovfastinfer model={model} model-proc={proc} ! fakesink")
+        assert f"({converter})" in text and words in text and ("output0" if model == yolo else "boxes") in text, text
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "label", "layer_name": "prob"}]})
+    text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={proc} ! fakesink")
+    assert "names layer 'prob'" in text and "output0" in text, text
+    assert "no such file" in bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={tmp_path}/none.json ! fakesink")
+
+
+def test_gst_launch_runs_a_model_proc_through_the_plugin(env, yolo, tmp_path):  # noqa: F811
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v8", "labels": LABELS}]})
+    out = run([tool("gst-launch-1.0"), "-q", *f"{SRC} ! ovfastdetect model={yolo} model-proc={proc} ! "
+               f"fakesink".split()], env)
+    assert out.returncode == 0, out.stderr[-4000:]
+    bad = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": "yolo_v42"}]}, "bad.json")
+    out = run([tool("gst-launch-1.0"), "-q", *f"{SRC} ! ovfastdetect model={yolo} model-proc={bad} ! "
+               f"fakesink".split()], env)
+    assert out.returncode != 0 and "unknown converter 'yolo_v42'" in out.stderr + out.stdout
+
+
+def test_preprocessing_the_element_cannot_do_is_refused(tmp_path, yolo):
+    rgb = write(tmp_path, {"json_schema_version": "2.2.0", "input_preproc": [{"params": {"color_space": "RGB"}}]})
+    text = bus_error(f"{SRC} ! ovfastclassify model={yolo} model-proc={rgb} ! fakesink")
+    assert "input_preproc is done on whole frames" in text and "region=roi" in text, text
+    no_resize = write(tmp_path, {"json_schema_version": "2.2.0", "input_preproc": [{"params": {"resize": "no"}}]},
+                      "no.json")
+    text = bus_error(f"videotestsrc num-buffers=2 ! video/x-raw,format=BGR,width=32,height=32 ! "
+                     f"ovfastinfer model={yolo} model-proc={no_resize} ! fakesink")
+    assert "resize 'no'" in text and "32x32" in text and "64x64" in text, text
+    u8 = write(tmp_path, {"json_schema_version": "2.2.0", "input_preproc": [{"params": {"mean": [1, 2, 3]}}]},
+               "u8.json")
+    text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={u8} ! fakesink")
+    assert "need a model with an f32 input" in text and "u8" in text, text
