@@ -161,6 +161,30 @@ def test_messages_added_from_python_are_published_too(tmp_path):
     assert [json.loads(line) for line in path.read_text().splitlines()] == [{"n": pts} for pts, _ in got]
 
 
+FRAME_RESULT = """
+def process_frame(frame):
+    t = frame.add_tensor()
+    for key, value in [("attribute_name", "scene"), ("label", "day"), ("label_id", 2), ("confidence", 0.75),
+                       ("model_name", "scener")]:
+        t[key] = value
+    frame.add_tensor()["note"] = "no label: not a result"
+    return True
+"""
+
+
+def test_results_on_the_whole_frame_are_one_object_covering_it(tmp_path):
+    module = tmp_path / "scene.py"
+    module.write_text(FRAME_RESULT)
+    got = run_frames(f"ovfastpython module={module} ! ovfastmetaconvert add-tensor-data=true",
+                     [frame_with_means(9, 9, 9)] * 2)
+    for pts, [m] in got:
+        assert m["objects"] == [{"x": 0, "y": 0, "w": W, "h": H, "tensors": [m["tensors"][0]],
+                                 "scene": {"label": "day", "label_id": 2, "confidence": 0.75,
+                                           "model": {"name": "scener"}}}]
+        assert m["tensors"] == [{"name": "meta", "label": "day", "label_id": 2, "confidence": 0.75,
+                                 "model_name": "scener"}, {"name": "meta"}]
+
+
 def test_frames_before_an_error_are_in_the_file(tmp_path):
     module = tmp_path / "boom.py"
     module.write_text("seen = []\ndef process_frame(frame):\n    seen.append(1)\n"
@@ -201,11 +225,15 @@ def test_bad_properties_and_paths_are_errors_naming_them(tmp_path):
     assert "topic=a/#: expected an MQTT topic" in error
 
 
-def test_streaming_thread_never_needs_the_gil_through_both(tmp_path):
+@pytest.mark.parametrize("method", ["file", "mqtt"])
+def test_streaming_thread_never_needs_the_gil_through_both(tmp_path, method, request):
     from test_video import frames_while_gil_held
+    if method == "mqtt":
+        out = f"method=mqtt address=127.0.0.1:{request.getfixturevalue('broker').port} topic=gil"
+    else:
+        out = f"file-path={tmp_path}/o.jsonl file-format=json-lines"
     description = (f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! ovfastmetaconvert "
-                   f"add-empty-results=true ! ovfastmetapublish file-path={tmp_path}/o.jsonl file-format=json-lines"
-                   f" ! fakesink name=sink sync=false")
+                   f"add-empty-results=true ! ovfastmetapublish {out} ! fakesink name=sink sync=false")
     before, after = frames_while_gil_held(description, ["sink"])["sink"]
     assert after - before >= 20
 

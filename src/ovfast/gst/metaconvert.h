@@ -252,9 +252,13 @@ static void ovf_js_classification(GPtrArray* obj, const GstStructure* s, const c
     const char* model_name = gst_structure_get_string(s, "model_name");
     double confidence;
     int label_id;
-    ovf_js_member_string(c, "label", gst_structure_get_string(s, "label"));
-    ovf_js_member_string(model, "name", model_name ? model_name : (region_model ? region_model : ""));
-    ovf_js_member(c, "model", ovf_js_object_end(model));
+    if (gst_structure_get_string(s, "label")) ovf_js_member_string(c, "label", gst_structure_get_string(s, "label"));
+    if (model_name || region_model) {
+        ovf_js_member_string(model, "name", model_name ? model_name : region_model);
+        ovf_js_member(c, "model", ovf_js_object_end(model));
+    } else {
+        g_ptr_array_free(model, TRUE);
+    }
     if (gst_structure_get_double(s, "confidence", &confidence)) ovf_js_member_double(c, "confidence", confidence);
     if (gst_structure_get_int(s, "label_id", &label_id)) ovf_js_member_int(c, "label_id", label_id);
     ovf_js_member(obj, attribute ? attribute : gst_structure_get_name(s), ovf_js_object_end(c));
@@ -291,6 +295,37 @@ static GString* ovf_js_region(GstBuffer* buf, const GstVideoRegionOfInterestMeta
         ovf_js_raw_tensors(buf, r->id, tensors);
         ovf_js_member(o, "tensors", ovf_js_array_end(tensors));
     }
+    return ovf_js_object_end(o);
+}
+
+/* Results on the whole frame (VideoFrame.add_tensor's fields with a label or label_id) as one object that
+ * covers the frame, as gvametaconvert writes full-frame classifications; NULL if the frame has none. */
+static GString* ovf_js_frame_object(GstBuffer* buf, int width, int height, gboolean tensor_data) {
+    GType api = g_type_from_name(OVFAST_FIELDS_META_API_NAME);
+    GPtrArray* o = ovf_js_object_new();
+    GString* tensors = tensor_data ? g_string_new(NULL) : NULL;
+    gpointer state = NULL;
+    GstMeta* meta;
+    gboolean any = FALSE;
+    int label_id;
+    while (api && (meta = gst_buffer_iterate_meta_filtered(buf, &state, api))) {
+        const GstStructure* s = ((OvfastFieldsMeta*)meta)->data;
+        if (s == NULL || (!gst_structure_get_string(s, "label") && !gst_structure_get_int(s, "label_id", &label_id)))
+            continue;
+        any = TRUE;
+        ovf_js_classification(o, s, NULL);
+        if (tensors) ovf_js_item(tensors, ovf_js_param_tensor(s));
+    }
+    if (!any) {
+        g_ptr_array_free(o, TRUE);
+        if (tensors) g_string_free(tensors, TRUE);
+        return NULL;
+    }
+    ovf_js_member_int(o, "x", 0);
+    ovf_js_member_int(o, "y", 0);
+    ovf_js_member_int(o, "w", width);
+    ovf_js_member_int(o, "h", height);
+    if (tensors) ovf_js_member(o, "tensors", ovf_js_array_end(tensors));
     return ovf_js_object_end(o);
 }
 
@@ -347,12 +382,15 @@ static char* ovf_frame_json(GstBuffer* buf, int width, int height, GstClockTime 
     GString* objects = g_string_new(NULL);
     GString* tensors = g_string_new(NULL);
     GString* text;
+    GString* whole;
     gpointer state = NULL;
     GstMeta* meta;
     GType fields_api = g_type_from_name(OVFAST_FIELDS_META_API_NAME);
     gboolean any;
     while ((meta = gst_buffer_iterate_meta_filtered(buf, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)))
         ovf_js_item(objects, ovf_js_region(buf, (const GstVideoRegionOfInterestMeta*)meta, tensor_data));
+    if ((whole = ovf_js_frame_object(buf, width, height, tensor_data)) != NULL)
+        ovf_js_item(objects, whole);
     if (tensor_data) {
         ovf_js_raw_tensors(buf, 0, tensors);
         state = NULL;
