@@ -238,6 +238,20 @@ def test_streaming_thread_never_needs_the_gil_through_both(tmp_path, method, req
     assert after - before >= 20
 
 
+@pytest.mark.parametrize("method", ["file", "mqtt"])
+def test_null_mid_stream_twenty_times_frees_everything(tmp_path, method, request):
+    from test_video import assert_null_cycles_free_everything
+    if method == "mqtt":
+        out = f"method=mqtt address=127.0.0.1:{request.getfixturevalue('broker').port} topic=cycles"
+    else:
+        out = f"file-path={tmp_path}/o.json"
+    assert_null_cycles_free_everything(f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! "
+                                       f"ovfastmetaconvert add-empty-results=true add-tensor-data=true ! "
+                                       f"ovfastmetapublish {out} ! fakesink name=sink sync=false", 30)
+    if method == "file":
+        assert isinstance(json.loads((tmp_path / "o.json").read_text()), list)    # the last run's array, closed
+
+
 def test_gst_launch_through_the_plugin(env, tmp_path):  # noqa: F811
     path = tmp_path / "out.jsonl"
     out = run([tool("gst-launch-1.0"), "-q", "videotestsrc", "num-buffers=3", "!", "video/x-raw,width=32,height=32",
