@@ -225,29 +225,28 @@ def test_bad_properties_and_paths_are_errors_naming_them(tmp_path):
     assert "topic=a/#: expected an MQTT topic" in error
 
 
+def published(method, tmp_path, request, convert=""):
+    """videotestsrc ! ovfastmetaconvert ! ovfastmetapublish (to tmp_path/o.json, or a broker started for it)
+    ! fakesink named sink."""
+    if method == "mqtt":
+        out = f"method=mqtt address=127.0.0.1:{request.getfixturevalue('broker').port} topic=frames"
+    else:
+        out = f"file-path={tmp_path}/o.json"
+    return (f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! ovfastmetaconvert add-empty-results=true "
+            f"{convert} ! ovfastmetapublish {out} ! fakesink name=sink sync=false")
+
+
 @pytest.mark.parametrize("method", ["file", "mqtt"])
 def test_streaming_thread_never_needs_the_gil_through_both(tmp_path, method, request):
     from test_video import frames_while_gil_held
-    if method == "mqtt":
-        out = f"method=mqtt address=127.0.0.1:{request.getfixturevalue('broker').port} topic=gil"
-    else:
-        out = f"file-path={tmp_path}/o.jsonl file-format=json-lines"
-    description = (f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! ovfastmetaconvert "
-                   f"add-empty-results=true ! ovfastmetapublish {out} ! fakesink name=sink sync=false")
-    before, after = frames_while_gil_held(description, ["sink"])["sink"]
+    before, after = frames_while_gil_held(published(method, tmp_path, request), ["sink"])["sink"]
     assert after - before >= 20
 
 
 @pytest.mark.parametrize("method", ["file", "mqtt"])
 def test_null_mid_stream_twenty_times_frees_everything(tmp_path, method, request):
     from test_video import assert_null_cycles_free_everything
-    if method == "mqtt":
-        out = f"method=mqtt address=127.0.0.1:{request.getfixturevalue('broker').port} topic=cycles"
-    else:
-        out = f"file-path={tmp_path}/o.json"
-    assert_null_cycles_free_everything(f"videotestsrc ! video/x-raw,format=BGR,width=32,height=32 ! "
-                                       f"ovfastmetaconvert add-empty-results=true add-tensor-data=true ! "
-                                       f"ovfastmetapublish {out} ! fakesink name=sink sync=false", 30)
+    assert_null_cycles_free_everything(published(method, tmp_path, request, "add-tensor-data=true"), 30)
     if method == "file":
         assert isinstance(json.loads((tmp_path / "o.json").read_text()), list)    # the last run's array, closed
 
