@@ -39,6 +39,9 @@ include "frame.pxi"             # VideoFrame (meta, fields; its regions and tens
 include "tensor.pxi"            # gstgva's Tensor (meta, fields, frame)
 include "region.pxi"            # gstgva's RegionOfInterest (fields, frame, tensor)
 include "python_element.pxi"    # ovfastpython (python_gate, element, frame)
+include "serial_task.pxi"       # the task of an element that works on one entry at a time (element)
+include "metaconvert.pxi"       # ovfastmetaconvert (meta, element, serial_task)
+include "metapublish.pxi"       # ovfastmetapublish (element, serial_task)
 
 
 cdef bint _gate_closes_at_exit = False
@@ -56,6 +59,8 @@ def register(size_t plugin=0):
     _register_tensor_meta()
     _register_infer(<void*>plugin)
     _register_python(<void*>plugin)
+    _register_metaconvert(<void*>plugin)
+    _register_metapublish(<void*>plugin)
 
 
 def _debug_counts():

@@ -11,7 +11,9 @@ cdef struct Item:
 cdef enum PropType:
     PROP_STRING, PROP_UINT, PROP_DOUBLE,
     PROP_JSON_LIST,          # a string property that accumulates: each JSON value set is appended (an array's items)
-    PROP_JSON_OBJECT         # a string property that merges: each JSON object set updates the one kept
+    PROP_JSON_OBJECT,        # a string property that merges: each JSON object set updates the one kept
+    PROP_BOOL,               # a gboolean field
+    PROP_INT                 # a gint field
 
 cdef struct Prop:
     const char* name
@@ -333,6 +335,10 @@ cdef void _set_property(GObject* obj, guint id, const GValue* value, GParamSpec*
         (<char**>slot)[0] = g_value_dup_string(value)
     elif p.type == PROP_UINT:
         (<guint*>slot)[0] = g_value_get_uint(value)
+    elif p.type == PROP_BOOL:
+        (<gboolean*>slot)[0] = g_value_get_boolean(value)
+    elif p.type == PROP_INT:
+        (<gint*>slot)[0] = g_value_get_int(value)
     else:
         (<double*>slot)[0] = g_value_get_double(value)
     g_mutex_unlock(&st.lock)
@@ -347,6 +353,10 @@ cdef void _get_property(GObject* obj, guint id, GValue* value, GParamSpec* spec)
         g_value_set_string(value, (<char**>slot)[0])
     elif p.type == PROP_UINT:
         g_value_set_uint(value, (<guint*>slot)[0])
+    elif p.type == PROP_BOOL:
+        g_value_set_boolean(value, (<gboolean*>slot)[0])
+    elif p.type == PROP_INT:
+        g_value_set_int(value, (<gint*>slot)[0])
     else:
         g_value_set_double(value, (<double*>slot)[0])
     g_mutex_unlock(&st.lock)
@@ -357,6 +367,10 @@ cdef GParamSpec* _param_spec(const Prop* p) noexcept nogil:
         return g_param_spec_string(p.name, p.nick, p.blurb, p.text, _RW)
     if p.type == PROP_UINT:
         return g_param_spec_uint(p.name, p.nick, p.blurb, <guint>p.low, <guint>p.high, <guint>p.value, _RW)
+    if p.type == PROP_BOOL:
+        return g_param_spec_boolean(p.name, p.nick, p.blurb, p.value != 0, _RW)
+    if p.type == PROP_INT:
+        return g_param_spec_int(p.name, p.nick, p.blurb, <gint>p.low, <gint>p.high, <gint>p.value, _RW)
     return g_param_spec_double(p.name, p.nick, p.blurb, p.low, p.high, p.value, _RW)
 
 
@@ -427,6 +441,10 @@ cdef void _instance_init(GTypeInstance* instance, gpointer klass) noexcept nogil
             (<char**>slot)[0] = g_strdup(p.text)
         elif p.type == PROP_UINT:
             (<guint*>slot)[0] = <guint>p.value
+        elif p.type == PROP_BOOL:
+            (<gboolean*>slot)[0] = p.value != 0
+        elif p.type == PROP_INT:
+            (<gint*>slot)[0] = <gint>p.value
         else:
             (<double*>slot)[0] = p.value
     st.sinkpad = gst_pad_new_from_template(gst_element_class_get_pad_template(ec, "sink"), "sink")

@@ -126,6 +126,8 @@ cdef extern from "<glib-object.h>" nogil:
     void g_value_set_double(GValue*, double)
     double g_value_get_double(const GValue*)
     GParamSpec* g_param_spec_uint(const gchar*, const gchar*, const gchar*, guint, guint, guint, GParamFlags)
+    GParamSpec* g_param_spec_boolean(const gchar*, const gchar*, const gchar*, gboolean, GParamFlags)
+    GParamSpec* g_param_spec_int(const gchar*, const gchar*, const gchar*, gint, gint, gint, GParamFlags)
     void g_object_class_install_property(GObjectClass*, guint, GParamSpec*)
     void g_value_set_string(GValue*, const gchar*)
     gchar* g_value_dup_string(const GValue*)
