@@ -137,7 +137,8 @@ def test_gst_inspect_describes_the_element(env, element, prop):
 def test_gst_inspect_describes_the_plugin(env):
     out = run([tool("gst-inspect-1.0"), "ovfast"], env)
     assert out.returncode == 0, out.stdout + out.stderr
-    names = ("ovfastinfer", "ovfastdetect", "ovfastclassify", "ovfastpython")
+    names = ("ovfastinfer", "ovfastdetect", "ovfastclassify", "ovfastpython", "ovfasttrack", "ovfastwatermark",
+             "ovfastfpscounter")
     assert all(f"{name}: " in out.stdout for name in names) and f"{len(names)} elements" in out.stdout
 
 

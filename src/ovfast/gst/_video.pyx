@@ -31,6 +31,7 @@ include "meta.pxi"              # OvfastTensorMeta
 include "element.pxi"           # the skeleton every element stands on
 include "decode.pxi"            # what a run's outputs become on its frame (meta)
 include "batch.pxi"             # a frame's run through a DynamicBatcher (meta, decode)
+include "reclassify.pxi"        # ovfastinfer's reclassify-interval (element)
 include "infer_model.pxi"       # ovfastinfer's state and model (python_gate, element, decode, batch)
 include "infer.pxi"             # ovfastinfer (element, decode, batch, infer_model)
 include "fields.pxi"            # a GstStructure's fields as Python values
@@ -38,6 +39,10 @@ include "frame.pxi"             # VideoFrame (meta, fields; its regions and tens
 include "tensor.pxi"            # gstgva's Tensor (meta, fields, frame)
 include "region.pxi"            # gstgva's RegionOfInterest (fields, frame, tensor)
 include "python_element.pxi"    # ovfastpython (python_gate, element, frame)
+include "passthrough.pxi"       # elements that work on the streaming thread (element)
+include "track.pxi"             # ovfasttrack (element, passthrough)
+include "watermark.pxi"         # ovfastwatermark (element, passthrough)
+include "fpscounter.pxi"        # ovfastfpscounter (element, passthrough)
 
 
 cdef bint _gate_closes_at_exit = False
@@ -55,6 +60,9 @@ def register(size_t plugin=0):
     _register_tensor_meta()
     _register_infer(<void*>plugin)
     _register_python(<void*>plugin)
+    _register_track(<void*>plugin)
+    _register_watermark(<void*>plugin)
+    _register_fpscounter(<void*>plugin)
 
 
 def _debug_counts():

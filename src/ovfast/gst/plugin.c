@@ -236,5 +236,6 @@ static gboolean plugin_init(GstPlugin *plugin)
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, ovfast,
-                  "OpenVINO inference (ovfastinfer, ovfastdetect, ovfastclassify) and Python per frame (ovfastpython) on ovfast",
+                  "OpenVINO inference (ovfastinfer, ovfastdetect, ovfastclassify) and Python per frame (ovfastpython) on ovfast; tracking (ovfasttrack), "
+                  "overlay (ovfastwatermark), FPS (ovfastfpscounter)",
                   plugin_init, OVFAST_VERSION, "Apache 2.0", "ovfast", "ovfast")
