@@ -17,7 +17,7 @@ from gi.repository import GLib, Gst  # noqa: E402
 import ovfast.gst  # noqa: E402,F401  (registers the elements)
 from ovfast.gst import VideoFrame  # noqa: E402
 from test_gst_plugin import env, plugin_path, run, tool  # noqa: E402,F401  (fixtures)
-from test_video import bus_error, frames_while_gil_held, save  # noqa: E402
+from test_video import assert_null_cycles_free_everything, bus_error, frames_while_gil_held, save  # noqa: E402
 from test_video_regions import LABELS, classifier, detector  # noqa: E402
 
 W, H = 64, 48
@@ -246,6 +246,14 @@ def test_track_reclassify_watermark_fpscounter_never_need_the_gil(models):
                    f"ovfastwatermark ! ovfastfpscounter interval=1000 ! fakesink name=sink sync=false")
     before, after = frames_while_gil_held(description, ["sink"])["sink"]
     assert after - before >= 20
+
+
+def test_null_mid_stream_twenty_times_frees_everything(models):
+    det, cls = models
+    assert_null_cycles_free_everything(
+        f"videotestsrc ! video/x-raw,format=BGR,width={W},height={H} ! ovfastdetect model={det} labels={LABELS} "
+        f"threshold=0 ! ovfasttrack ! ovfastclassify model={cls} reclassify-interval=3 ! ovfastwatermark ! "
+        f"ovfastfpscounter interval=1000 ! fakesink name=sink sync=false", 30)
 
 
 # --- ovfastfpscounter, in gst-launch-1.0 through the plugin ------------------------------------------------------

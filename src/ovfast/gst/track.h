@@ -61,6 +61,12 @@ static inline void ovf_tracker_init(ovf_tracker* t, int type) {
     g_array_set_size(t->objects, 0);
 }
 
+/* Drops every object (the frame size changed); ids go on from where they were. */
+static inline void ovf_tracker_forget(ovf_tracker* t) {
+    if (t->objects != NULL)
+        g_array_set_size(t->objects, 0);
+}
+
 static inline void ovf_tracker_clear(ovf_tracker* t) {
     if (t->objects != NULL)
         g_array_free(t->objects, TRUE);

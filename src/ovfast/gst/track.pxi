@@ -14,6 +14,7 @@ cdef extern from "track.h" nogil:
         OVF_TRACK_ZERO_TERM
     void ovf_tracker_init(ovf_tracker*, int type)
     void ovf_tracker_clear(ovf_tracker*)
+    void ovf_tracker_forget(ovf_tracker*)
     void ovf_tracker_frame(ovf_tracker*, GstBuffer*)
 
 cdef struct TrackState:
@@ -71,6 +72,8 @@ cdef int _track_caps(GstElement* el, GstCaps* caps) noexcept nogil:
     if not gst_video_info_from_caps(&info, caps):
         _post(el, gst_core_error_quark(), GST_CORE_ERROR_NEGOTIATION, "the caps are not raw video", NULL)
         return -1
+    if st.tracker.width != <guint>info.width or st.tracker.height != <guint>info.height:
+        ovf_tracker_forget(&st.tracker)     # boxes of another frame size match nothing (ids go on)
     st.tracker.width, st.tracker.height = info.width, info.height
     return 0
 
