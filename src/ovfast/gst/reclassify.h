@@ -27,7 +27,7 @@ typedef struct {
 typedef struct {
     guint64 started;          /* the frame its last run was started on */
     guint64 seen;             /* the last frame it was on */
-    GArray* runs;             /* ovf_reclassify_run, oldest first: a frame may leave after later runs ended */
+    GArray* runs;             /* ovf_reclassify_run: a frame may leave after later runs ended */
 } ovf_reclassify_object;
 
 typedef struct {
@@ -111,27 +111,37 @@ static inline void ovf_reclassify_record(ovf_reclassify* r, gint object_id, guin
         for (p = m->params; p != NULL; p = p->next, i++)
             if (i >= first)
                 g_ptr_array_add(run.results, gst_structure_copy(p->data));
-        if (o->runs->len == OVF_RECLASSIFY_RUNS)
-            g_array_remove_index(o->runs, 0);
+        if (o->runs->len == OVF_RECLASSIFY_RUNS) {       /* the oldest goes */
+            guint oldest = 0, k;
+            for (k = 1; k < o->runs->len; k++)
+                if (g_array_index(o->runs, ovf_reclassify_run, k).frame
+                    < g_array_index(o->runs, ovf_reclassify_run, oldest).frame)
+                    oldest = k;
+            g_array_remove_index(o->runs, oldest);
+        }
         g_array_append_val(o->runs, run);
     }
     g_mutex_unlock(&r->lock);
 }
 
 /* The results of the object's run on frame `source`, onto its region on a frame that skipped it; runs before
- * that one are no longer needed (frames leave in order). */
+ * that one are no longer needed (frames leave in order). Runs end, and are recorded, in any order. */
 static inline void ovf_reclassify_copy(ovf_reclassify* r, const ovf_reclassify_skip* skip,
                                        GstVideoRegionOfInterestMeta* m) {
     ovf_reclassify_object* o;
-    guint i;
+    guint i = 0, k;
     g_mutex_lock(&r->lock);
     o = g_hash_table_lookup(r->objects, GINT_TO_POINTER(skip->object_id));
-    while (o != NULL && o->runs->len > 0 && g_array_index(o->runs, ovf_reclassify_run, 0).frame < skip->source)
-        g_array_remove_index(o->runs, 0);
-    if (o != NULL && o->runs->len > 0 && g_array_index(o->runs, ovf_reclassify_run, 0).frame == skip->source) {
-        GPtrArray* results = g_array_index(o->runs, ovf_reclassify_run, 0).results;
-        for (i = 0; i < results->len; i++)
-            gst_video_region_of_interest_meta_add_param(m, gst_structure_copy(g_ptr_array_index(results, i)));
+    while (o != NULL && i < o->runs->len) {
+        ovf_reclassify_run* run = &g_array_index(o->runs, ovf_reclassify_run, i);
+        if (run->frame < skip->source) {
+            g_array_remove_index(o->runs, i);
+            continue;
+        }
+        if (run->frame == skip->source)
+            for (k = 0; k < run->results->len; k++)
+                gst_video_region_of_interest_meta_add_param(m, gst_structure_copy(g_ptr_array_index(run->results, k)));
+        i++;
     }
     g_mutex_unlock(&r->lock);
 }
