@@ -130,6 +130,29 @@ def test_short_term_lost_objects_come_back_within_20_frames_and_false_alarms_are
     assert (ids_c[0], ids_c[2]) == (4, 5)
 
 
+def test_a_new_frame_size_starts_the_objects_over():
+    """New caps with another frame size: the known objects are dropped (ids go on)."""
+    p = Gst.parse_launch("appsrc name=src format=time ! ovfasttrack tracking-type=zero-term-imageless ! "
+                         "appsink name=sink sync=false max-buffers=100")
+    src, sink = p.get_by_name("src"), p.get_by_name("sink")
+    p.set_state(Gst.State.PLAYING)
+    for i, (w, h) in enumerate([(64, 48), (64, 48), (32, 24), (32, 24)]):
+        caps = Gst.Caps.from_string(f"video/x-raw,format=BGR,width={w},height={h},framerate=30/1")
+        src.set_property("caps", caps)
+        buf = Gst.Buffer.new_wrapped(bytes(w * h * 3))
+        buf.pts = i * Gst.SECOND // 30
+        with VideoFrame(buf, caps=caps) as f:
+            f.add_region(2, 2, 12, 12, "car")
+        assert src.emit("push-buffer", buf) == Gst.FlowReturn.OK
+    src.emit("end-of-stream")
+    ids = []
+    while (sample := sink.emit("try-pull-sample", 10 * Gst.SECOND)) is not None:
+        with VideoFrame(sample.get_buffer(), caps=sample.get_caps()) as f:
+            ids.append([r.object_id() for r in f.regions()])
+    p.set_state(Gst.State.NULL)
+    assert ids == [[1], [1], [2], [2]]
+
+
 def test_track_bad_properties_are_errors_on_the_bus():
     src = "videotestsrc num-buffers=3 ! video/x-raw,width=32,height=32"
     text = bus_error(f"{src} ! ovfasttrack tracking-type=zero-term ! fakesink")
