@@ -125,7 +125,9 @@ def test_gst_plugin_path_says_when_ovfast_was_built_without_it(monkeypatch, caps
     assert "this ovfast was built without its GStreamer plugin" in out.err
 
 
-@pytest.mark.parametrize("element, prop", [("ovfastinfer", "model"), ("ovfastpython", "module")])
+@pytest.mark.parametrize("element, prop", [("ovfastinfer", "model"), ("ovfastpython", "module"),
+                                           ("ovfasttrack", "tracking-type"), ("ovfastfpscounter", "interval"),
+                                           ("ovfastclassify", "reclassify-interval")])
 def test_gst_inspect_describes_the_element(env, element, prop):
     out = run([tool("gst-inspect-1.0"), element], env)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -138,7 +140,7 @@ def test_gst_inspect_describes_the_plugin(env):
     out = run([tool("gst-inspect-1.0"), "ovfast"], env)
     assert out.returncode == 0, out.stdout + out.stderr
     names = ("ovfastinfer", "ovfastdetect", "ovfastclassify", "ovfastpython", "ovfastmetaconvert",
-             "ovfastmetapublish")
+             "ovfastmetapublish", "ovfasttrack", "ovfastwatermark", "ovfastfpscounter")
     assert all(f"{name}: " in out.stdout for name in names) and f"{len(names)} elements" in out.stdout
 
 

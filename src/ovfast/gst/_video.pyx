@@ -32,6 +32,7 @@ include "element.pxi"           # the skeleton every element stands on
 include "decode.pxi"            # what a run's outputs become on its frame (meta; postproc, its part)
 include "postproc.pxi"          # model-proc's converters (meta, decode)
 include "batch.pxi"             # a frame's run through a DynamicBatcher (meta, decode)
+include "reclassify.pxi"        # ovfastinfer's reclassify-interval (element)
 include "infer_model.pxi"       # ovfastinfer's state and model (python_gate, element, decode, batch)
 include "infer.pxi"             # ovfastinfer (element, decode, batch, infer_model)
 include "fields.pxi"            # a GstStructure's fields as Python values
@@ -42,6 +43,10 @@ include "python_element.pxi"    # ovfastpython (python_gate, element, frame)
 include "serial_task.pxi"       # the task of an element that works on one entry at a time (element)
 include "metaconvert.pxi"       # ovfastmetaconvert (meta, element, serial_task)
 include "metapublish.pxi"       # ovfastmetapublish (element, serial_task)
+include "passthrough.pxi"       # elements that work on the streaming thread (element)
+include "track.pxi"             # ovfasttrack (element, passthrough)
+include "watermark.pxi"         # ovfastwatermark (element, passthrough)
+include "fpscounter.pxi"        # ovfastfpscounter (element, passthrough)
 
 
 cdef bint _gate_closes_at_exit = False
@@ -61,6 +66,9 @@ def register(size_t plugin=0):
     _register_python(<void*>plugin)
     _register_metaconvert(<void*>plugin)
     _register_metapublish(<void*>plugin)
+    _register_track(<void*>plugin)
+    _register_watermark(<void*>plugin)
+    _register_fpscounter(<void*>plugin)
 
 
 def _debug_counts():

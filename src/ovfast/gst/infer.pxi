@@ -22,11 +22,15 @@ cdef struct Entry:
     int pending             # (under lock) runs not over yet: one per region (one for the whole frame)
     bint done               # (under lock) every run is over, outputs attached and jobs handed back
     char* error             # how a run failed (g_free), or NULL
+    ovf_reclassify_skip* skipped    # reclassify-interval: the regions not run (g_free)
+    int n_skipped
 
 cdef struct Run:
     Entry* e
     ovf_pool* pool          # the pool (compiled crop) it runs in
     Area area
+    gint object_id          # reclassify-interval: the tracked object on the region, else 0
+    guint64 frame           # with object_id: the frame's number
 
 
 cdef void _entry_free(ElementState* base, Item* item) noexcept nogil:
@@ -41,6 +45,7 @@ cdef void _entry_free(ElementState* base, Item* item) noexcept nogil:
     if e.mapped:
         gst_video_frame_unmap(&e.frame)
     g_free(e.error)
+    g_free(e.skipped)
 
 
 cdef int _wait_empty(InferState* st) noexcept nogil:
@@ -65,6 +70,8 @@ cdef void _infer_stop(GstElement* el) noexcept nogil:
     cdef InferState* st = _st(el)
     _close_session(st)
     st.frames = 0
+    ovf_reclassify_free(st.reclassify)      # a new start is a new stream (object ids start over)
+    st.reclassify = NULL
 
 
 # --- a run ends ----------------------------------------------------------------------------------------------
@@ -77,8 +84,15 @@ cdef void _done(void* ctx, int job) noexcept nogil:
     cdef Entry* e = run.e
     cdef InferState* st = e.st
     cdef int status = api.job_wait(run.pool, job, 0)    # inside done(): how the run ended, no waiting
+    cdef GstVideoRegionOfInterestMeta* roi = NULL
+    cdef guint first = 0
+    if run.object_id != 0:
+        roi = ovf_find_region(e.head.buf, run.area.roi_id)
+        first = g_list_length(roi.params) if roi != NULL else 0
     if status == api.OVFAST_OK:
         _decode(&st.out, e.head.buf, run.pool, job, &run.area)
+        if roi != NULL:
+            ovf_reclassify_record(st.reclassify, run.object_id, run.frame, roi, first)
     elif e.error == NULL:
         e.error = g_strdup_printf("an inference failed: %s", api.last_error())
     api.job_release(run.pool, job)                    # takes effect as this function returns
@@ -128,6 +142,8 @@ cdef void _infer_task(gpointer user) noexcept nogil:
         _wake(st)     # new caps wait for the queue to empty
     flow = st.flow
     g_mutex_unlock(&st.lock)
+    if e.n_skipped:
+        _reclassify_copy_forward(_st(el), e)
     if e.error != NULL and flow == GST_FLOW_OK:
         # Posted before the streaming thread can see the error flow: upstream posts its own, vaguer
         # "Internal data stream error" once chain() returns it, and the first error on the bus is the one
@@ -144,6 +160,7 @@ cdef void _infer_task(gpointer user) noexcept nogil:
         _push_item(st, &e.head, flow, True)
         flow = GST_FLOW_OK      # an event: what downstream answered is not the frames' flow
     g_free(e.error)
+    g_free(e.skipped)
     g_free(e)
     if flow != GST_FLOW_OK:
         if ovf_flow_is_fatal(flow) and flow != GST_FLOW_ERROR and not st.flushing:     # ours first, as above
@@ -252,6 +269,53 @@ cdef int _regions(InferState* st, GstBuffer* buf, Run** runs) noexcept nogil:
     return n
 
 
+cdef int _reclassify_filter(InferState* st, Entry* e, Run* runs, int n) noexcept nogil:
+    """reclassify-interval: keeps the runs that are due, and notes the tracked regions left out in e (their
+    object's last results are copied onto them as the frame leaves); returns how many runs are kept."""
+    cdef guint interval
+    cdef int i, kept = 0
+    cdef gint object_id
+    cdef guint64 source
+    cdef GstVideoRegionOfInterestMeta* roi
+    g_mutex_lock(&st.base.lock)
+    interval = st.reclassify_interval
+    g_mutex_unlock(&st.base.lock)
+    for i in range(n):
+        runs[i].object_id = 0
+    if interval == 1:
+        return n
+    if st.reclassify == NULL:
+        st.reclassify = ovf_reclassify_new()
+    for i in range(n):
+        roi = ovf_find_region(e.head.buf, runs[i].area.roi_id)
+        object_id = ovf_region_object_id(roi) if roi != NULL else 0
+        if object_id != 0 and not ovf_reclassify_due(st.reclassify, object_id, st.frames, interval, &source):
+            if e.skipped == NULL:
+                e.skipped = <ovf_reclassify_skip*>g_malloc(sizeof(ovf_reclassify_skip) * n)
+            e.skipped[e.n_skipped].roi_id = runs[i].area.roi_id
+            e.skipped[e.n_skipped].object_id = object_id
+            e.skipped[e.n_skipped].source = source
+            e.n_skipped += 1
+            continue
+        runs[kept] = runs[i]
+        runs[kept].object_id = object_id
+        runs[kept].frame = st.frames
+        kept += 1
+    return kept
+
+
+cdef void _reclassify_copy_forward(InferState* st, Entry* e) noexcept nogil:
+    """The frame leaves: the regions it did not run get their objects' last results."""
+    cdef int i
+    cdef GstVideoRegionOfInterestMeta* roi
+    if st.reclassify == NULL or not ovf_buffer_is_writable(e.head.buf):
+        return
+    for i in range(e.n_skipped):
+        roi = ovf_find_region(e.head.buf, e.skipped[i].roi_id)
+        if roi != NULL:
+            ovf_reclassify_copy(st.reclassify, &e.skipped[i], roi)
+
+
 cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcept nogil:
     """Starts the frame's runs (one, or one per region) and queues it; a frame with no region to run on
     passes untouched."""
@@ -266,6 +330,7 @@ cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcep
     if st.per_region:
         # read the regions before any run starts: a finished run adds metadata to this buffer
         n = _regions(st, e.head.buf, &runs)
+        n = _reclassify_filter(st, e, runs, n)
         if n == 0:
             g_free(runs)
             gst_video_frame_unmap(&e.frame)
@@ -388,7 +453,7 @@ cdef int _set_input(InferState* st, int job, char* frame) noexcept nogil:
 # ovfastinfer, and as DL Streamer splits the job, ovfastdetect (gvadetect's role) and ovfastclassify
 # (gvaclassify's): the same element with other defaults, so their launch lines need only the name changed.
 cdef enum:
-    N_INFER_PROPS = 20
+    N_INFER_PROPS = 21
 
 cdef ElementKind _INFER, _DETECT, _CLASSIFY
 cdef Prop _INFER_PROPS[N_INFER_PROPS]
@@ -454,6 +519,11 @@ cdef void _infer_props(Prop* p, const char* output, const char* region) noexcept
           "(color_space, resize, range, mean, std, padding) inside the model; output_postproc's converters "
           "(detection_output, boxes_labels, yolo_v5, yolo_v8, label, text, raw_data_copy) in place of output",
           PROP_STRING, _at(&s, &s.model_proc))
+    # gvaclassify's reclassify-interval, with ovfasttrack's object ids
+    _prop(&p[20], "reclassify-interval", "Reclassify interval", "With region inference: a region whose tracked "
+          "object (an object_id, from ovfasttrack) ran less than this many frames ago is not run again and gets "
+          "that run's results (0: only its first time; 1: every frame)", PROP_UINT,
+          _at(&s, &s.reclassify_interval), NULL, 0, 4294967295, 1)
 
 
 cdef void _infer_kind(ElementKind* kind, Prop* props, const char* output, const char* region, const char* name,

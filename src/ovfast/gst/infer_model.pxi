@@ -32,6 +32,8 @@ cdef struct InferState:
     GQuark* roi_quarks       # roi-label's labels, 0-terminated: the regions to run on (NULL: all)
     size_t in_nbytes         # the model's input: this many bytes from plane 0's start
     Outputs out
+    guint reclassify_interval    # a property: tracked objects run again every this many frames (1: always)
+    ovf_reclassify* reclassify   # what runs on tracked objects said (reclassify.pxi); made at the first frame
 
 
 cdef inline InferState* _st(void* element) noexcept nogil:

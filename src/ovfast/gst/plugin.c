@@ -236,6 +236,7 @@ static gboolean plugin_init(GstPlugin *plugin)
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, ovfast,
-                  "OpenVINO inference (ovfastinfer, ovfastdetect, ovfastclassify), Python per frame (ovfastpython) and "
-                  "JSON publishing (ovfastmetaconvert, ovfastmetapublish) on ovfast",
+                  "OpenVINO inference (ovfastinfer, ovfastdetect, ovfastclassify), Python per frame (ovfastpython), "
+                  "JSON publishing (ovfastmetaconvert, ovfastmetapublish), tracking (ovfasttrack), overlay "
+                  "(ovfastwatermark) and FPS (ovfastfpscounter) on ovfast",
                   plugin_init, OVFAST_VERSION, "Apache 2.0", "ovfast", "ovfast")
