@@ -5,6 +5,7 @@ import gc
 import gzip
 import http.client
 import json
+import math
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ import numpy as np
 import openvino
 import openvino.opset13 as ops
 import pytest
-from models import string_model
+from models import CPU_ONE_THREAD, string_model
 
 tritonhttp = pytest.importorskip("tritonclient.http")
 from tritonclient.utils import InferenceServerException  # noqa: E402
@@ -74,17 +75,32 @@ def no_batch_model():
     return model
 
 
-def slow_model():
-    """x: f32[1,256] -> 40 matmuls: tens of milliseconds a request, for requests in flight at SIGTERM."""
+def slow_model(depth):
+    """x: f32[1,256] -> `depth` broadcast matmuls of 256x256."""
     x = ops.parameter([1, 256], np.float32, name="x")
     w = np.eye(256, dtype=np.float32)
     y = x
-    for _ in range(40):
+    for _ in range(depth):
         y = ops.matmul(ops.broadcast(y, np.array([256, 256], np.int64)), w, False, False)
         y = ops.reduce_mean(y, np.array([0], np.int64), True)
     model = openvino.Model([y], [x], "slow")
     model.outputs[0].tensor.set_names({"y"})
     return model
+
+
+def slow_enough(seconds):
+    """slow_model deep enough that one inference on one CPU thread takes at least `seconds` on this machine
+    (measured with openvino, never assumed); the server runs it on one thread too."""
+    depth, x = 40, np.zeros((1, 256), np.float32)
+    while True:
+        compiled = openvino.compile_model(slow_model(depth), "CPU", CPU_ONE_THREAD)
+        compiled(x)   # the first run pays for allocations
+        t0 = time.perf_counter()
+        compiled(x)
+        took = time.perf_counter() - t0
+        if took >= seconds:
+            return slow_model(depth)
+        depth = math.ceil(depth * 1.3 * seconds / max(took, 1e-6))
 
 
 @pytest.fixture(scope="module")
@@ -450,8 +466,9 @@ def test_client_gone_mid_body(server, client):
 
 
 def test_sigterm_answers_requests_in_flight(tmp_path):
-    path = _save(slow_model(), tmp_path / "slow.xml")
-    proc, url = start_server([path, "--max-batch-size", "1"], tmp_path)
+    # 16 requests of at least 50 ms each, one thread per inference: some still run when the signal comes
+    path = _save(slow_enough(0.05), tmp_path / "slow.xml")
+    proc, url = start_server([path, "--max-batch-size", "1", "--config", "INFERENCE_NUM_THREADS=1"], tmp_path)
     x = np.random.default_rng(6).standard_normal((1, 256)).astype(np.float32)
     want = oracle(path, {"x": x})[0]
     n = 16
@@ -471,7 +488,7 @@ def test_sigterm_answers_requests_in_flight(tmp_path):
             if running + counter(now, "ovfast_inference_requests_total", "slow", outcome="success") == n:
                 break
             time.sleep(0.005)
-        assert running > 0   # the model is slow enough that some are still running
+        assert running > 0   # some are still running
         proc.send_signal(signal.SIGTERM)
         for p in pending:
             np.testing.assert_allclose(p.result(timeout=120), want, rtol=1e-4, atol=1e-6)
