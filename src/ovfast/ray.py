@@ -128,9 +128,11 @@ class _Compiled:
             arrays[port] = value
         return arrays
 
-    def run(self, queue, batch):
-        """The batch with a column per output added, its rows run through `queue` (map, whole batch in C)."""
-        inputs = self.inputs(batch)
+    def run(self, queue, batch, inputs=None):
+        """The batch with a column per output added, its rows run through `queue` (map, whole batch in C).
+        inputs: self.inputs(batch), where the caller has it already."""
+        if inputs is None:
+            inputs = self.inputs(batch)
         if self.rows == 1:
             result = queue.map(inputs)
             outputs = {port: result[port].reshape(result[port].shape[:1] + result[port].shape[2:])
@@ -225,10 +227,10 @@ class AsyncPredictor:
             self._idle = asyncio.Queue()
             for queue in self._queues:
                 self._idle.put_nowait(queue)
-        self._model.inputs(batch)   # a bad column fails here, before the batch waits for a queue
+        inputs = self._model.inputs(batch)   # a bad column fails here, before the batch waits for a queue
         queue = await self._idle.get()
         try:
-            return await asyncio.to_thread(self._model.run, queue, batch)
+            return await asyncio.to_thread(self._model.run, queue, batch, inputs)
         finally:
             self._idle.put_nowait(queue)
 
