@@ -9,6 +9,8 @@ This module never imports Ray (a Ray worker has it loaded already), so ``import 
 """
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import sys
 
@@ -73,6 +75,20 @@ def _batched(model, rows):
     return batched, rows
 
 
+@contextlib.contextmanager
+def _cache_turn(cache_dir):
+    """Processes compiling into one model cache take turns: OpenVINO's cache fails when two write the same
+    blob at once ("cannot set permissions: No such file or directory"), and with turns the actors after the
+    first load the blob the first wrote."""
+    if not cache_dir:
+        yield
+        return
+    os.makedirs(cache_dir, exist_ok=True)
+    with open(os.path.join(cache_dir, ".ovfast-compile.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # released when the file closes
+        yield
+
+
 class _Compiled:
     """A model compiled in the actor, with the mapping between a batch's columns and its ports."""
 
@@ -91,7 +107,8 @@ class _Compiled:
         batched, self.rows = None, 1
         if rows_per_inference > 1:
             batched, self.rows = _batched(_ov.Core().read_model(model), int(rows_per_inference))
-        self.compiled = _ov.compile_model(model if batched is None else batched, device, config)
+        with _cache_turn(config.get("CACHE_DIR")):
+            self.compiled = _ov.compile_model(model if batched is None else batched, device, config)
         inputs, outputs = input_columns or {}, output_columns or {}
         self._in = [(port, inputs.get(port.any_name, port.any_name)) for port in self.compiled.inputs]
         self._keep_inputs = keep_inputs
