@@ -40,13 +40,12 @@ include "frame.pxi"             # VideoFrame (meta, fields; its regions and tens
 include "tensor.pxi"            # gstgva's Tensor (meta, fields, frame)
 include "region.pxi"            # gstgva's RegionOfInterest (fields, frame, tensor)
 include "python_element.pxi"    # ovfastpython (python_gate, element, frame)
-include "serial_task.pxi"       # the task of an element that works on one entry at a time (element)
-include "metaconvert.pxi"       # ovfastmetaconvert (meta, element, serial_task)
-include "metapublish.pxi"       # ovfastmetapublish (element, serial_task)
-include "passthrough.pxi"       # elements that work on the streaming thread (element)
-include "track.pxi"             # ovfasttrack (element, passthrough)
-include "watermark.pxi"         # ovfastwatermark (element, passthrough)
-include "fpscounter.pxi"        # ovfastfpscounter (element, passthrough)
+include "in_order.pxi"          # the task of elements that handle one entry at a time, in order (element)
+include "metaconvert.pxi"       # ovfastmetaconvert (meta, element, in_order)
+include "metapublish.pxi"       # ovfastmetapublish (element, in_order)
+include "track.pxi"             # ovfasttrack (element, in_order)
+include "watermark.pxi"         # ovfastwatermark (element, in_order)
+include "fpscounter.pxi"        # ovfastfpscounter (element, in_order)
 
 
 cdef bint _gate_closes_at_exit = False

@@ -60,6 +60,8 @@ cdef struct ElementKind:
     int (*caps_changed)(GstElement*, GstCaps*) noexcept nogil      # before a caps event is queued; -1 refuses
     GstFlowReturn (*frame)(GstElement*, GstBuffer*) noexcept nogil # a frame, once the queue has room for it
     GstTaskFunction task                                           # the source pad's loop
+    GstFlowReturn (*work)(GstElement*, Item*) noexcept nogil       # in_order.pxi's task: an entry's work;
+                                                                   # not OK: it posted an error
     void (*entry_free)(ElementState*, Item*) noexcept nogil        # before the Item's own free (may be NULL)
     GType gtype
 
@@ -185,6 +187,21 @@ cdef GstFlowReturn _push_item(ElementState* st, Item* e, GstFlowReturn flow, bin
         gst_pad_push_event(st.srcpad, e.event)
         e.event = NULL
     return flow
+
+
+cdef void _frame_refused(GstElement* el, ElementState* st, GstFlowReturn flow) noexcept nogil:
+    """A frame the task took was not sent on (downstream refused it, or the element's work failed): says so
+    on the bus unless whoever refused posted its own error (GST_FLOW_ERROR) or the pipeline flushes, and keeps
+    the flow, which the chain returns upstream and which drops the frames queued behind."""
+    cdef char message[256]
+    if ovf_flow_is_fatal(flow) and flow != GST_FLOW_ERROR and not st.flushing:
+        snprintf(message, sizeof(message), "downstream refused a frame (%s)", gst_flow_get_name(flow))
+        _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, message, NULL)
+    g_mutex_lock(&st.lock)
+    if st.flow == GST_FLOW_OK:
+        st.flow = flow
+    _wake_all(st)
+    g_mutex_unlock(&st.lock)
 
 
 # --- pads ----------------------------------------------------------------------------------------------------

@@ -125,7 +125,6 @@ cdef void _infer_task(gpointer user) noexcept nogil:
     cdef ElementState* st = _state(el)
     cdef Entry* e
     cdef GstFlowReturn flow
-    cdef char message[256]
     g_mutex_lock(&st.lock)
     while not st.flushing:
         e = <Entry*>g_queue_peek_head(st.fifo)
@@ -163,14 +162,7 @@ cdef void _infer_task(gpointer user) noexcept nogil:
     g_free(e.skipped)
     g_free(e)
     if flow != GST_FLOW_OK:
-        if ovf_flow_is_fatal(flow) and flow != GST_FLOW_ERROR and not st.flushing:     # ours first, as above
-            snprintf(message, sizeof(message), "downstream refused a frame (%s)", gst_flow_get_name(flow))
-            _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, message, NULL)
-        g_mutex_lock(&st.lock)
-        if st.flow == GST_FLOW_OK:
-            st.flow = flow
-        _wake_all(st)
-        g_mutex_unlock(&st.lock)
+        _frame_refused(el, st, flow)      # ours first, as above
 
 
 # --- a frame arrives -----------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ cdef int _convert_open(GstElement* el) noexcept nogil:
     if st.format == NULL or strcmp(st.format, "json") != 0:
         text = g_strdup_printf("format=%s: ovfastmetaconvert writes format=json (gvametaconvert's JSON schema)",
                                _or_none(st.format))
-    st.base.max_queued = 4
+    st.base.max_queued = IN_ORDER_QUEUED
     g_mutex_unlock(&st.base.lock)
     if text != NULL:               # posted without the lock: a bus handler may read the properties
         _post(el, gst_library_error_quark(), GST_LIBRARY_ERROR_SETTINGS, text, NULL)
@@ -73,11 +73,7 @@ cdef GstFlowReturn _convert_work(GstElement* el, Item* e) noexcept nogil:
 
 
 cdef GstFlowReturn _convert_frame(GstElement* el, GstBuffer* buf) noexcept nogil:
-    return _serial_enqueue(el, buf, True)
-
-
-cdef void _convert_task(gpointer user) noexcept nogil:
-    _serial_step(<GstElement*>user, _convert_work)
+    return _in_order_enqueue(el, ovf_buffer_make_writable(buf))     # the work adds the message to it
 
 
 cdef ElementKind _CONVERT
@@ -99,13 +95,9 @@ cdef int _register_metaconvert(void* plugin) except -1:
         _prop(&p[4], "source", "Source", "The message's \"source\" (e.g. the stream's URI); left out when empty",
               PROP_STRING, _at(&s, &s.source))
         _CONVERT.props, _CONVERT.n_props = p, 5
-        _CONVERT.type_name, _CONVERT.longname = "OvfastMetaConvert", "ovfast metaconvert"
-        _CONVERT.klass = "Filter/Metadata"
-        _CONVERT.description = ("Converts a frame's regions, results and tensors to a JSON message "
-                                "(gvametaconvert's schema)")
-        _CONVERT.template_caps = "video/x-raw"
-        _CONVERT.state_size, _CONVERT.entry_size = sizeof(ConvertState), sizeof(Item)
+        _in_order_kind(&_CONVERT, "ovfastmetaconvert", "OvfastMetaConvert", "ovfast metaconvert",
+                       "Filter/Metadata", "Converts a frame's regions, results and tensors to a JSON message "
+                       "(gvametaconvert's schema)", "video/x-raw", sizeof(ConvertState))
         _CONVERT.open, _CONVERT.close = _convert_open, _convert_close
-        _CONVERT.frame, _CONVERT.task = _convert_frame, _convert_task
-        _CONVERT.name = "ovfastmetaconvert"
+        _CONVERT.frame, _CONVERT.work = _convert_frame, _convert_work
     return _register_element(&_CONVERT, plugin)

@@ -40,7 +40,7 @@ cdef int _publish_open(GstElement* el) noexcept nogil:
     cdef char* topic = g_strdup(st.topic)
     cdef char* client_id = g_strdup(st.client_id)
     cdef guint backlog = st.max_backlog
-    st.base.max_queued = 4
+    st.base.max_queued = IN_ORDER_QUEUED
     g_mutex_unlock(&st.base.lock)
     if method == NULL or (strcmp(method, "file") != 0 and strcmp(method, "mqtt") != 0):
         text = g_strdup_printf("method=%s: expected file or mqtt", _or_none(method))
@@ -79,12 +79,6 @@ cdef GstFlowReturn _publish_work(GstElement* el, Item* e) noexcept nogil:
     return GST_FLOW_OK if ovf_publisher_send(&st.out, e.buf) == 0 else GST_FLOW_ERROR
 
 
-cdef GstFlowReturn _publish_frame(GstElement* el, GstBuffer* buf) noexcept nogil:
-    return _serial_enqueue(el, buf, False)
-
-
-cdef void _publish_task(gpointer user) noexcept nogil:
-    _serial_step(<GstElement*>user, _publish_work)
 
 
 cdef ElementKind _PUBLISH
@@ -111,12 +105,9 @@ cdef int _register_metapublish(void* plugin) except -1:
               "them (it is away); newer ones are dropped and counted", PROP_UINT, _at(&s, &s.max_backlog), NULL,
               1, 10000000, 10000)
         _PUBLISH.props, _PUBLISH.n_props = p, 7
-        _PUBLISH.type_name, _PUBLISH.longname = "OvfastMetaPublish", "ovfast metapublish"
-        _PUBLISH.klass = "Filter/Metadata"
-        _PUBLISH.description = "Publishes frames' JSON messages to a file, stdout or an MQTT broker"
-        _PUBLISH.template_caps = "video/x-raw"
-        _PUBLISH.state_size, _PUBLISH.entry_size = sizeof(PublishState), sizeof(Item)
+        _in_order_kind(&_PUBLISH, "ovfastmetapublish", "OvfastMetaPublish", "ovfast metapublish",
+                       "Filter/Metadata", "Publishes frames' JSON messages to a file, stdout or an MQTT broker",
+                       "video/x-raw", sizeof(PublishState))
         _PUBLISH.open, _PUBLISH.stop, _PUBLISH.close = _publish_open, _publish_stop, _publish_close
-        _PUBLISH.frame, _PUBLISH.task = _publish_frame, _publish_task
-        _PUBLISH.name = "ovfastmetapublish"
+        _PUBLISH.frame, _PUBLISH.work = _in_order_enqueue, _publish_work
     return _register_element(&_PUBLISH, plugin)
