@@ -157,8 +157,8 @@ def test_a_new_frame_size_starts_the_objects_over():
 @pytest.mark.parametrize("element", ["ovfasttrack", "ovfastwatermark", "ovfastfpscounter", "ovfastmetaconvert",
                                      "ovfastmetapublish file-path=/dev/null"])
 def test_a_frame_refused_downstream_is_the_elements_error_first(element):
-    """The elements that send frames on in order share one task: downstream refusing the third frame
-    (not-negotiated) is their error on the bus, before the source's, and no frame is sent after it."""
+    """The elements that work in place: downstream refusing the third frame (not-negotiated) is their error
+    on the bus, before the source's, and no frame is sent after it."""
     p = Gst.parse_launch(f"videotestsrc num-buffers=50 ! video/x-raw,format=BGR,width=32,height=32 ! {element} ! "
                          "appsink name=sink emit-signals=true sync=false")
     seen = []

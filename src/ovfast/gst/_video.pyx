@@ -40,12 +40,12 @@ include "frame.pxi"             # VideoFrame (meta, fields; its regions and tens
 include "tensor.pxi"            # gstgva's Tensor (meta, fields, frame)
 include "region.pxi"            # gstgva's RegionOfInterest (fields, frame, tensor)
 include "python_element.pxi"    # ovfastpython (python_gate, element, frame)
-include "in_order.pxi"          # the task of elements that handle one entry at a time, in order (element)
-include "metaconvert.pxi"       # ovfastmetaconvert (meta, element, in_order)
-include "metapublish.pxi"       # ovfastmetapublish (element, in_order)
-include "track.pxi"             # ovfasttrack (element, in_order)
-include "watermark.pxi"         # ovfastwatermark (element, in_order)
-include "fpscounter.pxi"        # ovfastfpscounter (element, in_order)
+include "in_place.pxi"          # elements that work on a frame on the thread that brings it (element)
+include "metaconvert.pxi"       # ovfastmetaconvert (meta, element, in_place)
+include "metapublish.pxi"       # ovfastmetapublish (element, in_place)
+include "track.pxi"             # ovfasttrack (element, in_place)
+include "watermark.pxi"         # ovfastwatermark (element, in_place)
+include "fpscounter.pxi"        # ovfastfpscounter (element, in_place)
 
 
 cdef bint _gate_closes_at_exit = False

@@ -1,7 +1,7 @@
 # The skeleton every ovfast element stands on, as GStreamer's base classes are for theirs: a sink pad and a
 # source pad, a queue between them that keeps frames and serialized events in arrival order, the source
-# pad's task that sends them on, and around that the flushing, backpressure, state changes, properties,
-# errors and registration. An element is an ElementKind: its state (an ElementState first), its queued
+# pad's task that sends them on (or neither, for an element that works in place: in_place.pxi), and around
+# that the flushing, backpressure, state changes, properties, errors and registration. An element is an ElementKind: its state (an ElementState first), its queued
 # entries (an Item first), its properties (a Prop table) and the hooks that are its own.
 
 cdef struct Item:
@@ -59,9 +59,10 @@ cdef struct ElementKind:
     void (*close)(GstElement*) noexcept nogil                      # READY -> NULL
     int (*caps_changed)(GstElement*, GstCaps*) noexcept nogil      # before a caps event is queued; -1 refuses
     GstFlowReturn (*frame)(GstElement*, GstBuffer*) noexcept nogil # a frame, once the queue has room for it
-    GstTaskFunction task                                           # the source pad's loop
-    GstFlowReturn (*work)(GstElement*, Item*) noexcept nogil       # in_order.pxi's task: an entry's work;
-                                                                   # not OK: it posted an error
+    GstTaskFunction task                                           # the source pad's loop (NULL: in place,
+                                                                   # in_place.pxi: no queue, no task)
+    void (*serialized)(GstElement*, GstEvent*) noexcept nogil      # in place: a serialized event (segment,
+                                                                   # EOS, ...) before it goes on
     void (*entry_free)(ElementState*, Item*) noexcept nogil        # before the Item's own free (may be NULL)
     GType gtype
 
@@ -134,7 +135,7 @@ cdef void _post_exception(GstElement* el, object exc, str text=None) noexcept:
 # --- the queue between the pads ------------------------------------------------------------------------------
 cdef void _start_task(GstElement* el) noexcept nogil:
     cdef ElementState* st = _state(el)
-    if not st.task_started:
+    if not st.task_started and st.kind.task != NULL:
         st.task_started = True
         gst_pad_start_task(st.srcpad, st.kind.task, el, NULL)
 
@@ -189,19 +190,23 @@ cdef GstFlowReturn _push_item(ElementState* st, Item* e, GstFlowReturn flow, bin
     return flow
 
 
-cdef void _frame_refused(GstElement* el, ElementState* st, GstFlowReturn flow) noexcept nogil:
-    """A frame the task took was not sent on (downstream refused it, or the element's work failed): says so
-    on the bus unless whoever refused posted its own error (GST_FLOW_ERROR) or the pipeline flushes, and keeps
-    the flow, which the chain returns upstream and which drops the frames queued behind."""
+cdef GstFlowReturn _frame_refused(GstElement* el, ElementState* st, GstFlowReturn flow) noexcept nogil:
+    """A frame was not sent on (downstream refused it, or the element's work failed): says so on the bus
+    unless whoever refused posted its own error (GST_FLOW_ERROR) or the pipeline flushes, and keeps the flow,
+    which the chain returns upstream from now on and which drops the frames queued behind. Returns the flow
+    for upstream: GST_FLOW_ERROR once posted, so that an ovfast element upstream posts no second error."""
     cdef char message[256]
+    cdef bint posted = False
     if ovf_flow_is_fatal(flow) and flow != GST_FLOW_ERROR and not st.flushing:
         snprintf(message, sizeof(message), "downstream refused a frame (%s)", gst_flow_get_name(flow))
         _post(el, gst_stream_error_quark(), GST_STREAM_ERROR_FAILED, message, NULL)
+        posted = True
     g_mutex_lock(&st.lock)
     if st.flow == GST_FLOW_OK:
-        st.flow = flow
+        st.flow = GST_FLOW_ERROR if posted else flow
     _wake_all(st)
     g_mutex_unlock(&st.lock)
+    return GST_FLOW_ERROR if posted else flow
 
 
 # --- pads ----------------------------------------------------------------------------------------------------
@@ -236,7 +241,8 @@ cdef gboolean _sink_event(GstPad* pad, GstObject* parent, GstEvent* event) noexc
         _wake_all(st)
         g_mutex_unlock(&st.lock)
         gst_pad_push_event(st.srcpad, event)
-        gst_pad_pause_task(st.srcpad)      # returns once the loop is out
+        if st.kind.task != NULL:
+            gst_pad_pause_task(st.srcpad)      # returns once the loop is out
         return True
     if kind == GST_EVENT_FLUSH_STOP:
         _drain(st)
@@ -255,6 +261,10 @@ cdef gboolean _sink_event(GstPad* pad, GstObject* parent, GstEvent* event) noexc
             return False
     if not ovf_event_is_serialized(event):
         return gst_pad_event_default(pad, parent, event)
+    if st.kind.task == NULL:     # in place: this thread brings the frames too, so the order is kept
+        if st.kind.serialized != NULL:
+            st.kind.serialized(el, event)
+        return gst_pad_push_event(st.srcpad, event)
     # Serialized events (caps, segment, EOS, ...) go out in order with the frames around them.
     e = <Item*>g_malloc0(st.kind.entry_size)
     e.event = event

@@ -23,7 +23,6 @@ cdef int _fps_open(GstElement* el) noexcept nogil:
     g_mutex_lock(&st.base.lock)
     st.active_interval = st.interval
     g_mutex_unlock(&st.base.lock)
-    st.base.max_queued = IN_ORDER_QUEUED
     return 0
 
 
@@ -38,7 +37,7 @@ cdef void _fps_close(GstElement* el) noexcept nogil:
 cdef GstFlowReturn _fps_frame(GstElement* el, GstBuffer* buf) noexcept nogil:
     cdef FpsState* st = _fst(el)
     ovf_fps_frame(&st.stream, st.active_interval)
-    return _in_order_enqueue(el, buf)
+    return _in_place_push(el, buf)
 
 
 cdef ElementKind _FPSCOUNTER
@@ -51,7 +50,7 @@ cdef int _register_fpscounter(void* plugin) except -1:
         _prop(&_FPSCOUNTER_PROPS[0], "interval", "Interval", "Seconds between two reports of the frames per "
               "second (the first counter of the process to start sets it for all)", PROP_DOUBLE,
               _at(&s, &s.interval), NULL, 0.001, 86400.0, 1.0)
-        _in_order_kind(&_FPSCOUNTER, "ovfastfpscounter", "OvfastFpsCounter", "ovfast FPS counter", "Filter/Video",
+        _in_place_kind(&_FPSCOUNTER, "ovfastfpscounter", "OvfastFpsCounter", "ovfast FPS counter", "Filter/Video",
                        "Prints the frames per second of each stream of the process and in total, every interval "
                        "seconds, in gvafpscounter's format (gvafpscounter's role)", "video/x-raw",
                        sizeof(FpsState))

@@ -36,7 +36,6 @@ cdef int _convert_open(GstElement* el) noexcept nogil:
     if st.format == NULL or strcmp(st.format, "json") != 0:
         text = g_strdup_printf("format=%s: ovfastmetaconvert writes format=json (gvametaconvert's JSON schema)",
                                _or_none(st.format))
-    st.base.max_queued = IN_ORDER_QUEUED
     g_mutex_unlock(&st.base.lock)
     if text != NULL:               # posted without the lock: a bus handler may read the properties
         _post(el, gst_library_error_quark(), GST_LIBRARY_ERROR_SETTINGS, text, NULL)
@@ -49,31 +48,31 @@ cdef void _convert_close(GstElement* el) noexcept nogil:
     pass
 
 
-cdef GstFlowReturn _convert_work(GstElement* el, Item* e) noexcept nogil:
+cdef int _convert_caps(GstElement* el, GstCaps* caps) noexcept nogil:
     cdef ConvertState* st = _cst(el)
-    cdef GstCaps* caps
     cdef GstVideoInfo info
-    cdef char* message
-    if e.event != NULL:
-        if ovf_event_type(e.event) == GST_EVENT_CAPS:
-            gst_event_parse_caps(e.event, &caps)
-            if gst_video_info_from_caps(&info, caps):
-                st.width, st.height = info.width, info.height
-        elif ovf_event_type(e.event) == GST_EVENT_SEGMENT:
-            gst_event_copy_segment(e.event, &st.segment)
-        return GST_FLOW_OK
-    g_mutex_lock(&st.base.lock)      # properties may change while playing
-    message = ovf_frame_json(e.buf, st.width, st.height, ovf_stream_time(&st.segment, e.buf), st.add_tensor_data,
-                             st.add_empty_results, st.json_indent, st.source)
-    g_mutex_unlock(&st.base.lock)
-    if message != NULL:
-        _json_meta_add(e.buf, message)
-        g_free(message)
-    return GST_FLOW_OK
+    if gst_video_info_from_caps(&info, caps):
+        st.width, st.height = info.width, info.height
+    return 0
+
+
+cdef void _convert_serialized(GstElement* el, GstEvent* event) noexcept nogil:
+    if ovf_event_type(event) == GST_EVENT_SEGMENT:
+        gst_event_copy_segment(event, &_cst(el).segment)
 
 
 cdef GstFlowReturn _convert_frame(GstElement* el, GstBuffer* buf) noexcept nogil:
-    return _in_order_enqueue(el, ovf_buffer_make_writable(buf))     # the work adds the message to it
+    cdef ConvertState* st = _cst(el)
+    cdef char* message
+    buf = ovf_buffer_make_writable(buf)      # the message is added to it
+    g_mutex_lock(&st.base.lock)      # properties may change while playing
+    message = ovf_frame_json(buf, st.width, st.height, ovf_stream_time(&st.segment, buf), st.add_tensor_data,
+                             st.add_empty_results, st.json_indent, st.source)
+    g_mutex_unlock(&st.base.lock)
+    if message != NULL:
+        _json_meta_add(buf, message)
+        g_free(message)
+    return _in_place_push(el, buf)
 
 
 cdef ElementKind _CONVERT
@@ -95,9 +94,10 @@ cdef int _register_metaconvert(void* plugin) except -1:
         _prop(&p[4], "source", "Source", "The message's \"source\" (e.g. the stream's URI); left out when empty",
               PROP_STRING, _at(&s, &s.source))
         _CONVERT.props, _CONVERT.n_props = p, 5
-        _in_order_kind(&_CONVERT, "ovfastmetaconvert", "OvfastMetaConvert", "ovfast metaconvert",
+        _in_place_kind(&_CONVERT, "ovfastmetaconvert", "OvfastMetaConvert", "ovfast metaconvert",
                        "Filter/Metadata", "Converts a frame's regions, results and tensors to a JSON message "
                        "(gvametaconvert's schema)", "video/x-raw", sizeof(ConvertState))
         _CONVERT.open, _CONVERT.close = _convert_open, _convert_close
-        _CONVERT.frame, _CONVERT.work = _convert_frame, _convert_work
+        _CONVERT.caps_changed, _CONVERT.serialized = _convert_caps, _convert_serialized
+        _CONVERT.frame = _convert_frame
     return _register_element(&_CONVERT, plugin)

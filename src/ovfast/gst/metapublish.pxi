@@ -1,5 +1,5 @@
 # ovfastmetapublish (gvametapublish's role): publishes every frame's JSON messages (OvfastJSONMeta, from
-# ovfastmetaconvert or VideoFrame.add_message) to a file, stdout or an MQTT broker, on its own thread, in C
+# ovfastmetaconvert or VideoFrame.add_message) to a file, stdout or an MQTT broker, in C
 # (metapublish.h says how each method behaves). Its properties are gvametapublish's, with max-backlog.
 
 cdef extern from "metapublish.h" nogil:
@@ -40,7 +40,6 @@ cdef int _publish_open(GstElement* el) noexcept nogil:
     cdef char* topic = g_strdup(st.topic)
     cdef char* client_id = g_strdup(st.client_id)
     cdef guint backlog = st.max_backlog
-    st.base.max_queued = IN_ORDER_QUEUED
     g_mutex_unlock(&st.base.lock)
     if method == NULL or (strcmp(method, "file") != 0 and strcmp(method, "mqtt") != 0):
         text = g_strdup_printf("method=%s: expected file or mqtt", _or_none(method))
@@ -70,15 +69,16 @@ cdef void _publish_close(GstElement* el) noexcept nogil:
     ovf_publisher_close(&_pubst(el).out)
 
 
-cdef GstFlowReturn _publish_work(GstElement* el, Item* e) noexcept nogil:
-    cdef PublishState* st = _pubst(el)
-    if e.event != NULL:
-        if ovf_event_type(e.event) == GST_EVENT_EOS:
-            ovf_publisher_finish(&st.out, 2000)      # the file is whole once the pipeline says EOS
-        return GST_FLOW_OK
-    return GST_FLOW_OK if ovf_publisher_send(&st.out, e.buf) == 0 else GST_FLOW_ERROR
+cdef void _publish_serialized(GstElement* el, GstEvent* event) noexcept nogil:
+    if ovf_event_type(event) == GST_EVENT_EOS:
+        ovf_publisher_finish(&_pubst(el).out, 2000)      # the file is whole once the pipeline says EOS
 
 
+cdef GstFlowReturn _publish_frame(GstElement* el, GstBuffer* buf) noexcept nogil:
+    if ovf_publisher_send(&_pubst(el).out, buf) != 0:      # it posted why
+        gst_buffer_unref(buf)
+        return _frame_refused(el, _state(el), GST_FLOW_ERROR)
+    return _in_place_push(el, buf)
 
 
 cdef ElementKind _PUBLISH
@@ -105,9 +105,9 @@ cdef int _register_metapublish(void* plugin) except -1:
               "them (it is away); newer ones are dropped and counted", PROP_UINT, _at(&s, &s.max_backlog), NULL,
               1, 10000000, 10000)
         _PUBLISH.props, _PUBLISH.n_props = p, 7
-        _in_order_kind(&_PUBLISH, "ovfastmetapublish", "OvfastMetaPublish", "ovfast metapublish",
+        _in_place_kind(&_PUBLISH, "ovfastmetapublish", "OvfastMetaPublish", "ovfast metapublish",
                        "Filter/Metadata", "Publishes frames' JSON messages to a file, stdout or an MQTT broker",
                        "video/x-raw", sizeof(PublishState))
         _PUBLISH.open, _PUBLISH.stop, _PUBLISH.close = _publish_open, _publish_stop, _publish_close
-        _PUBLISH.frame, _PUBLISH.work = _in_order_enqueue, _publish_work
+        _PUBLISH.frame, _PUBLISH.serialized = _publish_frame, _publish_serialized
     return _register_element(&_PUBLISH, plugin)

@@ -51,7 +51,6 @@ cdef int _track_open(GstElement* el) noexcept nogil:
         _post(el, gst_library_error_quark(), GST_LIBRARY_ERROR_SETTINGS, message, NULL)
         return -1
     ovf_tracker_init(&st.tracker, type)
-    st.base.max_queued = IN_ORDER_QUEUED
     return 0
 
 
@@ -82,7 +81,7 @@ cdef GstFlowReturn _track_frame(GstElement* el, GstBuffer* buf) noexcept nogil:
     cdef TrackState* st = _tst(el)
     buf = ovf_buffer_make_writable(buf)      # its regions get ids (and, skipped by the detector, regions)
     ovf_tracker_frame(&st.tracker, buf)
-    return _in_order_enqueue(el, buf)
+    return _in_place_push(el, buf)
 
 
 cdef ElementKind _TRACK
@@ -98,7 +97,7 @@ cdef int _register_track(void* plugin) except -1:
               _at(&s, &s.tracking_type), "short-term-imageless")
         _prop(&_TRACK_PROPS[1], "config", "Config", "DL Streamer's tracker settings; none is taken (must be "
               "empty)", PROP_STRING, _at(&s, &s.config))
-        _in_order_kind(&_TRACK, "ovfasttrack", "OvfastTrack", "ovfast object tracking", "Filter/Video",
+        _in_place_kind(&_TRACK, "ovfasttrack", "OvfastTrack", "ovfast object tracking", "Filter/Video",
                        "Gives regions of interest stable object ids across frames from their positions and "
                        "shapes (gvatrack's role)", "video/x-raw", sizeof(TrackState))
         _TRACK.props, _TRACK.n_props = _TRACK_PROPS, 2

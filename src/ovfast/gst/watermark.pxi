@@ -18,7 +18,6 @@ cdef inline WatermarkState* _wst(void* element) noexcept nogil:
 
 
 cdef int _watermark_open(GstElement* el) noexcept nogil:
-    _wst(el).base.max_queued = IN_ORDER_QUEUED
     return 0
 
 
@@ -51,7 +50,7 @@ cdef GstFlowReturn _watermark_frame(GstElement* el, GstBuffer* buf) noexcept nog
             return GST_FLOW_ERROR
         ovf_watermark(&frame, buf)
         gst_video_frame_unmap(&frame)
-    return _in_order_enqueue(el, buf)
+    return _in_place_push(el, buf)
 
 
 cdef ElementKind _WATERMARK
@@ -59,7 +58,7 @@ cdef ElementKind _WATERMARK
 
 cdef int _register_watermark(void* plugin) except -1:
     if _WATERMARK.name == NULL:
-        _in_order_kind(&_WATERMARK, "ovfastwatermark", "OvfastWatermark", "ovfast watermark", "Filter/Video",
+        _in_place_kind(&_WATERMARK, "ovfastwatermark", "OvfastWatermark", "ovfast watermark", "Filter/Video",
                        "Draws the regions of interest into the frames: boxes, labels and object ids "
                        "(gvawatermark's role)", "video/x-raw, format=(string){ BGR, RGB, BGRx, NV12, I420 }, "
                        "width=(int)[1, 2147483647], height=(int)[1, 2147483647]", sizeof(WatermarkState))
