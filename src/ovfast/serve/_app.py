@@ -17,10 +17,6 @@ from ovfast.serve._repository import resolve
 EXTENSIONS = ["binary_tensor_data"]
 
 
-def _error(status, message):
-    return JSONResponse({"error": message}, status_code=status)
-
-
 class ServerState:
     """What an app serves (app.state.ovfast): its models by (name, version), their default versions (the
     highest), its metrics; close() answers what the batchers hold and refuses more (idempotent)."""
@@ -88,7 +84,7 @@ async def _model_metadata(request: Request):
 
 
 async def _http_error(request, exc):
-    return _error(exc.status, str(exc))
+    return Response(_infer.error_body(str(exc)), exc.status, media_type="application/json")   # as _infer answers
 
 
 @contextlib.asynccontextmanager
