@@ -21,6 +21,7 @@ import numpy as np
 import openvino
 import openvino.opset13 as ops
 import pytest
+from hypothesis import given, settings, strategies as st
 from models import CPU_ONE_THREAD, string_model
 
 tritonhttp = pytest.importorskip("tritonclient.http")
@@ -574,3 +575,46 @@ def test_create_app_in_a_host_without_lifespan(models, door):
     del app, state, server
     gc.collect()
     assert batcher() is None
+
+
+# --- JSON: orjson reads what json reads ---------------------------------------------------------------------
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers(min_value=-(2 ** 63), max_value=2 ** 64 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json_values, header=st.booleans())
+def test_a_json_request_reads_as_json_reads_it(value, header):
+    """The request's JSON goes through orjson (the serve extra installs it) and, where orjson refuses it
+    (NaN, Infinity), through json: what the server reads is json.loads' reading, whatever the document, with
+    the binary part after a header length too."""
+    from ovfast.serve import _protocol
+    assert _protocol.orjson is not None
+    text = json.dumps({"inputs": [], "v": value}).encode()
+    body = text + b"\x00\x01" if header else text
+    request, binary = _protocol.split_body(body, str(len(text)) if header else None)
+    assert json.dumps(request) == json.dumps(json.loads(text))      # NaN == NaN here
+    assert bytes(binary) == (b"\x00\x01" if header else b"")
+
+
+@pytest.mark.parametrize("number", [2 ** 64, -(2 ** 63) - 1, 3 ** 50])
+def test_an_integer_past_64_bits_is_read_as_the_nearest_double(number):
+    from ovfast.serve import _protocol
+    request, _ = _protocol.split_body(json.dumps({"inputs": [], "v": number}).encode(), None)
+    assert type(request["v"]) is float and request["v"] == float(number)
+
+
+@pytest.mark.parametrize("body", [b"{", b"\xff\xfe", b'{"inputs": [1,]}', b"[1, 2]", b'{"inputs": NaN}'])
+def test_malformed_or_misshapen_json_is_the_same_400_either_way(body):
+    from ovfast.serve import _protocol
+    with pytest.raises(_protocol.ProtocolError) as fast:
+        _protocol.split_body(body, None)
+    saved, _protocol.orjson = _protocol.orjson, None
+    try:
+        with pytest.raises(_protocol.ProtocolError) as plain:
+            _protocol.split_body(body, None)
+    finally:
+        _protocol.orjson = saved
+    assert str(fast.value) == str(plain.value)

