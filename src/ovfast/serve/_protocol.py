@@ -191,9 +191,25 @@ def requested_outputs(request, specs):
     return picked
 
 
+def _dumps(header, arrays):
+    """The response header as compact JSON, each of `arrays` (numpy, flat) as its tensor's "data". orjson
+    writes numpy arrays itself, about 10 times as fast as json on a tensor's numbers, and a float32's
+    shortest text (what a float32 reading gives back exactly). json writes what orjson would not: NaN and
+    infinities (orjson would write null), integers outside 64 bits in the request's id."""
+    if orjson is not None and not any(a.dtype.kind == "f" and not np.isfinite(a).all() for a in arrays):
+        try:
+            return orjson.dumps(header, option=orjson.OPT_SERIALIZE_NUMPY)
+        except orjson.JSONEncodeError:
+            pass
+    for tensor in header["outputs"]:
+        if "data" in tensor:
+            tensor["data"] = tensor["data"].tolist()
+    return json.dumps(header, separators=(",", ":")).encode()
+
+
 def encode_response(model_name, version, request_id, outputs):
     """(body bytes, JSON header length or None if the body is all JSON). outputs: [(name, array, binary?)]."""
-    tensors, chunks = [], []
+    tensors, chunks, arrays = [], [], []
     for name, array, binary in outputs:
         tensor = {"name": name, "datatype": datatype_of(array.dtype), "shape": list(array.shape)}
         if binary:
@@ -201,12 +217,13 @@ def encode_response(model_name, version, request_id, outputs):
             tensor["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
         else:
-            tensor["data"] = array.ravel().tolist()
+            tensor["data"] = np.ascontiguousarray(array).ravel()
+            arrays.append(tensor["data"])
         tensors.append(tensor)
     header = {"model_name": model_name, "model_version": str(version), "outputs": tensors}
     if request_id is not None:
         header["id"] = request_id
-    head = json.dumps(header, separators=(",", ":")).encode()
+    head = _dumps(header, arrays)
     if not chunks:
         return head, None
     return b"".join([head] + chunks), len(head)
