@@ -95,8 +95,8 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     groups, rates = {}, []
     for bench in session.benchmarks:
-        if bench.stats is None:  # skipped or failed
-            continue
+        if bench.stats is None or bench.extra_info.get("fixed_duration"):  # skipped or failed; a fixed-length
+            continue                                                          # round's time says nothing
         name = bench.name.replace("test_", "")
         groups.setdefault(bench.group, {})[name] = bench.stats.median
         if "bytes" in bench.extra_info:
@@ -116,7 +116,8 @@ def pytest_terminal_summary(terminalreporter, config):
                     parts.append(f"{m / om:.2f}x {other}")
             terminalreporter.write_line(f"[{group}] " + "; ".join(parts))
     for bench in session.benchmarks:
-        if bench.stats is not None and "paired_c_ratio" in bench.extra_info:
+        e = bench.extra_info
+        if bench.stats is not None and "paired_c_ratio" in e and not e.get("fixed_duration"):
             name = bench.name.replace("test_", "")
             against = bench.extra_info.get("paired_against", "the C loop")
             terminalreporter.write_line(f"[{bench.group}] {name}: {bench.extra_info['paired_c_ratio']:.3f}x {against}, "
