@@ -88,13 +88,15 @@ def overlap(a, b):
 
 
 def to_regions(boxes, width, height, labels=LABELS):
-    """Kept boxes (corners as fractions of the frame) as the regions ovfastinfer makes: rounded to pixels."""
+    """Kept boxes (corners as fractions of the frame) as the regions ovfastinfer makes: clamped to the frame,
+    rounded to pixels, none where that leaves no pixel."""
     out = []
     for x0, y0, x1, y1, conf, label_id in boxes:
         x0, y0, x1, y1 = (min(max(v, 0.0), 1.0) for v in (x0, y0, x1, y1))
         px, py = int(x0 * width + 0.5), int(y0 * height + 0.5)
-        out.append((labels[label_id], (px, py, int(x1 * width + 0.5) - px, int(y1 * height + 0.5) - py), label_id,
-                    conf))
+        pw, ph = int(x1 * width + 0.5) - px, int(y1 * height + 0.5) - py
+        if pw > 0 and ph > 0:
+            out.append((labels[label_id], (px, py, pw, ph), label_id, conf))
     return out
 
 

@@ -392,8 +392,8 @@ class Session:
         self.converters, self.content = [], (1, 1, 1, 1)
         if model_proc is not None:      # its converters take the place of output=
             self.mode = MODE_MODEL_PROC
-            self.converters = model_proc.plan(outputs)
             self.content = tuple(float(v) for v in content)
+            self.converters = model_proc.plan(outputs, self.content)
             return
         if self.mode == MODES["detection"]:
             if len(dims) != 4 or dims[:2] != (1, 1) or dims[3] != 7 or first.get_element_type() != openvino.Type.f32:

@@ -15,11 +15,14 @@ import openvino.opset13 as ops
 from openvino.preprocess import ColorFormat
 
 from ovfast.gst._model import CapsError, SettingsError, parse_labels
+from ovfast.gst._yolo_grids import GRID_CONVERTERS, GRID_IOU, GridFields
 
-# The converters ovfastinfer runs, by DL Streamer's names, and their numbers in postproc.pxi (CONV_*)
+# The converters ovfastinfer runs, by DL Streamer's names, and their numbers in postproc.pxi (CONV_*); yolo_v5
+# is CONV_YOLO_GRID when its outputs are raw grids rather than decoded boxes
 CONVERTERS = {"detection_output": 0, "ssd": 0, "boxes_labels": 1, "yolo_v8": 2, "yolo_v11": 2, "yolo_v5": 3,
-              "label": 4, "text": 5, "raw_data_copy": 6}
-DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", "yolo_v5"}
+              "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "label": 5, "text": 6, "raw_data_copy": 7}
+CONV_YOLO_GRID = 4
+DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", *GRID_CONVERTERS}
 
 # The fields each part of a file may have (DL Streamer's names); any other is an error naming it
 _TOP_FIELDS = {"json_schema_version", "input_preproc", "output_postproc"}
@@ -159,11 +162,20 @@ class Output:
         self.text_scale = _number(entry, "text_scale", 1.0, -1e30, 1e30, index, path)
         self.text_precision = int(_number(entry, "text_precision", 2, 0, 10, index, path))
         self.classes = int(_number(entry, "classes", 0, 0, 1e6, index, path))
+        self.iou_given = "iou_threshold" in entry
+        self.grid = None            # the YOLO fields of a converter on raw grids (_yolo_grids.py)
+        if self.converter in GRID_CONVERTERS and (self.converter != "yolo_v5" or "anchors" in entry):
+            self.grid = GridFields(entry, self.converter, labels,
+                                   f"model-proc={path!r}: output_postproc[{index}] ({self.converter})", ModelProcError)
+            if self.converter not in ("yolo_v5", "yolo_x") and not self.iou_given:
+                self.iou = GRID_IOU
+        self.grids = []
         self.index = index
         self.outputs = ()          # output indices, set by resolve()
 
-    def resolve(self, names, shapes, types, path):
-        """Picks the model's outputs this converter reads and checks their shapes fit it (CapsError otherwise)."""
+    def resolve(self, names, shapes, types, path, content):
+        """Picks the model's outputs this converter reads and checks their shapes fit it (CapsError otherwise).
+        content: (content width, content height, model width, model height), as ModelProc.frame_model's."""
         where = f"model-proc={path!r}: output_postproc[{self.index}] ({self.converter})"
         flat = [n[0] if n else f"output{i}" for i, n in enumerate(names)]
         picked = []
@@ -178,8 +190,8 @@ class Output:
             if len(picked) < 2:
                 picked = [0, 1] if len(names) >= 2 else picked
         if not picked:
-            if self.converter == "raw_data_copy":
-                picked = list(range(len(names)))
+            if self.converter == "raw_data_copy" or (self.grid and self.converter != "yolo_x"):
+                picked = list(range(len(names)))     # a YOLO on raw grids reads every scale
             else:
                 picked = [0]
         dims = [shapes[i] for i in picked]
@@ -206,11 +218,15 @@ class Output:
                     or (self.classes and shape[1] != 4 + self.classes)):
                 refuse(f"f32 [1, 4 + classes{f' ({self.classes})' if self.classes else ''}, boxes] (x, y, w, h, "
                        f"class scores per box)")
+        elif self.grid and (c != "yolo_v5" or len(shape) != 3):
+            self.grids = self.grid.grids(picked, flat, shapes, types, content, CapsError)
+            if c == "yolo_v5" and not self.iou_given:
+                self.iou = GRID_IOU
         elif c == "yolo_v5":
             if (len(shape) != 3 or shape[0] != 1 or shape[2] < 6 or kinds[0] != "f32"
                     or (self.classes and shape[2] != 5 + self.classes)):
                 refuse(f"f32 [1, boxes, 5 + classes{f' ({self.classes})' if self.classes else ''}] (decoded boxes: "
-                       f"x, y, w, h, objectness, class scores; raw grid outputs with anchors are not supported)")
+                       f"x, y, w, h, objectness, class scores) or raw grids [1, A*(5+C), H, W] with anchors")
         elif c == "label" and self.method == "index":
             if kinds[0] not in ("f32", "i32"):
                 refuse("f32 or i32 label indices")
@@ -227,7 +243,7 @@ class Output:
                                      f"digits and / _ . : + -")
             attribute = "output_" + attribute
         # what postproc.pxi reads (the session keeps these bytes)
-        self.kind = CONVERTERS[c]
+        self.kind = CONV_YOLO_GRID if self.grids else CONVERTERS[c]
         self.attribute_b, self.layer_b, self.converter_b = attribute.encode(), layer.encode(), c.encode()
         self.labels_b = [label.encode() for label in self.labels]
         return self
@@ -302,7 +318,7 @@ class ModelProc:
                                     normalize=p.normalize if p.normalizes else None)
         return built, nbytes, (cw, ch, full_w, full_h)
 
-    def plan(self, outputs):
+    def plan(self, outputs, content):
         """Resolves the converters against a compiled model's outputs [(name bytes, type bytes, dims, nbytes)]:
         the converters in order (a detector first), each with its output indices."""
         all_names = [[n.decode()] for n, _, _, _ in outputs]
@@ -310,7 +326,7 @@ class ModelProc:
         types = [t.decode() for _, t, _, _ in outputs]
         plan = []
         for o in self.outputs:     # a copy per session: each keeps the bytes its C plan points into
-            plan.append(copy.copy(o).resolve(all_names, shapes, types, self.path))
+            plan.append(copy.copy(o).resolve(all_names, shapes, types, self.path, content))
         plan.sort(key=lambda o: o.converter not in DETECTORS)
         return plan
 

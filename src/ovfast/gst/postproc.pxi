@@ -1,6 +1,6 @@
 # model-proc's converters (DL Streamer's output_postproc), run on OpenVINO's callback thread on each run's
 # outputs as they lie in the run's OvfastTensorMeta: boxes become regions (SSD, boxes and labels, YOLO v5 and v8
-# with NMS), scores and values become attributes of the region the run was on. The plan is made in Python
+# with NMS, YOLO on raw grids in yolo_grids.pxi), scores and values become attributes of the region the run was on. The plan is made in Python
 # when the model is compiled (_model_proc.py); nothing here takes the GIL.
 
 from libc.math cimport expf
@@ -10,8 +10,8 @@ cdef extern from "postproc.h" nogil:
     void ovf_region_attribute(GstVideoRegionOfInterestMeta*, const char* attribute, const char* label, int label_id,
                               double confidence, const char* layer, const char* model, const char* converter)
 
-cdef enum:
-    CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_LABEL, CONV_TEXT, CONV_RAW
+cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
+    CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_LABEL, CONV_TEXT, CONV_RAW
 
 cdef enum:                   # the label converter's methods
     METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX
@@ -28,11 +28,11 @@ cdef struct Converter:
     double text_scale
     int text_precision
     int method               # label: METHOD_*
-
-cdef struct Candidate:       # a box before NMS: corners as fractions of the frame area the run looked at
-    float x0, y0, x1, y1
-    float confidence
-    int label_id
+    uint32_t n_grids         # CONV_YOLO_GRID: its scales, flags (YOLO_*), classes and boxes at most
+    YoloGrid* grids
+    int yolo_flags
+    uint32_t classes
+    size_t n_proposals
 
 
 cdef void _converters_set(Outputs* o, object session):
@@ -57,12 +57,19 @@ cdef void _converters_set(Outputs* o, object session):
         o.conv[i].text_scale = c.text_scale
         o.conv[i].text_precision = c.text_precision
         o.conv[i].method = c.method_id
+        if c.grids:
+            o.conv[i].n_grids = len(c.grids)
+            o.conv[i].grids = _yolo_grids_new(c.grids)
+            o.conv[i].yolo_flags = c.grid.flags()
+            o.conv[i].classes = c.grid.classes
+            o.conv[i].n_proposals = sum(g[1] * g[2] * g[3] for g in c.grids)
 
 
 cdef void _converters_clear(Outputs* o) noexcept nogil:
     cdef uint32_t i
     for i in range(o.n_conv):
         g_free(o.conv[i].labels)
+        g_free(o.conv[i].grids)
     g_free(o.conv)
     o.conv = NULL
     o.n_conv = 0
@@ -234,16 +241,18 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
         t = &m.tensors[c.inputs[0]]
         if c.kind == CONV_RAW:
             continue                # the raw outputs are on the frame already (OvfastTensorMeta)
-        if c.kind <= CONV_YOLO_V5:
-            n = t.nbytes // sizeof(float)            # never fewer proposals than that
+        if c.kind <= CONV_YOLO_GRID:
+            n = c.n_proposals if c.kind == CONV_YOLO_GRID else t.nbytes // sizeof(float)     # room for all
             boxes = <Candidate*>g_malloc(sizeof(Candidate) * (n if n else 1))
             if c.kind == CONV_SSD:
                 n = _ssd(o, t, boxes)
             elif c.kind == CONV_BOXES_LABELS:
                 n = _boxes_labels(o, t, &m.tensors[c.inputs[1]], boxes)
+            elif c.kind == CONV_YOLO_GRID:
+                n = _yolo_grids(o, c.grids, c.n_grids, c.yolo_flags, c.classes, m, boxes)
             else:
                 n = _yolo(o, c, t, c.kind == CONV_YOLO_V8, boxes)
-            _boxes_out(o, c, buf, area, boxes, n, c.kind == CONV_YOLO_V8 or c.kind == CONV_YOLO_V5)
+            _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8)
             g_free(boxes)
             continue
         n = t.nbytes // sizeof(float)
