@@ -319,6 +319,63 @@ def test_aspect_ratio_resize_pads_with_the_fill_value(tmp_path):
                                atol=1e-5)
 
 
+def gray_model(h=16, w=16, element_type=openvino.Type.f32):
+    """[1,1,h,w] (f32 or u8) -> twice that as f32, named "pixels": the one channel the preprocessing fed it."""
+    x = ops.parameter([1, 1, h, w], element_type, name="input")
+    y = ops.multiply(ops.convert(x, openvino.Type.f32), np.float32(2))
+    y.output(0).set_names({"pixels"})
+    return openvino.Model([y], [x], "gray")
+
+
+def ppp_gray(model, fmt, width, height):
+    """openvino's PrePostProcessor for fmt frames onto a one-channel model, grey (written here, not ovfast's)."""
+    ppp = PrePostProcessor(model)
+    color = {"BGR": ColorFormat.BGR, "BGRx": ColorFormat.BGRX, "I420": ColorFormat.I420_SINGLE_PLANE}[fmt]
+    ppp.input().tensor().set_element_type(openvino.Type.u8).set_layout(openvino.Layout("NHWC")) \
+        .set_color_format(color).set_spatial_static_shape(height, width)
+    ppp.input().model().set_layout(openvino.Layout("NCHW"))
+    pre = ppp.input().preprocess()
+    if model.input().get_element_type() != openvino.Type.u8:
+        pre.convert_element_type(model.input().get_element_type())
+    if fmt == "BGRx":
+        pre.convert_color(ColorFormat.BGR)
+    pre.convert_color(ColorFormat.GRAY)
+    return openvino.Core().compile_model(ppp.build(), "CPU", F32_CONFIG)
+
+
+@pytest.mark.parametrize("fmt", ["BGR", "BGRx", "I420"])
+@pytest.mark.parametrize("element_type", [openvino.Type.f32, openvino.Type.u8], ids=["f32", "u8"])
+def test_grayscale_from_colour_frames(tmp_path, fmt, element_type):
+    doc = {"json_schema_version": "2.2.0", "input_preproc": [{"format": "image", "params": {
+        "color_space": "GRAYSCALE"}}], "output_postproc": [{"converter": "raw_data_copy"}]}
+    model = gray_model(element_type=element_type)
+    rng = np.random.default_rng(4)
+    shape = {"BGR": (16, 16, 3), "BGRx": (16, 16, 4), "I420": (24, 16)}[fmt]
+    frames = [rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(2)]
+    got, error = run_appsrc(f"ovfastinfer model={save(model, tmp_path)} model-proc={write(tmp_path, doc)} {F32}",
+                            frames, fmt, 16, 16)
+    assert error is None and len(got) == 2
+    oracle = ppp_gray(model, fmt, 16, 16)
+    for (_, tensors, _), frame in zip(got, frames):
+        np.testing.assert_array_equal(tensors["pixels"], oracle(frame.reshape(1, *shape[:2], -1))[0])
+        if fmt == "I420":       # grey is the luma plane
+            want = frame[:16].astype(np.float64)
+        else:                   # BT.601's weights, within what OpenVINO's fixed-point weights give
+            want = 0.114 * frame[..., 0] + 0.587 * frame[..., 1] + 0.299 * frame[..., 2]
+        np.testing.assert_allclose(tensors["pixels"][0, 0] / 2, want, atol=1.0)
+
+
+def test_grayscale_needs_a_one_channel_model(tmp_path):
+    doc = {"json_schema_version": "2.2.0", "input_preproc": [{"params": {"color_space": "GRAYSCALE"}}]}
+    text = bus_error(f"{SRC} ! ovfastinfer model={save(identity_model(), tmp_path)} model-proc="
+                     f"{write(tmp_path, doc)} ! fakesink")
+    assert "color_space GRAYSCALE feeds one channel" in text and "takes 3" in text, text
+    doc["input_preproc"][0]["params"]["mean"] = [0.5, 0.5, 0.5]
+    text = bus_error(f"{SRC} ! ovfastinfer model={save(gray_model(), tmp_path)} model-proc="
+                     f"{write(tmp_path, doc)} ! fakesink")
+    assert "mean must be a list of 1 numbers" in text, text
+
+
 # --- bad input: a clear error on the bus naming it -----------------------------------------------------------
 SRC = "videotestsrc num-buffers=3 ! video/x-raw,format=BGR,width=64,height=64"
 
@@ -336,7 +393,7 @@ def yolo(tmp_path_factory):
     ({"json_schema_version": "2.2.0", "input_preproc": [{"params": {"colour_space": "RGB"}}]},
      ["unknown field 'colour_space'", "color_space"]),
     ({"json_schema_version": "2.2.0", "input_preproc": [{"params": {"color_space": "HSV"}}]},
-     ["color_space 'HSV'", "BGR, RGB"]),
+     ["color_space 'HSV'", "BGR, RGB, GRAYSCALE"]),
     ({"json_schema_version": "1.0", "output_postproc": []}, ["json_schema_version '1.0'", "2.x"]),
     ("{not json", ["is not JSON"]),
 ])

@@ -33,7 +33,7 @@ _OUTPUT_FIELDS = {"converter", "layer_name", "layer_names", "attribute_name", "l
                   # DL Streamer's YOLO files describe raw grid heads too; decoded boxes need none of these
                   "anchors", "masks", "output_sigmoid_activation", "do_cls_softmax", "cells_number", "cells_number_x",
                   "cells_number_y", "bbox_number_on_cell"}
-_COLOR = {"BGR": ColorFormat.BGR, "RGB": ColorFormat.RGB}
+_COLOR = {"BGR": ColorFormat.BGR, "RGB": ColorFormat.RGB, "GRAYSCALE": ColorFormat.GRAY}
 _RESIZE = ("no", "no-aspect-ratio", "aspect-ratio")
 DEFAULT_IOU = 0.4    # DL Streamer's for converters with NMS
 _METHODS = {"max": 0, "softmax": 1, "index": 2}     # the label converter's, postproc.pxi's METHOD_*
@@ -71,8 +71,8 @@ class Preproc:
     def __init__(self, params, path):
         self.color = params.get("color_space", "BGR")
         if self.color not in _COLOR:
-            raise ModelProcError(f"model-proc={path!r}: color_space {self.color!r} is not one of BGR, RGB "
-                                 f"(GRAYSCALE: feed GRAY8 frames)")
+            raise ModelProcError(f"model-proc={path!r}: color_space {self.color!r} is not one of BGR, RGB, "
+                                 f"GRAYSCALE")
         self.resize = params.get("resize", "no-aspect-ratio")
         if self.resize not in _RESIZE:
             raise ModelProcError(f"model-proc={path!r}: resize {self.resize!r} is not one of {', '.join(_RESIZE)}")
@@ -81,8 +81,9 @@ class Preproc:
             raise ModelProcError(f"model-proc={path!r}: crop {crop!r} is not supported (ovfastinfer resizes the "
                                  f"whole frame; leave crop out)")
         self.range = _numbers(params["range"], 2, "range", path) if "range" in params else None
-        self.mean = _numbers(params["mean"], 3, "mean", path) if "mean" in params else None
-        self.std = _numbers(params["std"], 3, "std", path) if "std" in params else None
+        channels = 1 if self.color == "GRAYSCALE" else 3
+        self.mean = _numbers(params["mean"], channels, "mean", path) if "mean" in params else None
+        self.std = _numbers(params["std"], channels, "std", path) if "std" in params else None
         if self.std and 0.0 in self.std:
             raise ModelProcError(f"model-proc={path!r}: std {self.std} has a 0")
         padding = params.get("padding") or {}

@@ -1,7 +1,7 @@
 # model-proc's converters (DL Streamer's output_postproc), run on OpenVINO's callback thread on each run's
 # outputs as they lie in the run's OvfastTensorMeta: boxes become regions (SSD, boxes and labels, YOLO v5 and v8
-# with NMS, YOLO on raw grids in yolo_grids.pxi), scores and values become attributes of the region the run was on. The plan is made in Python
-# when the model is compiled (_model_proc.py); nothing here takes the GIL.
+# with NMS; YOLO on raw grids: yolo_grids.pxi), scores and values become attributes of the region the run was
+# on. The plan is made in Python when the model is compiled (_model_proc.py); nothing here takes the GIL.
 
 from libc.math cimport expf
 from libc.stdlib cimport qsort
