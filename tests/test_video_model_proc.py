@@ -248,6 +248,75 @@ def test_label_methods_softmax_and_index(tmp_path):
     assert attributes["plate"]["label"] == "".join(names) and "label_id" not in attributes["plate"]
 
 
+# DL Streamer's samples/gstreamer/model_proc/intel/person-attributes-recognition-crossroad-0230.json, as it is
+PERSON_ATTRIBUTES_PROC = {
+    "json_schema_version": "2.2.0",
+    "input_preproc": [],
+    "output_postproc": [
+        {"layer_name": "453", "attribute_name": "person-attributes",
+         "labels": ["M:", "F:", "has_bag", "", "has_backpack", "", "has_hat", "", "has_longsleeves", "",
+                    "has_longpants", "", "has_longhair", "", "has_coat_jacket", ""],
+         "converter": "label", "method": "compound"},
+    ],
+}
+
+
+def brightness_model(name, base, slope, size=16):
+    """u8 NHWC -> f32 [1, N] named name: base + slope x the frame's mean / 255 (values that move with the
+    frame's brightness)."""
+    x = ops.parameter([1, size, size, 3], openvino.Type.u8, name="data")
+    mean = ops.divide(ops.reduce_mean(ops.convert(x, openvino.Type.f32), np.array([1, 2, 3], np.int64), True),
+                      np.float32(255))                                                   # [1, 1]
+    y = ops.add(ops.multiply(ops.reshape(mean, np.array([1, 1], np.int64), False), np.float32([slope])),
+                np.float32([base]))
+    y.output(0).set_names({name})
+    return openvino.Model([y], [x], "attributes")
+
+
+def multi_reference(values, labels, threshold, method):
+    """DL Streamer's label methods compound, multi and softmax_multi: (label text, confidence)."""
+    values = np.asarray(values, np.float64)
+    if method == "softmax_multi":
+        values = np.exp(values - values.max()) / np.exp(values - values.max()).sum()
+    text, confidence = "", 0.0
+    for j, v in enumerate(values):
+        if method == "compound":
+            name = labels[2 * j] if v >= threshold else (labels[2 * j + 1] if v > 0 else "")
+        else:
+            name = labels[j] if v >= threshold else ""
+        if name:
+            text += (" " if text and not text[-1].isspace() else "") + name
+        confidence = max(confidence, v)
+    return text, confidence
+
+
+@pytest.mark.parametrize("method", ["compound", "multi", "softmax_multi"])
+def test_label_methods_compound_and_multi(tmp_path, method):
+    if method == "compound":
+        doc, layer, attribute = PERSON_ATTRIBUTES_PROC, "453", "person-attributes"
+        model = brightness_model(layer, [0.9, -0.2, 0.1, 0.45, 0.8, 0.3, -0.5, 0.2],
+                                 [-0.6, 0.5, 0.5, 0.2, -0.1, 0.4, 1.2, 0.0])
+    else:
+        doc, layer, attribute = {"json_schema_version": "2.2.0", "output_postproc": [
+            {"converter": "label", "layer_name": "scores", "attribute_name": "tags", "method": method,
+             "confidence_threshold": 0.3, "labels": ["a", "b", "c", "d"]}]}, "scores", "tags"
+        model = brightness_model(layer, [0.05, 0.5, -1.0, 0.35], [0.5, -0.6, 2.0, 0.0])
+    entry = doc["output_postproc"][0]
+    frames = [np.full((16, 16, 3), v, np.uint8) for v in (0, 100, 255)]
+    got = regions_of(f"ovfastclassify model={save(model, tmp_path)} model-proc={write(tmp_path, doc)} "
+                     f"inference-region=full-frame {F32}", frames, width=16, height=16)
+    compiled = openvino.Core().compile_model(model, "CPU", F32_CONFIG)
+    texts = set()
+    for regions, frame in zip(got, frames):
+        values = compiled(frame[None])[0][0]
+        text, confidence = multi_reference(values, entry["labels"], entry.get("confidence_threshold", 0.5), method)
+        result = regions[0][4][attribute]
+        assert (result["label"], "label_id" in result) == (text, False), (values, result)
+        assert result["confidence"] == pytest.approx(confidence, abs=1e-6)
+        texts.add(text)
+    assert len(texts) == 3          # each frame's values name other labels
+
+
 def test_age_gender_on_detected_regions(tmp_path):
     # a detector (yolo_v8 through model-proc) then the classifier on each region it found
     det = save(constant_model({"output0": yolo_v8_output(PROPOSALS)}), tmp_path, "det")
@@ -396,6 +465,8 @@ def yolo(tmp_path_factory):
      ["color_space 'HSV'", "BGR, RGB, GRAYSCALE"]),
     ({"json_schema_version": "1.0", "output_postproc": []}, ["json_schema_version '1.0'", "2.x"]),
     ("{not json", ["is not JSON"]),
+    ({"json_schema_version": "2.2.0", "output_postproc": [{"converter": "yolo_v8", "confidence_threshold": 0.3}]},
+     ["confidence_threshold of output_postproc[0] (yolo_v8)", "threshold property"]),
 ])
 def test_a_bad_model_proc_is_a_bus_error_naming_it(tmp_path, yolo, doc, words):
     text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={write(tmp_path, doc)} ! fakesink")
@@ -413,6 +484,10 @@ def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
         {"converter": "label", "layer_name": "prob"}]})
     text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={proc} ! fakesink")
     assert "names layer 'prob'" in text and "output0" in text, text
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "label", "method": "compound", "labels": ["yes", "no"]}]})
+    text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={proc} ! fakesink")
+    assert "method compound names two labels per value" in text and "has 42 values" in text, text
     assert "no such file" in bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={tmp_path}/none.json ! fakesink")
 
 

@@ -29,14 +29,16 @@ _TOP_FIELDS = {"json_schema_version", "input_preproc", "output_postproc"}
 _INPUT_FIELDS = {"layer_name", "format", "precision", "params"}
 _PARAMS = {"color_space", "resize", "crop", "range", "mean", "std", "padding", "fill_value"}
 _OUTPUT_FIELDS = {"converter", "layer_name", "layer_names", "attribute_name", "labels", "method", "iou_threshold",
-                  "text_scale", "text_precision", "classes",
+                  "text_scale", "text_precision", "classes", "confidence_threshold",
                   # DL Streamer's YOLO files describe raw grid heads too; decoded boxes need none of these
                   "anchors", "masks", "output_sigmoid_activation", "do_cls_softmax", "cells_number", "cells_number_x",
                   "cells_number_y", "bbox_number_on_cell"}
 _COLOR = {"BGR": ColorFormat.BGR, "RGB": ColorFormat.RGB, "GRAYSCALE": ColorFormat.GRAY}
 _RESIZE = ("no", "no-aspect-ratio", "aspect-ratio")
 DEFAULT_IOU = 0.4    # DL Streamer's for converters with NMS
-_METHODS = {"max": 0, "softmax": 1, "index": 2}     # the label converter's, postproc.pxi's METHOD_*
+# the label converter's, postproc.pxi's METHOD_*
+_METHODS = {"max": 0, "softmax": 1, "index": 2, "compound": 3, "multi": 4, "softmax_multi": 5}
+_LABEL_THRESHOLD = 0.5      # DL Streamer's confidence_threshold for label's compound and multi methods
 
 
 class ModelProcError(SettingsError):
@@ -160,6 +162,11 @@ class Output:
                                  f"is not supported (expected one of {', '.join(_METHODS)})")
         self.method_id = _METHODS.get(self.method, 0)
         self.iou = _number(entry, "iou_threshold", DEFAULT_IOU, 0.0, 1.0, index, path)
+        if "confidence_threshold" in entry and self.converter != "label":
+            raise ModelProcError(f"model-proc={path!r}: confidence_threshold of output_postproc[{index}] "
+                                 f"({self.converter}) is read by the label converter only (a detector's is the "
+                                 f"element's threshold property)")
+        self.label_threshold = _number(entry, "confidence_threshold", _LABEL_THRESHOLD, -1e30, 1e30, index, path)
         self.text_scale = _number(entry, "text_scale", 1.0, -1e30, 1e30, index, path)
         self.text_precision = int(_number(entry, "text_precision", 2, 0, 10, index, path))
         self.classes = int(_number(entry, "classes", 0, 0, 1e6, index, path))
@@ -234,6 +241,12 @@ class Output:
         elif c in ("label", "text"):
             if kinds[0] != "f32":
                 refuse("f32 scores")
+            per = 2 if self.method == "compound" else 1
+            if c == "label" and self.method in ("compound", "multi", "softmax_multi") and (
+                    len(self.labels) != per * int(np.prod(shape))):
+                raise CapsError(f"{where}: method {self.method} names {'two labels' if per == 2 else 'a label'} "
+                                f"per value; the output {flat[picked[0]]!r} has {int(np.prod(shape))} values "
+                                f"(f32{list(shape)}) and there are {len(self.labels)} labels")
         self.outputs = tuple(picked)
         layer = names[picked[0]][0] if names[picked[0]] else f"output{picked[0]}"
         attribute = self.attribute or re.sub(r"[^A-Za-z0-9/_.:+-]", "_", layer)

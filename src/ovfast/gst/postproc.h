@@ -1,6 +1,6 @@
 /* A model-proc converter's result on a region, as DL Streamer writes it: a GstStructure named after the
  * attribute (its attribute_name, else the output's name), with label, and label_id and confidence where the
- * converter has them (label_id < 0: none, as the text converter). */
+ * converter has them (below 0: none; the text converter has neither, label's multi methods no label_id). */
 #ifndef OVFAST_POSTPROC_H
 #define OVFAST_POSTPROC_H
 
@@ -15,7 +15,9 @@ static inline void ovf_region_attribute(GstVideoRegionOfInterestMeta* m, const c
                                         model, "converter", G_TYPE_STRING, converter, NULL);
     if (!s) return;
     if (label_id >= 0)
-        gst_structure_set(s, "label_id", G_TYPE_INT, label_id, "confidence", G_TYPE_DOUBLE, confidence, NULL);
+        gst_structure_set(s, "label_id", G_TYPE_INT, label_id, NULL);
+    if (confidence >= 0)
+        gst_structure_set(s, "confidence", G_TYPE_DOUBLE, confidence, NULL);
     gst_video_region_of_interest_meta_add_param(m, s);
 }
 

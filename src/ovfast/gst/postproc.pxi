@@ -14,7 +14,7 @@ cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 o
     CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_LABEL, CONV_TEXT, CONV_RAW
 
 cdef enum:                   # the label converter's methods
-    METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX
+    METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX, METHOD_COMPOUND, METHOD_MULTI, METHOD_SOFTMAX_MULTI
 
 cdef struct Converter:
     int kind                 # CONV_*
@@ -28,6 +28,7 @@ cdef struct Converter:
     double text_scale
     int text_precision
     int method               # label: METHOD_*
+    double label_threshold   # label's compound and multi methods: confidence_threshold
     uint32_t n_grids         # CONV_YOLO_GRID: its scales, flags (YOLO_*), classes and boxes at most
     YoloGrid* grids
     int yolo_flags
@@ -57,6 +58,7 @@ cdef void _converters_set(Outputs* o, object session):
         o.conv[i].text_scale = c.text_scale
         o.conv[i].text_precision = c.text_precision
         o.conv[i].method = c.method_id
+        o.conv[i].label_threshold = c.label_threshold
         if c.grids:
             o.conv[i].n_grids = len(c.grids)
             o.conv[i].grids = _yolo_grids_new(c.grids)
@@ -210,7 +212,45 @@ cdef void _index_label(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* r
             length += size
     text[length] = 0
     if top > 0:
-        ovf_region_attribute(roi, c.attribute, text, -1, 0.0, c.layer, o.model_name, c.name)
+        ovf_region_attribute(roi, c.attribute, text, -1, -1.0, c.layer, o.model_name, c.name)
+
+
+cdef void _multi_label(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi, const float* scores,
+                       size_t n) noexcept nogil:
+    """label method=multi, softmax_multi (a softmax first) and compound, as DL Streamer's: the labels of the
+    values at or above confidence_threshold (compound: of each value's pair of labels, the first at or above
+    it, the second above 0 and below it), space-separated; the confidence is the highest value (0 at
+    least), and there is no label_id."""
+    cdef size_t k, size, length = 0
+    cdef float top = scores[0], total = 0.0, value, confidence = 0.0
+    cdef const char* name
+    cdef char text[512]
+    if c.method == METHOD_SOFTMAX_MULTI:
+        for k in range(1, n):
+            top = scores[k] if scores[k] > top else top
+        for k in range(n):
+            total += expf(scores[k] - top)
+    for k in range(n):
+        value = expf(scores[k] - top) / total if c.method == METHOD_SOFTMAX_MULTI else scores[k]
+        name = NULL
+        if c.method == METHOD_COMPOUND:
+            name = c.labels[2 * k] if value >= c.label_threshold else (c.labels[2 * k + 1] if value > 0 else NULL)
+        elif value >= c.label_threshold:
+            name = c.labels[k]
+        if value >= confidence:
+            confidence = value
+        if name == NULL or name[0] == 0:
+            continue
+        size = strlen(name)
+        if length + 1 + size >= sizeof(text):      # a longer text is cut at a whole label
+            continue
+        if length and text[length - 1] not in b" \t\n\r\v\f":      # as isspace()
+            text[length] = c' '
+            length += 1
+        memcpy(text + length, name, size)
+        length += size
+    text[length] = 0
+    ovf_region_attribute(roi, c.attribute, text, -1, confidence, c.layer, o.model_name, c.name)
 
 
 cdef GstVideoRegionOfInterestMeta* _attribute_region(Outputs* o, GstBuffer* buf, const Area* area,
@@ -264,6 +304,8 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
             continue
         if c.kind == CONV_LABEL and c.method == METHOD_INDEX:
             _index_label(o, c, roi, t)
+        elif c.kind == CONV_LABEL and c.method >= METHOD_COMPOUND:
+            _multi_label(o, c, roi, scores, n)
         elif c.kind == CONV_LABEL:
             best = 0
             for k in range(1, n):
@@ -279,4 +321,4 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
                                  <int>best, confidence, c.layer, o.model_name, c.name)
         else:                       # CONV_TEXT: the first value, scaled, as text
             snprintf(scratch, sizeof(scratch), "%.*f", c.text_precision, scores[0] * c.text_scale)
-            ovf_region_attribute(roi, c.attribute, scratch, -1, 0.0, c.layer, o.model_name, c.name)
+            ovf_region_attribute(roi, c.attribute, scratch, -1, -1.0, c.layer, o.model_name, c.name)
