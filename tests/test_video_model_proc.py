@@ -317,6 +317,41 @@ def test_label_methods_compound_and_multi(tmp_path, method):
     assert len(texts) == 3          # each frame's values name other labels
 
 
+# DL Streamer's samples/gstreamer/model_proc/public/single-human-pose-estimation-0001.json, as it is
+POSE_PROC = {"json_schema_version": "2.2.0", "input_preproc": [{"format": "image", "layer_name": "data", "params": {
+    "color_space": "BGR", "resize": "aspect-ratio", "padding": {"stride": 8}}}], "output_postproc": [{
+        "converter": "keypoints_hrnet",
+        "point_names": ["nose", "eye_l", "eye_r", "ear_l", "ear_r", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r",
+                        "wrist_l", "wrist_r", "hip_l", "hip_r", "knee_l", "knee_r", "ankle_l", "ankle_r"],
+        "point_connections": ["shoulder_l", "shoulder_r", "nose", "eye_l", "nose", "eye_r", "eye_l", "ear_l", "eye_r",
+                              "ear_r", "elbow_l", "shoulder_l", "elbow_r", "shoulder_r", "wrist_l", "elbow_l",
+                              "wrist_r", "elbow_r", "hip_l", "knee_l", "hip_r", "knee_r", "knee_l", "ankle_l",
+                              "knee_r", "ankle_r"]}]}
+
+
+@pytest.mark.parametrize("width", [48, 96], ids=["same-aspect", "padded"])
+def test_keypoints_hrnet_from_dl_streamers_own_file(tmp_path, width):
+    # a 48 x 64 (w x h) stand-in with 17 heatmaps of 12 x 16; 96 x 64 frames fill its top half only
+    heatmaps = np.random.default_rng(6).normal(0, 1, (1, 17, 16, 12)).astype(np.float32)
+    model = constant_model({"heatmaps": heatmaps}, h=64, w=48, name="pose")
+    frames = [np.zeros((64, width, 3), np.uint8)]
+    got = []
+    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={write(tmp_path, POSE_PROC)} "
+                               f"{F32}", frames, "BGR", width, 64):
+        got.append([(t.name(), t.dims(), t.precision_as_string(), t["point_names"], t["point_connections"], t.data())
+                    for r in frame.regions() for t in r.tensors() if t.format() == "keypoints"])
+    maps = openvino.Core().compile_model(model, "CPU", F32_CONFIG)(frames[0][:64, :48][None])[0][0]
+    content_h = 64 * 48 / width                         # the rows the frame fills in the model's input
+    want = []
+    for m in maps:                                       # each map's highest cell, the first in row order
+        row, col = divmod(int(np.argmax(m)), m.shape[1])
+        want += [col / m.shape[1], row / m.shape[0] * 64 / content_h]
+    (points,) = got[0]          # one region (the whole frame) with one keypoints tensor
+    entry = POSE_PROC["output_postproc"][0]
+    assert points[:5] == ("heatmaps", [17, 2], "FP32", entry["point_names"], entry["point_connections"])
+    np.testing.assert_allclose(points[5], want, rtol=1e-6)
+
+
 def test_age_gender_on_detected_regions(tmp_path):
     # a detector (yolo_v8 through model-proc) then the classifier on each region it found
     det = save(constant_model({"output0": yolo_v8_output(PROPOSALS)}), tmp_path, "det")
@@ -467,6 +502,9 @@ def yolo(tmp_path_factory):
     ("{not json", ["is not JSON"]),
     ({"json_schema_version": "2.2.0", "output_postproc": [{"converter": "yolo_v8", "confidence_threshold": 0.3}]},
      ["confidence_threshold of output_postproc[0] (yolo_v8)", "threshold property"]),
+    ({"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "keypoints_hrnet", "point_names": ["a", "b"], "point_connections": ["a", "c"]}]},
+     ["point_connections of output_postproc[0] names 'c'", "point_names"]),
 ])
 def test_a_bad_model_proc_is_a_bus_error_naming_it(tmp_path, yolo, doc, words):
     text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={write(tmp_path, doc)} ! fakesink")
@@ -488,6 +526,10 @@ def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
         {"converter": "label", "method": "compound", "labels": ["yes", "no"]}]})
     text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={proc} ! fakesink")
     assert "method compound names two labels per value" in text and "has 42 values" in text, text
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "keypoints_hrnet", "point_names": ["a", "b"]}]})
+    text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={proc} ! fakesink")
+    assert "(keypoints_hrnet) reads f32 heatmaps [1, points (2, its point_names), H, W]" in text, text
     assert "no such file" in bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={tmp_path}/none.json ! fakesink")
 
 

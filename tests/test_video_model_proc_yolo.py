@@ -60,11 +60,15 @@ def laid_out(grid, layout):
         return grid.transpose(0, 3, 1, 2).reshape(a * f, h, w)[None]
     if layout == "nhwc":         # [1, H, W, A*(5+C)]
         return grid.transpose(1, 2, 0, 3).reshape(h, w, a * f)[None]
+    if layout == "flat":         # [1, A*(5+C)*H*W]
+        return grid.transpose(0, 3, 1, 2).reshape(1, -1)
     return grid[None]            # [1, A, H, W, 5+C]
 
 
-def read_back(output, layout, boxes):
-    """openvino's output as the grid [A, H, W, 5 + C] again (the inverse of laid_out)."""
+def read_back(output, layout, boxes, side=None):
+    """openvino's output as the grid [A, H, W, 5 + C] again (the inverse of laid_out; flat: of side cells)."""
+    if layout == "flat":
+        return output[0].reshape(boxes, -1, side, side).transpose(0, 2, 3, 1)
     if layout == "nchw":
         _, af, h, w = output.shape
         return output[0].reshape(boxes, af // boxes, h, w).transpose(0, 2, 3, 1)
@@ -141,6 +145,7 @@ FRAME = np.full((SIZE, SIZE, 3), 80, np.uint8)
 
 @pytest.mark.parametrize("converter,layout,logits,flags", [
     ("yolo_v3", "nchw", False, {}),
+    ("yolo_v3", "flat", False, {}),
     ("yolo_v3", "nchw", True, {"output_sigmoid_activation": True, "do_cls_softmax": True}),
     ("yolo_v4", "nhwc", True, {"output_sigmoid_activation": True, "do_cls_softmax": True}),
     ("yolo_v5", "nchw", True, {"output_sigmoid_activation": True, "do_cls_softmax": True}),
@@ -155,7 +160,8 @@ def test_yolo_on_raw_grids_of_three_scales_equals_numpy(tmp_path, converter, lay
         {"converter": converter, "labels": CLASSES, "anchors": ANCHORS, "masks": MASKS, **flags}]})
     got = regions_of(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.3 {F32}", [FRAME])
     outputs = oracle(model, FRAME)
-    back = sorted((read_back(outputs[n], layout, 2) for n in names), key=lambda g: g.shape[1])
+    back = sorted((read_back(outputs[n], layout, 2, g.shape[1]) for n, g in zip(names, grids)),
+                  key=lambda g: g.shape[1])
     want = decode(back, scale_anchors(MASKS, ANCHORS, 3, 2), 0.3, 0.5, v5=converter == "yolo_v5",
                   use_sigmoid=flags.get("output_sigmoid_activation", False),
                   softmax=flags.get("do_cls_softmax", False))

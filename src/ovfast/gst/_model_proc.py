@@ -20,7 +20,8 @@ from ovfast.gst._yolo_grids import GRID_CONVERTERS, GRID_IOU, GridFields
 # The converters ovfastinfer runs, by DL Streamer's names, and their numbers in postproc.pxi (CONV_*); yolo_v5
 # is CONV_YOLO_GRID when its outputs are raw grids rather than decoded boxes
 CONVERTERS = {"detection_output": 0, "ssd": 0, "boxes_labels": 1, "yolo_v8": 2, "yolo_v11": 2, "yolo_v5": 3,
-              "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "label": 5, "text": 6, "raw_data_copy": 7}
+              "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "label": 5, "text": 6, "raw_data_copy": 7,
+              "keypoints_hrnet": 8}
 CONV_YOLO_GRID = 4
 DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", *GRID_CONVERTERS}
 
@@ -29,7 +30,7 @@ _TOP_FIELDS = {"json_schema_version", "input_preproc", "output_postproc"}
 _INPUT_FIELDS = {"layer_name", "format", "precision", "params"}
 _PARAMS = {"color_space", "resize", "crop", "range", "mean", "std", "padding", "fill_value"}
 _OUTPUT_FIELDS = {"converter", "layer_name", "layer_names", "attribute_name", "labels", "method", "iou_threshold",
-                  "text_scale", "text_precision", "classes", "confidence_threshold",
+                  "text_scale", "text_precision", "classes", "confidence_threshold", "point_names", "point_connections",
                   # DL Streamer's YOLO files describe raw grid heads too; decoded boxes need none of these
                   "anchors", "masks", "output_sigmoid_activation", "do_cls_softmax", "cells_number", "cells_number_x",
                   "cells_number_y", "bbox_number_on_cell"}
@@ -65,6 +66,23 @@ def _number(entry, key, default, low, high, index, path):
         raise ModelProcError(f"model-proc={path!r}: {key} of output_postproc[{index}] must be a number from {low:g} "
                              f"to {high:g}, got {value!r}")
     return float(value)
+
+
+def _points(entry, index, path):
+    """A keypoints converter's point_names and point_connections (pairs of those names), checked."""
+    names, pairs = entry.get("point_names", []), entry.get("point_connections", [])
+    for key, value in (("point_names", names), ("point_connections", pairs)):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ModelProcError(f"model-proc={path!r}: {key} of output_postproc[{index}] must be a list of "
+                                 f"strings, got {value!r}")
+    if len(pairs) % 2:
+        raise ModelProcError(f"model-proc={path!r}: point_connections of output_postproc[{index}] must be pairs "
+                             f"of point names (an even count), got {len(pairs)}")
+    unknown = [v for v in pairs if v not in names]
+    if unknown:
+        raise ModelProcError(f"model-proc={path!r}: point_connections of output_postproc[{index}] names "
+                             f"{unknown[0]!r}, which is not one of its point_names")
+    return names, pairs
 
 
 class Preproc:
@@ -178,6 +196,7 @@ class Output:
             if self.converter not in ("yolo_v5", "yolo_x") and not self.iou_given:
                 self.iou = GRID_IOU
         self.grids = []
+        self.point_names, self.point_connections = _points(entry, index, path)
         self.index = index
         self.outputs = ()          # output indices, set by resolve()
 
@@ -235,6 +254,11 @@ class Output:
                     or (self.classes and shape[2] != 5 + self.classes)):
                 refuse(f"f32 [1, boxes, 5 + classes{f' ({self.classes})' if self.classes else ''}] (decoded boxes: "
                        f"x, y, w, h, objectness, class scores) or raw grids [1, A*(5+C), H, W] with anchors")
+        elif c == "keypoints_hrnet":
+            if len(shape) != 4 or shape[0] != 1 or kinds[0] != "f32" or (
+                    self.point_names and shape[1] != len(self.point_names)):
+                points = f" ({len(self.point_names)}, its point_names)" if self.point_names else ""
+                refuse(f"f32 heatmaps [1, points{points}, H, W]")
         elif c == "label" and self.method == "index":
             if kinds[0] not in ("f32", "i32"):
                 refuse("f32 or i32 label indices")
@@ -260,6 +284,8 @@ class Output:
         self.kind = CONV_YOLO_GRID if self.grids else CONVERTERS[c]
         self.attribute_b, self.layer_b, self.converter_b = attribute.encode(), layer.encode(), c.encode()
         self.labels_b = [label.encode() for label in self.labels]
+        self.point_names_b = [v.encode() for v in self.point_names]
+        self.point_connections_b = [v.encode() for v in self.point_connections]
         return self
 
 

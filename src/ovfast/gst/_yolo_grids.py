@@ -9,6 +9,8 @@ one kernel:
   yolo_v3, yolo_v5 [1, A*(5+C), H, W]        (per scale)
   yolo_v4          [1, H, W, A*(5+C)]        (per scale: channels last, as the TensorFlow models give it)
   yolo_v3/v4/v5    [1, A, H, W, 5+C]         (per scale: one box per row)
+  yolo_v3, yolo_v5 [1, N] or any other shape (per scale: [A*(5+C), H, W] flattened, its grid worked out from
+                   cells_number, else the input / 32, as DL Streamer's)
   yolo_x           [1, N, 5+C], N the cells of the strides 8, 16 and 32 in turn
 """
 
@@ -118,8 +120,11 @@ class GridFields:
             elif len(d) == 4 and d[0] == 1 and c != "yolo_v4" and d[1] == boxes * fields:
                 h, w = d[2], d[3]
                 steps = (h * w * fields, h * w, w, 1)
+            elif len(d) < 4 and c != "yolo_v4" and self._flat_grid(d, boxes, model_w, model_h):
+                w, h = self._flat_grid(d, boxes, model_w, model_h)
+                steps = (h * w * fields, h * w, w, 1)
             else:
-                grid = "[1, H, W, A*(5+C)]" if c == "yolo_v4" else "[1, A*(5+C), H, W]"
+                grid = "[1, H, W, A*(5+C)]" if c == "yolo_v4" else "[1, A*(5+C), H, W] (or that flattened)"
                 raise error(f"{where} reads raw grids {grid} or [1, A, H, W, 5+C] with A={boxes} boxes a cell and "
                             f"C={self.classes} classes; the model's output {flat[i]!r} is f32{list(d)}")
             shapes.append((i, w, h, steps))
@@ -139,6 +144,15 @@ class GridFields:
             anchors = [v for m in group for v in self.anchors[2 * m:2 * m + 2]]
             grids.append((i, w, h, boxes, 0, *steps, model_w / w, model_h / h, anchors))
         return grids
+
+    def _flat_grid(self, dims, boxes, model_w, model_h):
+        """A flattened scale's grid (w, h): the smallest grid's cells times the whole factor k that makes
+        w * h * boxes * (5 + classes) its size, as DL Streamer's; None if there is none."""
+        base_w, base_h = self.cells or (int(model_w) // 32, int(model_h) // 32)
+        per = base_w * base_h * boxes * (5 + self.classes)
+        size = math.prod(dims)
+        k = math.isqrt(size // per) if per and size % per == 0 else 0
+        return (base_w * k, base_h * k) if k and k * k * per == size else None
 
     def _v2_grids(self, picked, flat, dims, model_w, model_h, error):
         where, fields = self.where, 5 + self.classes

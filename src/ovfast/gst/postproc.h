@@ -21,4 +21,50 @@ static inline void ovf_region_attribute(GstVideoRegionOfInterestMeta* m, const c
     gst_video_region_of_interest_meta_add_param(m, s);
 }
 
+static inline void ovf_set_strings(GstStructure* s, const char* field, const char* const* values, guint n) {
+    GValue array = G_VALUE_INIT, item = G_VALUE_INIT;
+    g_value_init(&array, GST_TYPE_ARRAY);
+    g_value_init(&item, G_TYPE_STRING);
+    for (guint i = 0; i < n; i++) {
+        g_value_set_string(&item, values[i]);
+        gst_value_array_append_value(&array, &item);
+    }
+    g_value_unset(&item);
+    gst_structure_take_value(s, field, &array);
+}
+
+/* A keypoints converter's fields, made once per plan: the attribute's names, format "keypoints", precision FP32
+ * (DL Streamer's code 10), and point_names and point_connections where the file gives them (for drawing). */
+static inline GstStructure* ovf_keypoints_template(const char* attribute, const char* const* names, guint n_names,
+                                                   const char* const* connections, guint n_connections,
+                                                   const char* layer, const char* model, const char* converter) {
+    GstStructure* s = gst_structure_new(attribute, "attribute_name", G_TYPE_STRING, attribute, "layer_name",
+                                        G_TYPE_STRING, layer, "model_name", G_TYPE_STRING, model, "converter",
+                                        G_TYPE_STRING, converter, "format", G_TYPE_STRING, "keypoints", "precision",
+                                        G_TYPE_INT, 10, NULL);
+    if (!s) return NULL;
+    if (n_names) ovf_set_strings(s, "point_names", names, n_names);
+    if (n_connections) ovf_set_strings(s, "point_connections", connections, n_connections);
+    return s;
+}
+
+/* A run's keypoints on a region, as DL Streamer's keypoints converters give them: the template with dims [n, 2]
+ * and the n (x, y) f32 pairs as a byte variant in data_buffer (what gstgva's Tensor.data() reads). */
+static inline void ovf_region_keypoints(GstVideoRegionOfInterestMeta* m, const GstStructure* templ,
+                                        const float* points, guint n) {
+    GValue dims = G_VALUE_INIT, d = G_VALUE_INIT;
+    GstStructure* s = gst_structure_copy(templ);
+    g_value_init(&dims, GST_TYPE_ARRAY);
+    g_value_init(&d, G_TYPE_UINT);
+    g_value_set_uint(&d, n);
+    gst_value_array_append_value(&dims, &d);
+    g_value_set_uint(&d, 2);
+    gst_value_array_append_value(&dims, &d);
+    g_value_unset(&d);
+    gst_structure_take_value(s, "dims", &dims);
+    gst_structure_set(s, "data_buffer", G_TYPE_VARIANT,
+                      g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, points, n * 2 * sizeof(float), 1), NULL);
+    gst_video_region_of_interest_meta_add_param(m, s);
+}
+
 #endif

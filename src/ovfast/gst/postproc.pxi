@@ -9,9 +9,14 @@ from libc.stdlib cimport qsort
 cdef extern from "postproc.h" nogil:
     void ovf_region_attribute(GstVideoRegionOfInterestMeta*, const char* attribute, const char* label, int label_id,
                               double confidence, const char* layer, const char* model, const char* converter)
+    GstStructure* ovf_keypoints_template(const char* attribute, const char** names, guint n_names,
+                                         const char** connections, guint n_connections, const char* layer,
+                                         const char* model, const char* converter)
+    void ovf_region_keypoints(GstVideoRegionOfInterestMeta*, const GstStructure* templ, const float* points, guint n)
 
 cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
-    CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_LABEL, CONV_TEXT, CONV_RAW
+    CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_LABEL, CONV_TEXT, CONV_RAW,
+    CONV_KEYPOINTS_HRNET
 
 cdef enum:                   # the label converter's methods
     METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX, METHOD_COMPOUND, METHOD_MULTI, METHOD_SOFTMAX_MULTI
@@ -34,6 +39,7 @@ cdef struct Converter:
     int yolo_flags
     uint32_t classes
     size_t n_proposals
+    GstStructure* keypoints  # CONV_KEYPOINTS_HRNET: the fields every result starts from
 
 
 cdef void _converters_set(Outputs* o, object session):
@@ -65,6 +71,8 @@ cdef void _converters_set(Outputs* o, object session):
             o.conv[i].yolo_flags = c.grid.flags()
             o.conv[i].classes = c.grid.classes
             o.conv[i].n_proposals = sum(g[1] * g[2] * g[3] for g in c.grids)
+        if c.kind == CONV_KEYPOINTS_HRNET:
+            o.conv[i].keypoints = _keypoints_template(o, &o.conv[i], c)
 
 
 cdef void _converters_clear(Outputs* o) noexcept nogil:
@@ -72,9 +80,48 @@ cdef void _converters_clear(Outputs* o) noexcept nogil:
     for i in range(o.n_conv):
         g_free(o.conv[i].labels)
         g_free(o.conv[i].grids)
+        if o.conv[i].keypoints != NULL:
+            gst_structure_free(o.conv[i].keypoints)
     g_free(o.conv)
     o.conv = NULL
     o.n_conv = 0
+
+
+cdef GstStructure* _keypoints_template(Outputs* o, Converter* conv, object c):
+    """A keypoints converter's fields with its point_names and point_connections (with the GIL)."""
+    cdef const char** names = <const char**>g_malloc0(sizeof(char*) * (len(c.point_names_b) + 1))
+    cdef const char** pairs = <const char**>g_malloc0(sizeof(char*) * (len(c.point_connections_b) + 1))
+    cdef size_t k
+    for k in range(len(c.point_names_b)):
+        names[k] = <const char*>(<bytes>c.point_names_b[k])
+    for k in range(len(c.point_connections_b)):
+        pairs[k] = <const char*>(<bytes>c.point_connections_b[k])
+    templ = ovf_keypoints_template(conv.attribute, names, len(c.point_names_b), pairs, len(c.point_connections_b),
+                                   conv.layer, o.model_name, conv.name)
+    g_free(names)
+    g_free(pairs)
+    return templ
+
+
+cdef void _keypoints_hrnet(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi,
+                           const OvfastTensor* t) noexcept nogil:
+    """keypoints_hrnet: heatmaps [1, K, H, W] -> K points, each its heatmap's highest cell (the first in row
+    order), as DL Streamer's: (column / W, row / H), scaled to the part of the model's input the frame or
+    region fills (the same where nothing was padded)."""
+    cdef size_t k, i, best, n = <size_t>t.dims[1], h = <size_t>t.dims[2], w = <size_t>t.dims[3]
+    cdef const float* heat
+    cdef float* points = <float*>g_malloc(sizeof(float) * 2 * (n if n else 1))
+    for k in range(n):
+        heat = <const float*>t.data + k * h * w
+        best = 0
+        for i in range(1, h * w):
+            if heat[i] > heat[best]:
+                best = i
+        points[2 * k] = <float>(<double>(best % w) / w * o.model_w / o.content_w)
+        points[2 * k + 1] = <float>(<double>(best // w) / h * o.model_h / o.content_h)
+    if c.keypoints != NULL:
+        ovf_region_keypoints(roi, c.keypoints, points, <guint>n)
+    g_free(points)
 
 
 cdef const char* _conv_label(Outputs* o, Converter* c, int label_id, char* scratch, size_t size) noexcept nogil:
@@ -306,6 +353,8 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
             _index_label(o, c, roi, t)
         elif c.kind == CONV_LABEL and c.method >= METHOD_COMPOUND:
             _multi_label(o, c, roi, scores, n)
+        elif c.kind == CONV_KEYPOINTS_HRNET:
+            _keypoints_hrnet(o, c, roi, t)
         elif c.kind == CONV_LABEL:
             best = 0
             for k in range(1, n):
