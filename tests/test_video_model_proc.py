@@ -352,6 +352,26 @@ def test_keypoints_hrnet_from_dl_streamers_own_file(tmp_path, width):
     np.testing.assert_allclose(points[5], want, rtol=1e-6)
 
 
+def test_keypoints_3d(tmp_path):
+    # [1, K, 3] on a feature map a quarter of the input: x and y times 4 as fractions of the 48 x 64 input
+    points = np.random.default_rng(8).uniform(0, 12, (1, 4, 3)).astype(np.float32)
+    model = constant_model({"pose3d": points}, h=64, w=48, name="pose3d")
+    names = ["neck", "hip", "knee", "ankle"]
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "keypoints_3d", "attribute_name": "skeleton", "point_names": names,
+         "point_connections": ["neck", "hip", "hip", "knee", "knee", "ankle"]}]})
+    got = []
+    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} {F32}",
+                               [np.zeros((64, 48, 3), np.uint8)], "BGR", 48, 64):
+        got.append([(t.name(), t.dims(), t["point_names"], t.data()) for r in frame.regions() for t in r.tensors()
+                    if t.format() == "keypoints"])
+    out = openvino.Core().compile_model(model, "CPU", F32_CONFIG)(np.zeros((1, 64, 48, 3), np.uint8))[0][0]
+    want = np.stack([out[:, 0] * 4 / 48, out[:, 1] * 4 / 64, out[:, 2] * 4], axis=1).ravel()
+    ((name, dims, point_names, data),) = got[0]
+    assert (name, dims, point_names) == ("skeleton", [4, 3], names)
+    np.testing.assert_allclose(data, want, rtol=1e-6)
+
+
 def test_age_gender_on_detected_regions(tmp_path):
     # a detector (yolo_v8 through model-proc) then the classifier on each region it found
     det = save(constant_model({"output0": yolo_v8_output(PROPOSALS)}), tmp_path, "det")
@@ -530,6 +550,9 @@ def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
         {"converter": "keypoints_hrnet", "point_names": ["a", "b"]}]})
     text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={proc} ! fakesink")
     assert "(keypoints_hrnet) reads f32 heatmaps [1, points (2, its point_names), H, W]" in text, text
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": "keypoints_3d"}]})
+    text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={proc} ! fakesink")
+    assert "(keypoints_3d) reads f32 points [1, points, 3]" in text and "f32[1, 7, 6]" in text, text
     assert "no such file" in bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={tmp_path}/none.json ! fakesink")
 
 

@@ -21,7 +21,7 @@ from ovfast.gst._yolo_grids import GRID_CONVERTERS, GRID_IOU, GridFields
 # is CONV_YOLO_GRID when its outputs are raw grids rather than decoded boxes
 CONVERTERS = {"detection_output": 0, "ssd": 0, "boxes_labels": 1, "yolo_v8": 2, "yolo_v11": 2, "yolo_v5": 3,
               "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "label": 5, "text": 6, "raw_data_copy": 7,
-              "keypoints_hrnet": 8}
+              "keypoints_hrnet": 8, "keypoints_3d": 9}
 CONV_YOLO_GRID = 4
 DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", *GRID_CONVERTERS}
 
@@ -254,11 +254,12 @@ class Output:
                     or (self.classes and shape[2] != 5 + self.classes)):
                 refuse(f"f32 [1, boxes, 5 + classes{f' ({self.classes})' if self.classes else ''}] (decoded boxes: "
                        f"x, y, w, h, objectness, class scores) or raw grids [1, A*(5+C), H, W] with anchors")
-        elif c == "keypoints_hrnet":
-            if len(shape) != 4 or shape[0] != 1 or kinds[0] != "f32" or (
-                    self.point_names and shape[1] != len(self.point_names)):
+        elif c in ("keypoints_hrnet", "keypoints_3d"):       # heatmaps [1, K, H, W] or points [1, K, 3]
+            hrnet = c == "keypoints_hrnet"
+            if (len(shape) != (4 if hrnet else 3) or shape[0] != 1 or kinds[0] != "f32" or (not hrnet and shape[2] != 3)
+                    or (self.point_names and shape[1] != len(self.point_names))):
                 points = f" ({len(self.point_names)}, its point_names)" if self.point_names else ""
-                refuse(f"f32 heatmaps [1, points{points}, H, W]")
+                refuse(f"f32 heatmaps [1, points{points}, H, W]" if hrnet else f"f32 points [1, points{points}, 3]")
         elif c == "label" and self.method == "index":
             if kinds[0] not in ("f32", "i32"):
                 refuse("f32 or i32 label indices")

@@ -48,22 +48,23 @@ static inline GstStructure* ovf_keypoints_template(const char* attribute, const 
     return s;
 }
 
-/* A run's keypoints on a region, as DL Streamer's keypoints converters give them: the template with dims [n, 2]
- * and the n (x, y) f32 pairs as a byte variant in data_buffer (what gstgva's Tensor.data() reads). */
+/* A run's keypoints on a region, as DL Streamer's keypoints converters give them: the template with dims
+ * [n, dim] and the n points of dim f32 coordinates as a byte variant in data_buffer (what gstgva's Tensor.data()
+ * reads). */
 static inline void ovf_region_keypoints(GstVideoRegionOfInterestMeta* m, const GstStructure* templ,
-                                        const float* points, guint n) {
+                                        const float* points, guint n, guint dim) {
     GValue dims = G_VALUE_INIT, d = G_VALUE_INIT;
     GstStructure* s = gst_structure_copy(templ);
     g_value_init(&dims, GST_TYPE_ARRAY);
     g_value_init(&d, G_TYPE_UINT);
     g_value_set_uint(&d, n);
     gst_value_array_append_value(&dims, &d);
-    g_value_set_uint(&d, 2);
+    g_value_set_uint(&d, dim);
     gst_value_array_append_value(&dims, &d);
     g_value_unset(&d);
     gst_structure_take_value(s, "dims", &dims);
     gst_structure_set(s, "data_buffer", G_TYPE_VARIANT,
-                      g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, points, n * 2 * sizeof(float), 1), NULL);
+                      g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, points, n * dim * sizeof(float), 1), NULL);
     gst_video_region_of_interest_meta_add_param(m, s);
 }
 

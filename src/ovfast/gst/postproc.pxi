@@ -12,11 +12,12 @@ cdef extern from "postproc.h" nogil:
     GstStructure* ovf_keypoints_template(const char* attribute, const char** names, guint n_names,
                                          const char** connections, guint n_connections, const char* layer,
                                          const char* model, const char* converter)
-    void ovf_region_keypoints(GstVideoRegionOfInterestMeta*, const GstStructure* templ, const float* points, guint n)
+    void ovf_region_keypoints(GstVideoRegionOfInterestMeta*, const GstStructure* templ, const float* points, guint n,
+                              guint dim)
 
 cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
     CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_LABEL, CONV_TEXT, CONV_RAW,
-    CONV_KEYPOINTS_HRNET
+    CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
 
 cdef enum:                   # the label converter's methods
     METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX, METHOD_COMPOUND, METHOD_MULTI, METHOD_SOFTMAX_MULTI
@@ -39,7 +40,7 @@ cdef struct Converter:
     int yolo_flags
     uint32_t classes
     size_t n_proposals
-    GstStructure* keypoints  # CONV_KEYPOINTS_HRNET: the fields every result starts from
+    GstStructure* keypoints  # CONV_KEYPOINTS_*: the fields every result starts from
 
 
 cdef void _converters_set(Outputs* o, object session):
@@ -71,7 +72,7 @@ cdef void _converters_set(Outputs* o, object session):
             o.conv[i].yolo_flags = c.grid.flags()
             o.conv[i].classes = c.grid.classes
             o.conv[i].n_proposals = sum(g[1] * g[2] * g[3] for g in c.grids)
-        if c.kind == CONV_KEYPOINTS_HRNET:
+        if c.kind == CONV_KEYPOINTS_HRNET or c.kind == CONV_KEYPOINTS_3D:
             o.conv[i].keypoints = _keypoints_template(o, &o.conv[i], c)
 
 
@@ -120,7 +121,23 @@ cdef void _keypoints_hrnet(Outputs* o, Converter* c, GstVideoRegionOfInterestMet
         points[2 * k] = <float>(<double>(best % w) / w * o.model_w / o.content_w)
         points[2 * k + 1] = <float>(<double>(best // w) / h * o.model_h / o.content_h)
     if c.keypoints != NULL:
-        ovf_region_keypoints(roi, c.keypoints, points, <guint>n)
+        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 2)
+    g_free(points)
+
+
+cdef void _keypoints_3d(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi,
+                        const OvfastTensor* t) noexcept nogil:
+    """keypoints_3d: points [1, K, 3] on a feature map a quarter of the input's size, as DL Streamer's: x and y
+    times 4 as fractions of the part of the model's input the frame or region fills, z times 4."""
+    cdef size_t k, n = <size_t>t.dims[1]
+    cdef const float* d = <const float*>t.data
+    cdef float* points = <float*>g_malloc(sizeof(float) * 3 * (n if n else 1))
+    for k in range(n):
+        points[3 * k] = <float>(d[3 * k] * 4.0 / o.content_w)
+        points[3 * k + 1] = <float>(d[3 * k + 1] * 4.0 / o.content_h)
+        points[3 * k + 2] = d[3 * k + 2] * 4
+    if c.keypoints != NULL:
+        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 3)
     g_free(points)
 
 
@@ -355,6 +372,8 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
             _multi_label(o, c, roi, scores, n)
         elif c.kind == CONV_KEYPOINTS_HRNET:
             _keypoints_hrnet(o, c, roi, t)
+        elif c.kind == CONV_KEYPOINTS_3D:
+            _keypoints_3d(o, c, roi, t)
         elif c.kind == CONV_LABEL:
             best = 0
             for k in range(1, n):
