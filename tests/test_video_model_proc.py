@@ -153,14 +153,30 @@ def test_yolo_v8_boxes_map_back_through_a_resize_keeping_the_aspect_ratio(tmp_pa
     assert_regions(got[0], to_regions(yolo_reference(PROPOSALS, 0.5, 0.4, 64, 32), 128, 64))
 
 
-def test_yolo_v5_objectness_scales_the_class_scores(tmp_path):
+@pytest.mark.parametrize("converter", ["yolo_v5", "yolo_v7"])
+def test_yolo_v5_objectness_scales_the_class_scores(tmp_path, converter):
+    # yolo_v5's decoded boxes, and DL Streamer's yolo_v7 that reads the same rows the same way
     objectness = [1.0, 0.9, 0.8, 0.5, 1.0, 0.95]
     rows = [[p[0], p[1], p[2], p[3], o, *p[4]] for p, o in zip(PROPOSALS, objectness)]
     model = save(constant_model({"output": np.array(rows, np.float32)[None]}), tmp_path)
     proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
-        {"converter": "yolo_v5", "labels": LABELS, "iou_threshold": 0.4}]})
+        {"converter": converter, "labels": LABELS, "iou_threshold": 0.4}]})
     got = regions_of(f"ovfastinfer model={model} model-proc={proc} threshold=0.4", [np.zeros((64, 64, 3), np.uint8)])
     assert_regions(got[0], to_regions(yolo_reference(PROPOSALS, 0.4, 0.4, 64, 64, objectness), 64, 64))
+
+
+def test_yolo_v10_corners_and_labels_modulo_their_count(tmp_path):
+    # the proposals as corners, confidence and label; label 4 is class 1 (4 mod 3), one box at the threshold
+    rows = [[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, max(scores), int(np.argmax(scores)) + 3 * (i % 2)]
+            for i, (cx, cy, w, h, scores) in enumerate(PROPOSALS)] + [[0, 0, 30, 30, 0.5, 0]]
+    model = save(constant_model({"output0": np.array(rows, np.float32)[None]}), tmp_path)
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v10", "labels": LABELS}]})
+    got = regions_of(f"ovfastinfer model={model} model-proc={proc} threshold=0.5", [np.zeros((64, 64, 3), np.uint8)])
+    boxes = [(r[0] / 64, r[1] / 64, r[2] / 64, r[3] / 64, float(np.float32(r[4])), int(r[5]) % 3) for r in rows
+             if np.float32(r[4]) > 0.5]        # above the threshold only, as DL Streamer's yolo_v10
+    assert_regions(got[0], to_regions(nms(boxes, 0.4), 64, 64))
+    assert any(int(r[5]) >= 3 for r in rows if r[4] > 0.5)
 
 
 def test_detection_output_and_boxes_labels(tmp_path):
@@ -534,7 +550,8 @@ def test_a_bad_model_proc_is_a_bus_error_naming_it(tmp_path, yolo, doc, words):
 def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
     ssd = save(constant_model({"boxes": np.zeros((1, 1, 4, 7), np.float32)}), tmp_path, "ssd")
     for model, converter, words in [(yolo, "detection_output", "[1,1,N,7]"), (ssd, "yolo_v8", "4 + classes"),
-                                    (ssd, "yolo_v5", "5 + classes"), (yolo, "boxes_labels", "two outputs")]:
+                                    (ssd, "yolo_v5", "5 + classes"), (yolo, "boxes_labels", "two outputs"),
+                                    (ssd, "yolo_v7", "5 + classes"), (ssd, "yolo_v10", "[1, boxes, 6]")]:
         proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": converter}]})
         text = bus_error(f"{SRC} ! ovfastinfer model={model} model-proc={proc} ! fakesink")
         assert f"({converter})" in text and words in text and ("output0" if model == yolo else "boxes") in text, text
@@ -553,6 +570,9 @@ def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
     proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": "keypoints_3d"}]})
     text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={proc} ! fakesink")
     assert "(keypoints_3d) reads f32 points [1, points, 3]" in text and "f32[1, 7, 6]" in text, text
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": "yolo_v10"}]})
+    text = bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={proc} ! fakesink")
+    assert "(yolo_v10) names its classes by labels" in text, text
     assert "no such file" in bus_error(f"{SRC} ! ovfastinfer model={yolo} model-proc={tmp_path}/none.json ! fakesink")
 
 

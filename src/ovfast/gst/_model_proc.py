@@ -20,10 +20,11 @@ from ovfast.gst._yolo_grids import GRID_CONVERTERS, GRID_IOU, GridFields
 # The converters ovfastinfer runs, by DL Streamer's names, and their numbers in postproc.pxi (CONV_*); yolo_v5
 # is CONV_YOLO_GRID when its outputs are raw grids rather than decoded boxes
 CONVERTERS = {"detection_output": 0, "ssd": 0, "boxes_labels": 1, "yolo_v8": 2, "yolo_v11": 2, "yolo_v5": 3,
-              "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "label": 5, "text": 6, "raw_data_copy": 7,
-              "keypoints_hrnet": 8, "keypoints_3d": 9}
+              "yolo_v7": 3, "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "yolo_v10": 5, "label": 6,
+              "text": 7, "raw_data_copy": 8, "keypoints_hrnet": 9, "keypoints_3d": 10}
 CONV_YOLO_GRID = 4
-DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", *GRID_CONVERTERS}
+DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", "yolo_v7", "yolo_v10",
+             *GRID_CONVERTERS}
 
 # The fields each part of a file may have (DL Streamer's names); any other is an error naming it
 _TOP_FIELDS = {"json_schema_version", "input_preproc", "output_postproc"}
@@ -249,11 +250,18 @@ class Output:
             self.grids = self.grid.grids(picked, flat, shapes, types, content, CapsError)
             if c == "yolo_v5" and not self.iou_given:
                 self.iou = GRID_IOU
-        elif c == "yolo_v5":
+        elif c in ("yolo_v5", "yolo_v7"):
             if (len(shape) != 3 or shape[0] != 1 or shape[2] < 6 or kinds[0] != "f32"
                     or (self.classes and shape[2] != 5 + self.classes)):
                 refuse(f"f32 [1, boxes, 5 + classes{f' ({self.classes})' if self.classes else ''}] (decoded boxes: "
-                       f"x, y, w, h, objectness, class scores) or raw grids [1, A*(5+C), H, W] with anchors")
+                       f"x, y, w, h, objectness, class scores)"
+                       + (" or raw grids [1, A*(5+C), H, W] with anchors" if c == "yolo_v5" else ""))
+        elif c == "yolo_v10":
+            if len(shape) != 3 or shape[0] != 1 or shape[2] < 6 or kinds[0] != "f32":
+                refuse("f32 [1, boxes, 6] (x_min, y_min, x_max, y_max, confidence, label)")
+            if not self.labels:
+                raise ModelProcError(f"{where} names its classes by labels (the label number is taken modulo their "
+                                     f"count, as DL Streamer's): give labels in the file or the element's labels")
         elif c in ("keypoints_hrnet", "keypoints_3d"):       # heatmaps [1, K, H, W] or points [1, K, 3]
             hrnet = c == "keypoints_hrnet"
             if (len(shape) != (4 if hrnet else 3) or shape[0] != 1 or kinds[0] != "f32" or (not hrnet and shape[2] != 3)

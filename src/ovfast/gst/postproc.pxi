@@ -16,7 +16,8 @@ cdef extern from "postproc.h" nogil:
                               guint dim)
 
 cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
-    CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_LABEL, CONV_TEXT, CONV_RAW,
+    CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_YOLO_V10, CONV_LABEL, CONV_TEXT,
+    CONV_RAW,
     CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
 
 cdef enum:                   # the label converter's methods
@@ -218,6 +219,22 @@ cdef size_t _yolo(Outputs* o, Converter* c, const OvfastTensor* t, bint v8, Cand
     return count
 
 
+cdef size_t _yolo_v10(Outputs* o, Converter* c, const OvfastTensor* t, Candidate* boxes) noexcept nogil:
+    """yolo_v10 rows [1, N, 6+] (corners in the model's input pixels, confidence, label) above the threshold,
+    as DL Streamer's: the label number modulo the labels' count (a negative one is skipped)."""
+    cdef size_t i, n = <size_t>t.dims[1], size = <size_t>t.dims[2], count = 0
+    cdef const float* r
+    for i in range(n):
+        r = <const float*>t.data + size * i
+        if r[4] <= o.threshold or r[5] < 0 or c.n_labels == 0:
+            continue
+        boxes[count].x0, boxes[count].y0 = r[0] / o.content_w, r[1] / o.content_h
+        boxes[count].x1, boxes[count].y1 = r[2] / o.content_w, r[3] / o.content_h
+        boxes[count].confidence, boxes[count].label_id = r[4], <int>(<size_t>r[5] % c.n_labels)
+        count += 1
+    return count
+
+
 cdef size_t _ssd(Outputs* o, const OvfastTensor* t, Candidate* boxes) noexcept nogil:
     """SSD rows [1,1,N,7] (normalised to the model's input) at least the threshold, up to image_id -1."""
     cdef size_t i, n = <size_t>t.dims[2], count = 0
@@ -345,7 +362,7 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
         t = &m.tensors[c.inputs[0]]
         if c.kind == CONV_RAW:
             continue                # the raw outputs are on the frame already (OvfastTensorMeta)
-        if c.kind <= CONV_YOLO_GRID:
+        if c.kind <= CONV_YOLO_V10:
             n = c.n_proposals if c.kind == CONV_YOLO_GRID else t.nbytes // sizeof(float)     # room for all
             boxes = <Candidate*>g_malloc(sizeof(Candidate) * (n if n else 1))
             if c.kind == CONV_SSD:
@@ -354,6 +371,8 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
                 n = _boxes_labels(o, t, &m.tensors[c.inputs[1]], boxes)
             elif c.kind == CONV_YOLO_GRID:
                 n = _yolo_grids(o, c.grids, c.n_grids, c.yolo_flags, c.classes, m, boxes)
+            elif c.kind == CONV_YOLO_V10:
+                n = _yolo_v10(o, c, t, boxes)
             else:
                 n = _yolo(o, c, t, c.kind == CONV_YOLO_V8, boxes)
             _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8)
