@@ -179,6 +179,42 @@ def test_yolo_v10_corners_and_labels_modulo_their_count(tmp_path):
     assert any(int(r[5]) >= 3 for r in rows if r[4] > 0.5)
 
 
+def test_yolo_v8_pose_boxes_with_their_keypoints(tmp_path):
+    # [1, 5 + 3 x 17, N]: centre, size, score, then 17 keypoints (x, y, confidence) in input pixels. Proposal 1
+    # overlaps 0 (dropped by NMS), 2 is under the threshold, 3 exactly at it (dropped: above only, as DL
+    # Streamer's), 4 stands alone.
+    rng = np.random.default_rng(12)
+    boxes = [(20, 20, 20, 24, 0.9), (22, 21, 20, 24, 0.8), (45, 45, 10, 10, 0.3), (50, 15, 12, 12, 0.5),
+             (44, 44, 16, 20, 0.7)]
+    rows = [[cx, cy, w, h, score, *np.column_stack([rng.uniform(cx - w / 2, cx + w / 2, 17),
+                                                    rng.uniform(cy - h / 2, cy + h / 2, 17),
+                                                    rng.uniform(0, 1, 17)]).ravel()]
+            for cx, cy, w, h, score in boxes]
+    model = constant_model({"output0": np.array(rows, np.float32).T[None]})
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v8_pose", "labels": ["person"]}]})
+    got = []
+    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.5 {F32}",
+                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
+        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
+                     [(t.name(), t.dims(), t["point_names"], t["confidence"], t.data()) for t in r.tensors()
+                      if t.format() == "keypoints"]) for r in frame.regions()])
+    table = openvino.Core().compile_model(model, "CPU", F32_CONFIG)(np.zeros((1, 64, 64, 3), np.uint8))[0][0].T
+    kept = nms([((r[0] - r[2] / 2) / 64, (r[1] - r[3] / 2) / 64, (r[0] + r[2] / 2) / 64, (r[1] + r[3] / 2) / 64,
+                 float(r[4]), 0, i) for i, r in enumerate(table) if r[4] > 0.5], 0.4)
+    assert [k[6] for k in kept] == [0, 4]
+    assert_regions([g[:4] + (None,) for g in got[0]], to_regions([k[:6] for k in kept], 64, 64, ["person"]))
+    for (*_, tensors), k in zip(got[0], kept):
+        r = table[k[6]]
+        x0, y0 = r[0] - r[2] / 2, r[1] - r[3] / 2
+        points = r[5:].reshape(17, 3)
+        ((name, dims, names, confidences, data),) = tensors
+        assert (name, dims, names[:2], len(names)) == ("keypoints", [17, 2], ["nose", "eye_l"], 17)
+        np.testing.assert_allclose(confidences, points[:, 2], rtol=1e-6)
+        np.testing.assert_allclose(data.reshape(17, 2), np.column_stack([(points[:, 0] - x0) / r[2],
+                                                                          (points[:, 1] - y0) / r[3]]), atol=1e-5)
+
+
 def test_detection_output_and_boxes_labels(tmp_path):
     ssd = np.array([[[[0, 1, 0.9, 0.1, 0.2, 0.5, 0.6], [0, 2, 0.3, 0, 0, 1, 1], [0, 0, 0.7, 0.5, 0.5, 0.9, 0.8],
                       [-1, 0, 0, 0, 0, 0, 0]]]], np.float32)
@@ -551,7 +587,8 @@ def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
     ssd = save(constant_model({"boxes": np.zeros((1, 1, 4, 7), np.float32)}), tmp_path, "ssd")
     for model, converter, words in [(yolo, "detection_output", "[1,1,N,7]"), (ssd, "yolo_v8", "4 + classes"),
                                     (ssd, "yolo_v5", "5 + classes"), (yolo, "boxes_labels", "two outputs"),
-                                    (ssd, "yolo_v7", "5 + classes"), (ssd, "yolo_v10", "[1, boxes, 6]")]:
+                                    (ssd, "yolo_v7", "5 + classes"), (ssd, "yolo_v10", "[1, boxes, 6]"),
+                                    (ssd, "yolo_v8_pose", "5 + 3 x keypoints")]:
         proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": converter}]})
         text = bus_error(f"{SRC} ! ovfastinfer model={model} model-proc={proc} ! fakesink")
         assert f"({converter})" in text and words in text and ("output0" if model == yolo else "boxes") in text, text

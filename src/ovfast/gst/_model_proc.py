@@ -20,11 +20,19 @@ from ovfast.gst._yolo_grids import GRID_CONVERTERS, GRID_IOU, GridFields
 # The converters ovfastinfer runs, by DL Streamer's names, and their numbers in postproc.pxi (CONV_*); yolo_v5
 # is CONV_YOLO_GRID when its outputs are raw grids rather than decoded boxes
 CONVERTERS = {"detection_output": 0, "ssd": 0, "boxes_labels": 1, "yolo_v8": 2, "yolo_v11": 2, "yolo_v5": 3,
-              "yolo_v7": 3, "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "yolo_v10": 5, "label": 6,
-              "text": 7, "raw_data_copy": 8, "keypoints_hrnet": 9, "keypoints_3d": 10}
+              "yolo_v7": 3, "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "yolo_v10": 5, "yolo_v8_pose": 6,
+              "yolo_v11_pose": 6, "label": 7, "text": 8, "raw_data_copy": 9, "keypoints_hrnet": 10, "keypoints_3d": 11}
 CONV_YOLO_GRID = 4
-DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", "yolo_v7", "yolo_v10",
-             *GRID_CONVERTERS}
+DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", "yolo_v7", "yolo_v10", "yolo_v8_pose",
+             "yolo_v11_pose", *GRID_CONVERTERS}
+# the points DL Streamer's yolo_v8_pose names (COCO's 17) and draws between, unless the file names others
+COCO_POINTS = ["nose", "eye_l", "eye_r", "ear_l", "ear_r", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l",
+               "wrist_r", "hip_l", "hip_r", "knee_l", "knee_r", "ankle_l", "ankle_r"]
+COCO_CONNECTIONS = ["nose", "eye_l", "nose", "eye_r", "ear_l", "shoulder_l", "ear_r", "shoulder_r", "eye_l", "ear_l",
+                    "eye_r", "ear_r", "shoulder_l", "shoulder_r", "shoulder_l", "hip_l", "shoulder_r", "hip_r",
+                    "hip_l", "hip_r", "shoulder_l", "elbow_l", "shoulder_r", "elbow_r", "elbow_l", "wrist_l",
+                    "elbow_r", "wrist_r", "hip_l", "knee_l", "hip_r", "knee_r", "knee_l", "ankle_l", "knee_r",
+                    "ankle_r"]
 
 # The fields each part of a file may have (DL Streamer's names); any other is an error naming it
 _TOP_FIELDS = {"json_schema_version", "input_preproc", "output_postproc"}
@@ -256,6 +264,13 @@ class Output:
                 refuse(f"f32 [1, boxes, 5 + classes{f' ({self.classes})' if self.classes else ''}] (decoded boxes: "
                        f"x, y, w, h, objectness, class scores)"
                        + (" or raw grids [1, A*(5+C), H, W] with anchors" if c == "yolo_v5" else ""))
+        elif c in ("yolo_v8_pose", "yolo_v11_pose"):
+            if (len(shape) != 3 or shape[0] != 1 or shape[1] < 8 or (shape[1] - 5) % 3 or kinds[0] != "f32"
+                    or (self.point_names and shape[1] != 5 + 3 * len(self.point_names))):
+                refuse(f"f32 [1, 5 + 3 x keypoints{f' ({len(self.point_names)})' if self.point_names else ''}, "
+                       f"boxes] (centre, size, score, then x, y, confidence per keypoint)")
+            if not self.point_names and shape[1] == 5 + 3 * len(COCO_POINTS):
+                self.point_names, self.point_connections = COCO_POINTS, COCO_CONNECTIONS
         elif c == "yolo_v10":
             if len(shape) != 3 or shape[0] != 1 or shape[2] < 6 or kinds[0] != "f32":
                 refuse("f32 [1, boxes, 6] (x_min, y_min, x_max, y_max, confidence, label)")
@@ -282,7 +297,8 @@ class Output:
                                 f"(f32{list(shape)}) and there are {len(self.labels)} labels")
         self.outputs = tuple(picked)
         layer = names[picked[0]][0] if names[picked[0]] else f"output{picked[0]}"
-        attribute = self.attribute or re.sub(r"[^A-Za-z0-9/_.:+-]", "_", layer)
+        attribute = self.attribute or ("keypoints" if c.endswith("_pose") else  # DL Streamer's name for them
+                                       re.sub(r"[^A-Za-z0-9/_.:+-]", "_", layer))
         if not re.match(r"[A-Za-z][A-Za-z0-9/_.:+-]*$", attribute):
             if self.attribute:
                 raise ModelProcError(f"model-proc={path!r}: attribute_name {self.attribute!r} of "

@@ -48,11 +48,23 @@ static inline GstStructure* ovf_keypoints_template(const char* attribute, const 
     return s;
 }
 
+/* A list of floats as a field (yolo_v8_pose's keypoint confidences). */
+static inline void ovf_set_floats(GstStructure* s, const char* field, const float* values, guint n) {
+    GValue array = G_VALUE_INIT, item = G_VALUE_INIT;
+    g_value_init(&array, GST_TYPE_ARRAY);
+    g_value_init(&item, G_TYPE_FLOAT);
+    for (guint i = 0; i < n; i++) {
+        g_value_set_float(&item, values[i]);
+        gst_value_array_append_value(&array, &item);
+    }
+    gst_structure_take_value(s, field, &array);
+}
+
 /* A run's keypoints on a region, as DL Streamer's keypoints converters give them: the template with dims
  * [n, dim] and the n points of dim f32 coordinates as a byte variant in data_buffer (what gstgva's Tensor.data()
  * reads). */
 static inline void ovf_region_keypoints(GstVideoRegionOfInterestMeta* m, const GstStructure* templ,
-                                        const float* points, guint n, guint dim) {
+                                        const float* points, guint n, guint dim, const float* confidences) {
     GValue dims = G_VALUE_INIT, d = G_VALUE_INIT;
     GstStructure* s = gst_structure_copy(templ);
     g_value_init(&dims, GST_TYPE_ARRAY);
@@ -65,6 +77,7 @@ static inline void ovf_region_keypoints(GstVideoRegionOfInterestMeta* m, const G
     gst_structure_take_value(s, "dims", &dims);
     gst_structure_set(s, "data_buffer", G_TYPE_VARIANT,
                       g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, points, n * dim * sizeof(float), 1), NULL);
+    if (confidences) ovf_set_floats(s, "confidence", confidences, n);
     gst_video_region_of_interest_meta_add_param(m, s);
 }
 

@@ -13,11 +13,11 @@ cdef extern from "postproc.h" nogil:
                                          const char** connections, guint n_connections, const char* layer,
                                          const char* model, const char* converter)
     void ovf_region_keypoints(GstVideoRegionOfInterestMeta*, const GstStructure* templ, const float* points, guint n,
-                              guint dim)
+                              guint dim, const float* confidences)
 
 cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
-    CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_YOLO_V10, CONV_LABEL, CONV_TEXT,
-    CONV_RAW,
+    CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_YOLO_V10, CONV_YOLO_POSE,
+    CONV_LABEL, CONV_TEXT, CONV_RAW,
     CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
 
 cdef enum:                   # the label converter's methods
@@ -73,7 +73,7 @@ cdef void _converters_set(Outputs* o, object session):
             o.conv[i].yolo_flags = c.grid.flags()
             o.conv[i].classes = c.grid.classes
             o.conv[i].n_proposals = sum(g[1] * g[2] * g[3] for g in c.grids)
-        if c.kind == CONV_KEYPOINTS_HRNET or c.kind == CONV_KEYPOINTS_3D:
+        if c.kind in (CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D, CONV_YOLO_POSE):
             o.conv[i].keypoints = _keypoints_template(o, &o.conv[i], c)
 
 
@@ -122,7 +122,7 @@ cdef void _keypoints_hrnet(Outputs* o, Converter* c, GstVideoRegionOfInterestMet
         points[2 * k] = <float>(<double>(best % w) / w * o.model_w / o.content_w)
         points[2 * k + 1] = <float>(<double>(best // w) / h * o.model_h / o.content_h)
     if c.keypoints != NULL:
-        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 2)
+        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 2, NULL)
     g_free(points)
 
 
@@ -138,7 +138,7 @@ cdef void _keypoints_3d(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* 
         points[3 * k + 1] = <float>(d[3 * k + 1] * 4.0 / o.content_h)
         points[3 * k + 2] = d[3 * k + 2] * 4
     if c.keypoints != NULL:
-        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 3)
+        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 3, NULL)
     g_free(points)
 
 
@@ -155,13 +155,14 @@ cdef int _by_confidence(const void* a, const void* b) noexcept nogil:
 
 
 cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area, Candidate* boxes, size_t n,
-                     bint nms) noexcept nogil:
+                     bint nms, const OvfastTensor* t) noexcept nogil:
     """Puts the boxes onto the frame as regions, highest confidence first; with nms a box overlapping one kept
     before it by more than the converter's IoU threshold is dropped (whatever its class, as DL Streamer's)."""
     cdef size_t i, j
     cdef double iw, ih, inter, union_area
     cdef char scratch[32]
     cdef char* dropped
+    cdef GstVideoRegionOfInterestMeta* roi
     if n == 0:
         return
     qsort(boxes, n, sizeof(Candidate), _by_confidence)
@@ -169,8 +170,10 @@ cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area,
     for i in range(n):
         if dropped[i]:
             continue
-        _box_region(o, buf, area, boxes[i].label_id, _conv_label(o, c, boxes[i].label_id, scratch, sizeof(scratch)),
-                    boxes[i].confidence, boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1)
+        roi = _box_region(o, buf, area, boxes[i].label_id, _conv_label(o, c, boxes[i].label_id, scratch,
+                          sizeof(scratch)), boxes[i].confidence, boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1)
+        if roi != NULL and c.kind == CONV_YOLO_POSE:
+            _pose_keypoints(c, roi, t, boxes[i].index)
         if not nms:
             continue
         for j in range(i + 1, n):
@@ -217,6 +220,42 @@ cdef size_t _yolo(Outputs* o, Converter* c, const OvfastTensor* t, bint v8, Cand
         boxes[count].confidence, boxes[count].label_id = top, <int>best
         count += 1
     return count
+
+
+cdef size_t _yolo_pose(Outputs* o, const OvfastTensor* t, Candidate* boxes) noexcept nogil:
+    """yolo_v8_pose [1, 5 + 3K, N] (centre, size in the model's input pixels, one class's score, then each
+    keypoint's x, y and confidence): the boxes scoring above the threshold, as DL Streamer's, class 0."""
+    cdef size_t i, n = <size_t>t.dims[2], count = 0
+    cdef const float* d = <const float*>t.data
+    for i in range(n):
+        if d[4 * n + i] <= o.threshold:
+            continue
+        boxes[count].x0 = (d[i] - d[2 * n + i] / 2) / o.content_w
+        boxes[count].x1 = (d[i] + d[2 * n + i] / 2) / o.content_w
+        boxes[count].y0 = (d[n + i] - d[3 * n + i] / 2) / o.content_h
+        boxes[count].y1 = (d[n + i] + d[3 * n + i] / 2) / o.content_h
+        boxes[count].confidence, boxes[count].label_id, boxes[count].index = d[4 * n + i], 0, <uint32_t>i
+        count += 1
+    return count
+
+
+cdef void _pose_keypoints(Converter* c, GstVideoRegionOfInterestMeta* roi, const OvfastTensor* t,
+                          size_t i) noexcept nogil:
+    """A yolo_v8_pose box's keypoints onto its region, as DL Streamer's: (x, y) as fractions of the box (before
+    it was clamped to the frame), and each keypoint's confidence."""
+    cdef size_t k, n = <size_t>t.dims[2], points = (<size_t>t.dims[1] - 5) // 3
+    cdef const float* d = <const float*>t.data
+    cdef float w = d[2 * n + i], h = d[3 * n + i]
+    cdef float x0 = d[i] - w / 2, y0 = d[n + i] - h / 2
+    cdef float* xy = <float*>g_malloc(sizeof(float) * 3 * (points if points else 1))
+    cdef float* confidences = xy + 2 * points
+    for k in range(points):
+        xy[2 * k] = (d[(5 + 3 * k) * n + i] - x0) / w
+        xy[2 * k + 1] = (d[(6 + 3 * k) * n + i] - y0) / h
+        confidences[k] = d[(7 + 3 * k) * n + i]
+    if c.keypoints != NULL:
+        ovf_region_keypoints(roi, c.keypoints, xy, <guint>points, 2, confidences)
+    g_free(xy)
 
 
 cdef size_t _yolo_v10(Outputs* o, Converter* c, const OvfastTensor* t, Candidate* boxes) noexcept nogil:
@@ -362,7 +401,7 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
         t = &m.tensors[c.inputs[0]]
         if c.kind == CONV_RAW:
             continue                # the raw outputs are on the frame already (OvfastTensorMeta)
-        if c.kind <= CONV_YOLO_V10:
+        if c.kind <= CONV_YOLO_POSE:
             n = c.n_proposals if c.kind == CONV_YOLO_GRID else t.nbytes // sizeof(float)     # room for all
             boxes = <Candidate*>g_malloc(sizeof(Candidate) * (n if n else 1))
             if c.kind == CONV_SSD:
@@ -373,9 +412,11 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
                 n = _yolo_grids(o, c.grids, c.n_grids, c.yolo_flags, c.classes, m, boxes)
             elif c.kind == CONV_YOLO_V10:
                 n = _yolo_v10(o, c, t, boxes)
+            elif c.kind == CONV_YOLO_POSE:
+                n = _yolo_pose(o, t, boxes)
             else:
                 n = _yolo(o, c, t, c.kind == CONV_YOLO_V8, boxes)
-            _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8)
+            _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8, t)
             g_free(boxes)
             continue
         n = t.nbytes // sizeof(float)

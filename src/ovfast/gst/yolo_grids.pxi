@@ -17,6 +17,7 @@ cdef struct Candidate:       # a box before NMS: corners as fractions of the fra
     float x0, y0, x1, y1
     float confidence
     int label_id
+    uint32_t index           # yolo_v8_pose: its proposal, for its keypoints
 
 cdef struct YoloGrid:        # one scale: an output, or one stride's part of yolo_x's output
     uint32_t output          # the run's tensor it reads
