@@ -40,7 +40,7 @@ _INPUT_FIELDS = {"layer_name", "format", "precision", "params"}
 _PARAMS = {"color_space", "resize", "crop", "range", "mean", "std", "padding", "fill_value"}
 _OUTPUT_FIELDS = {"converter", "layer_name", "layer_names", "attribute_name", "labels", "method", "iou_threshold",
                   "text_scale", "text_precision", "classes", "confidence_threshold", "point_names", "point_connections",
-                  # DL Streamer's YOLO files describe raw grid heads too; decoded boxes need none of these
+                  # the YOLO converters on raw grids (_yolo_grids.py); the decoded-box converters ignore them
                   "anchors", "masks", "output_sigmoid_activation", "do_cls_softmax", "cells_number", "cells_number_x",
                   "cells_number_y", "bbox_number_on_cell"}
 _COLOR = {"BGR": ColorFormat.BGR, "RGB": ColorFormat.RGB, "GRAYSCALE": ColorFormat.GRAY}

@@ -1,7 +1,8 @@
 # model-proc's converters (DL Streamer's output_postproc), run on OpenVINO's callback thread on each run's
-# outputs as they lie in the run's OvfastTensorMeta: boxes become regions (SSD, boxes and labels, YOLO v5 and v8
-# with NMS; YOLO on raw grids: yolo_grids.pxi), scores and values become attributes of the region the run was
-# on. The plan is made in Python when the model is compiled (_model_proc.py); nothing here takes the GIL.
+# outputs as they lie in the run's OvfastTensorMeta: boxes become regions (SSD, boxes and labels, the YOLOs with
+# NMS; YOLO on raw grids: yolo_grids.pxi), scores and values become attributes of the region the run was on,
+# keypoints a "keypoints" tensor there (or on each pose box). The plan is made in Python when the model is
+# compiled (_model_proc.py); nothing here takes the GIL.
 
 from libc.math cimport expf
 from libc.stdlib cimport qsort
@@ -17,8 +18,7 @@ cdef extern from "postproc.h" nogil:
 
 cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
     CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_YOLO_V10, CONV_YOLO_POSE,
-    CONV_LABEL, CONV_TEXT, CONV_RAW,
-    CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
+    CONV_LABEL, CONV_TEXT, CONV_RAW, CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
 
 cdef enum:                   # the label converter's methods
     METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX, METHOD_COMPOUND, METHOD_MULTI, METHOD_SOFTMAX_MULTI
@@ -41,7 +41,7 @@ cdef struct Converter:
     int yolo_flags
     uint32_t classes
     size_t n_proposals
-    GstStructure* keypoints  # CONV_KEYPOINTS_*: the fields every result starts from
+    GstStructure* keypoints  # CONV_KEYPOINTS_*, CONV_YOLO_POSE: the fields every keypoints tensor starts from
 
 
 cdef void _converters_set(Outputs* o, object session):
