@@ -83,8 +83,9 @@ def decode(grids, anchors, threshold, iou, v5=False, use_sigmoid=False, softmax=
     """DL Streamer's decoding of raw YOLO grids, then NMS. grids: [A, H, W, 5 + C] per scale; anchors: each
     scale's (width, height) per box in input pixels. A box is kept when its objectness (through a sigmoid with
     output_sigmoid_activation), and that x its best class probability (softmax with do_cls_softmax; a best
-    score not above 0 counts as class 0 with 0), reach the threshold (yolo_v2: exceed it)."""
-    below = (lambda v: v <= threshold) if strict else (lambda v: v < threshold)
+    score not above 0 counts as class 0 with 0), reach the threshold (yolo_v2: exceed it); NaN never does, and
+    a box with a NaN corner makes no region."""
+    below = (lambda v: not v > threshold) if strict else (lambda v: not v >= threshold)
     found = []
     for grid, pairs in zip(grids, anchors):
         a, h, w, _ = grid.shape
@@ -112,6 +113,8 @@ def decode(grids, anchors, threshold, iou, v5=False, use_sigmoid=False, softmax=
                     else:
                         cx, cy = (x + tx) * size[0] / w, (y + ty) * size[1] / h
                         bw, bh = np.exp(v[2]) * pairs[b][0], np.exp(v[3]) * pairs[b][1]
+                    if not np.isfinite(cx + cy + bw + bh):
+                        continue
                     found.append(((cx - bw / 2) / size[0], (cy - bh / 2) / size[1], (cx + bw / 2) / size[0],
                                   (cy + bh / 2) / size[1], confidence, best))
     return nms(found, iou)
@@ -206,6 +209,28 @@ def test_dl_streamers_own_yolo_files_on_416_pixel_grids(tmp_path, doc, sides, la
     assert [(g[0], g[2]) for g in got[0]] == [(w[0], w[2]) for w in want]
     for g, w in zip(got[0], want):
         assert np.abs(np.subtract(g[1], w[1])).max() <= 1 and g[3] == pytest.approx(w[3], abs=1e-5)
+
+
+def test_nan_outputs_make_no_boxes(tmp_path):
+    # NaN objectness in some cells, NaN x, width or first class score in sure cells: none becomes a region
+    grids = raw_grids(3, (8, 2, 4), 2, len(CLASSES), False)
+    plant_overlap(grids[0], False, False)
+    g = grids[0]
+    g[0, 0, :4, 4] = np.nan
+    g[1, 3, 3, 0] = np.nan                      # the surer box of the planted pair: its partner stays
+    g[0, 5, 5, 4], g[0, 5, 5, 2] = 0.99, np.nan
+    g[1, 6, 6, 4], g[1, 6, 6, 5] = 0.99, np.nan
+    names = [f"scale{x.shape[1]}" for x in grids]
+    model = constant_model({n: laid_out(x, "nchw") for n, x in zip(names, grids)})
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v3", "labels": CLASSES, "anchors": ANCHORS, "masks": MASKS}]})
+    got = regions_of(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.3 {F32}", [FRAME])
+    outputs = oracle(model, FRAME)
+    back = sorted((read_back(outputs[n], "nchw", 2) for n in names), key=lambda x: x.shape[1])
+    assert np.isnan(back[2]).sum() >= 7                      # openvino passes the NaNs through
+    want = decode(back, scale_anchors(MASKS, ANCHORS, 3, 2), 0.3, 0.5)
+    assert len(want) >= 3
+    assert_close_regions(got[0], want)
 
 
 @pytest.mark.parametrize("shape", ["flat", "grid"])

@@ -132,7 +132,7 @@ cdef void _detections(Outputs* o, GstBuffer* buf, const void* data, size_t nbyte
         box = <const float*>data + 7 * i
         if box[0] < 0:          # image_id -1 ends the list
             break
-        if box[2] < o.threshold:
+        if not (box[2] >= o.threshold):     # NaN too
             continue
         _box_region(o, buf, area, <int>box[1], _label(o, <int>box[1], scratch, sizeof(scratch)), box[2],
                     box[3], box[4], box[5], box[6])
@@ -146,7 +146,7 @@ cdef GstVideoRegionOfInterestMeta* _box_region(Outputs* o, GstBuffer* buf, const
     cdef guint px, py, pw, ph
     cdef GstVideoRegionOfInterestMeta* roi
     x0, y0, x1, y1 = _clamp01(x0), _clamp01(y0), _clamp01(x1), _clamp01(y1)
-    if x1 <= x0 or y1 <= y0:
+    if not (x1 > x0 and y1 > y0):      # NaN corners too
         return NULL
     px = area.x + <guint>(x0 * area.w + 0.5)
     py = area.y + <guint>(y0 * area.h + 0.5)

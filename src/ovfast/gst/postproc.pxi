@@ -213,7 +213,7 @@ cdef size_t _yolo(Outputs* o, Converter* c, const OvfastTensor* t, bint v8, Cand
         else:
             cx, cy, w, h = d[i * (5 + classes)], d[i * (5 + classes) + 1], d[i * (5 + classes) + 2], d[i * (5 + classes) + 3]
             top *= d[i * (5 + classes) + 4]
-        if top < o.threshold:
+        if not (top >= o.threshold):        # NaN too
             continue
         boxes[count].x0, boxes[count].x1 = (cx - w / 2) / o.content_w, (cx + w / 2) / o.content_w
         boxes[count].y0, boxes[count].y1 = (cy - h / 2) / o.content_h, (cy + h / 2) / o.content_h
@@ -228,7 +228,7 @@ cdef size_t _yolo_pose(Outputs* o, const OvfastTensor* t, Candidate* boxes) noex
     cdef size_t i, n = <size_t>t.dims[2], count = 0
     cdef const float* d = <const float*>t.data
     for i in range(n):
-        if d[4 * n + i] <= o.threshold:
+        if not (d[4 * n + i] > o.threshold):        # NaN too
             continue
         boxes[count].x0 = (d[i] - d[2 * n + i] / 2) / o.content_w
         boxes[count].x1 = (d[i] + d[2 * n + i] / 2) / o.content_w
@@ -265,7 +265,7 @@ cdef size_t _yolo_v10(Outputs* o, Converter* c, const OvfastTensor* t, Candidate
     cdef const float* r
     for i in range(n):
         r = <const float*>t.data + size * i
-        if r[4] <= o.threshold or r[5] < 0 or c.n_labels == 0:
+        if not (r[4] > o.threshold) or not (0 <= r[5] < 2147483648.0) or c.n_labels == 0:      # NaN too
             continue
         boxes[count].x0, boxes[count].y0 = r[0] / o.content_w, r[1] / o.content_h
         boxes[count].x1, boxes[count].y1 = r[2] / o.content_w, r[3] / o.content_h
@@ -283,7 +283,7 @@ cdef size_t _ssd(Outputs* o, const OvfastTensor* t, Candidate* boxes) noexcept n
         r = <const float*>t.data + 7 * i
         if r[0] < 0:
             break
-        if r[2] < o.threshold:
+        if not (r[2] >= o.threshold):       # NaN too
             continue
         boxes[count].x0, boxes[count].y0, boxes[count].x1, boxes[count].y1 = r[3] * sx, r[4] * sy, r[5] * sx, r[6] * sy
         boxes[count].confidence, boxes[count].label_id = r[2], <int>r[1]
@@ -300,7 +300,7 @@ cdef size_t _boxes_labels(Outputs* o, const OvfastTensor* t, const OvfastTensor*
     cdef int label_id
     for i in range(n):
         r = <const float*>t.data + 5 * i
-        if r[4] < o.threshold:
+        if not (r[4] >= o.threshold):       # NaN too
             continue
         if labels.element_type[0] == c'i' and labels.element_type[1] == c'6':
             label_id = <int>(<const int64_t*>labels.data)[i]

@@ -45,7 +45,7 @@ cdef inline float _sigmoid(float x) noexcept nogil:
 
 
 cdef inline bint _below(float score, double threshold, bint strict) noexcept nogil:
-    return score <= threshold if strict else score < threshold
+    return not (score > threshold) if strict else not (score >= threshold)     # NaN is below
 
 
 cdef size_t _yolo_grids(Outputs* o, const YoloGrid* grids, uint32_t n_grids, int flags, uint32_t classes,
