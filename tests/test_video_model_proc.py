@@ -165,6 +165,27 @@ def test_yolo_v5_objectness_scales_the_class_scores(tmp_path, converter):
     assert_regions(got[0], to_regions(yolo_reference(PROPOSALS, 0.4, 0.4, 64, 64, objectness), 64, 64))
 
 
+def test_yolo_v8_obb_boxes_carry_their_angle(tmp_path):
+    # yolo_v8's proposals with an angle row: regions as yolo_v8's (best class above the threshold, NMS on the
+    # upright boxes), each with its angle as the detection's rotation
+    angles = [0.1, -0.4, 1.2, 0.0, 0.7, -1.5]
+    table = np.concatenate([yolo_v8_output(PROPOSALS)[0], np.float32([angles])])[None]
+    model = constant_model({"output0": table})
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v8_obb", "labels": LABELS}]})
+    got = []
+    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.5 {F32}",
+                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
+        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(), r.detection()["rotation"])
+                    for r in frame.regions()])
+    out = openvino.Core().compile_model(model, "CPU", F32_CONFIG)(np.zeros((1, 64, 64, 3), np.uint8))[0][0].T
+    boxes = [((r[0] - r[2] / 2) / 64, (r[1] - r[3] / 2) / 64, (r[0] + r[2] / 2) / 64, (r[1] + r[3] / 2) / 64,
+              float(r[4:-1].max()), int(r[4:-1].argmax()), float(r[-1])) for r in out if r[4:-1].max() > 0.5]
+    kept = nms(boxes, 0.4)
+    assert_regions([g[:4] + (None,) for g in got[0]], to_regions([k[:6] for k in kept], 64, 64))
+    assert [g[4] for g in got[0]] == pytest.approx([k[6] for k in kept], abs=1e-6) and len(kept) == 3
+
+
 def test_yolo_v10_corners_and_labels_modulo_their_count(tmp_path):
     # the proposals as corners, confidence and label; label 4 is class 1 (4 mod 3), one box at the threshold
     rows = [[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, max(scores), int(np.argmax(scores)) + 3 * (i % 2)]
@@ -588,7 +609,7 @@ def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
     for model, converter, words in [(yolo, "detection_output", "[1,1,N,7]"), (ssd, "yolo_v8", "4 + classes"),
                                     (ssd, "yolo_v5", "5 + classes"), (yolo, "boxes_labels", "two outputs"),
                                     (ssd, "yolo_v7", "5 + classes"), (ssd, "yolo_v10", "[1, boxes, 6]"),
-                                    (ssd, "yolo_v8_pose", "5 + 3 x keypoints")]:
+                                    (ssd, "yolo_v8_pose", "5 + 3 x keypoints"), (ssd, "yolo_v8_obb", "+ 1, boxes")]:
         proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": converter}]})
         text = bus_error(f"{SRC} ! ovfastinfer model={model} model-proc={proc} ! fakesink")
         assert f"({converter})" in text and words in text and ("output0" if model == yolo else "boxes") in text, text

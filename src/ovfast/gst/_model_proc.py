@@ -21,10 +21,11 @@ from ovfast.gst._yolo_grids import GRID_CONVERTERS, GRID_IOU, GridFields
 # is CONV_YOLO_GRID when its outputs are raw grids rather than decoded boxes
 CONVERTERS = {"detection_output": 0, "ssd": 0, "boxes_labels": 1, "yolo_v8": 2, "yolo_v11": 2, "yolo_v5": 3,
               "yolo_v7": 3, "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "yolo_v10": 5, "yolo_v8_pose": 6,
-              "yolo_v11_pose": 6, "label": 7, "text": 8, "raw_data_copy": 9, "keypoints_hrnet": 10, "keypoints_3d": 11}
+              "yolo_v11_pose": 6, "yolo_v8_obb": 7, "yolo_v11_obb": 7, "label": 8, "text": 9, "raw_data_copy": 10,
+              "keypoints_hrnet": 11, "keypoints_3d": 12}
 CONV_YOLO_GRID = 4
 DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", "yolo_v7", "yolo_v10", "yolo_v8_pose",
-             "yolo_v11_pose", *GRID_CONVERTERS}
+             "yolo_v11_pose", "yolo_v8_obb", "yolo_v11_obb", *GRID_CONVERTERS}
 # the points DL Streamer's yolo_v8_pose names (COCO's 17) and draws between, unless the file names others
 COCO_POINTS = ["nose", "eye_l", "eye_r", "ear_l", "ear_r", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l",
                "wrist_r", "hip_l", "hip_r", "knee_l", "knee_r", "ankle_l", "ankle_r"]
@@ -271,6 +272,11 @@ class Output:
                        f"boxes] (centre, size, score, then x, y, confidence per keypoint)")
             if not self.point_names and shape[1] == 5 + 3 * len(COCO_POINTS):
                 self.point_names, self.point_connections = COCO_POINTS, COCO_CONNECTIONS
+        elif c in ("yolo_v8_obb", "yolo_v11_obb"):
+            if (len(shape) != 3 or shape[0] != 1 or shape[1] < 6 or kinds[0] != "f32"
+                    or (self.classes and shape[1] != 5 + self.classes)):
+                refuse(f"f32 [1, 4 + classes{f' ({self.classes})' if self.classes else ''} + 1, boxes] (centre, "
+                       f"size, class scores, angle)")
         elif c == "yolo_v10":
             if len(shape) != 3 or shape[0] != 1 or shape[2] < 6 or kinds[0] != "f32":
                 refuse("f32 [1, boxes, 6] (x_min, y_min, x_max, y_max, confidence, label)")

@@ -21,6 +21,12 @@ static inline void ovf_region_attribute(GstVideoRegionOfInterestMeta* m, const c
     gst_video_region_of_interest_meta_add_param(m, s);
 }
 
+/* yolo_v8_obb's angle on a region's detection structure, as DL Streamer's "rotation" (the model's value). */
+static inline void ovf_region_rotation(GstVideoRegionOfInterestMeta* m, double rotation) {
+    GstStructure* s = gst_video_region_of_interest_meta_get_param(m, "detection");
+    if (s) gst_structure_set(s, "rotation", G_TYPE_DOUBLE, rotation, NULL);
+}
+
 static inline void ovf_set_strings(GstStructure* s, const char* field, const char* const* values, guint n) {
     GValue array = G_VALUE_INIT, item = G_VALUE_INIT;
     g_value_init(&array, GST_TYPE_ARRAY);

@@ -13,12 +13,13 @@ cdef extern from "postproc.h" nogil:
     GstStructure* ovf_keypoints_template(const char* attribute, const char** names, guint n_names,
                                          const char** connections, guint n_connections, const char* layer,
                                          const char* model, const char* converter)
+    void ovf_region_rotation(GstVideoRegionOfInterestMeta*, double rotation)
     void ovf_region_keypoints(GstVideoRegionOfInterestMeta*, const GstStructure* templ, const float* points, guint n,
                               guint dim, const float* confidences)
 
 cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
     CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_YOLO_V10, CONV_YOLO_POSE,
-    CONV_LABEL, CONV_TEXT, CONV_RAW, CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
+    CONV_YOLO_OBB, CONV_LABEL, CONV_TEXT, CONV_RAW, CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
 
 cdef enum:                   # the label converter's methods
     METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX, METHOD_COMPOUND, METHOD_MULTI, METHOD_SOFTMAX_MULTI
@@ -174,6 +175,8 @@ cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area,
                           sizeof(scratch)), boxes[i].confidence, boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1)
         if roi != NULL and c.kind == CONV_YOLO_POSE:
             _pose_keypoints(c, roi, t, boxes[i].index)
+        elif roi != NULL and c.kind == CONV_YOLO_OBB:      # the angle is the last row
+            ovf_region_rotation(roi, (<const float*>t.data)[(t.dims[1] - 1) * t.dims[2] + boxes[i].index])
         if not nms:
             continue
         for j in range(i + 1, n):
@@ -235,6 +238,28 @@ cdef size_t _yolo_pose(Outputs* o, const OvfastTensor* t, Candidate* boxes) noex
         boxes[count].y0 = (d[n + i] - d[3 * n + i] / 2) / o.content_h
         boxes[count].y1 = (d[n + i] + d[3 * n + i] / 2) / o.content_h
         boxes[count].confidence, boxes[count].label_id, boxes[count].index = d[4 * n + i], 0, <uint32_t>i
+        count += 1
+    return count
+
+
+cdef size_t _yolo_obb(Outputs* o, const OvfastTensor* t, Candidate* boxes) noexcept nogil:
+    """yolo_v8_obb [1, 4 + classes + 1, N] (centre, size in the model's input pixels, class scores, angle): the
+    boxes whose best class scores above the threshold, as DL Streamer's (the angle goes onto the region)."""
+    cdef size_t i, k, best, n = <size_t>t.dims[2], classes = <size_t>t.dims[1] - 5, count = 0
+    cdef const float* d = <const float*>t.data
+    for i in range(n):
+        best = 0
+        for k in range(1, classes):
+            if d[(4 + k) * n + i] > d[(4 + best) * n + i]:
+                best = k
+        if not (d[(4 + best) * n + i] > o.threshold):        # NaN too
+            continue
+        boxes[count].x0 = (d[i] - d[2 * n + i] / 2) / o.content_w
+        boxes[count].x1 = (d[i] + d[2 * n + i] / 2) / o.content_w
+        boxes[count].y0 = (d[n + i] - d[3 * n + i] / 2) / o.content_h
+        boxes[count].y1 = (d[n + i] + d[3 * n + i] / 2) / o.content_h
+        boxes[count].confidence, boxes[count].label_id = d[(4 + best) * n + i], <int>best
+        boxes[count].index = <uint32_t>i
         count += 1
     return count
 
@@ -401,7 +426,7 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
         t = &m.tensors[c.inputs[0]]
         if c.kind == CONV_RAW:
             continue                # the raw outputs are on the frame already (OvfastTensorMeta)
-        if c.kind <= CONV_YOLO_POSE:
+        if c.kind <= CONV_YOLO_OBB:
             n = c.n_proposals if c.kind == CONV_YOLO_GRID else t.nbytes // sizeof(float)     # room for all
             boxes = <Candidate*>g_malloc(sizeof(Candidate) * (n if n else 1))
             if c.kind == CONV_SSD:
@@ -414,6 +439,8 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
                 n = _yolo_v10(o, c, t, boxes)
             elif c.kind == CONV_YOLO_POSE:
                 n = _yolo_pose(o, t, boxes)
+            elif c.kind == CONV_YOLO_OBB:
+                n = _yolo_obb(o, t, boxes)
             else:
                 n = _yolo(o, c, t, c.kind == CONV_YOLO_V8, boxes)
             _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8, t)
