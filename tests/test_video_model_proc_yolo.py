@@ -5,6 +5,7 @@ test_video_model_proc (class-agnostic)."""
 
 import numpy as np
 import openvino
+import openvino.opset13 as ops
 import pytest
 
 from test_video import F32, F32_CONFIG, bus_error, save
@@ -174,6 +175,35 @@ def test_yolo_on_raw_grids_of_three_scales_equals_numpy(tmp_path, converter, lay
     assert len(decode(back, scale_anchors(MASKS, ANCHORS, 3, 2), 0.3, 1.0, v5=converter == "yolo_v5",
                       use_sigmoid=flags.get("output_sigmoid_activation", False),
                       softmax=flags.get("do_cls_softmax", False))) > len(want)
+
+
+def batchable_model(outputs, size=SIZE):
+    """constant_model whose outputs carry the batch on their first axis (each plus 0 x its frame's mean), so
+    that batch-size can run frames together."""
+    x = ops.parameter([1, size, size, 3], openvino.Type.u8, name="image")
+    zero = ops.multiply(ops.reduce_mean(ops.convert(x, openvino.Type.f32), np.array([1, 2, 3], np.int64), True),
+                        np.float32(0))                                                    # [N, 1, 1, 1]
+    results = []
+    for name, value in outputs.items():
+        value = np.asarray(value, np.float32)
+        r = ops.add(ops.constant(value), ops.reshape(zero, np.array([-1] + [1] * (value.ndim - 1), np.int64), False))
+        r.output(0).set_names({name})
+        results.append(r)
+    return openvino.Model(results, [x], "batchable")
+
+
+def test_batched_runs_decode_each_frame_as_alone(tmp_path):
+    # batch-size=3: three outputs of three frames at a time, each frame's grids read from its own slice
+    grids = raw_grids(4, (8, 2, 4), 2, len(CLASSES), True)
+    model = save(batchable_model({f"scale{g.shape[1]}": laid_out(g, "nchw") for g in grids}), tmp_path)
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v5", "labels": CLASSES, "anchors": ANCHORS, "masks": MASKS,
+         "output_sigmoid_activation": True}]})
+    frames = [np.full((SIZE, SIZE, 3), 80, np.uint8)] * 6
+    alone = regions_of(f"ovfastinfer model={model} model-proc={proc} threshold=0.3 {F32}", frames[:1])[0]
+    batched = regions_of(f"ovfastinfer model={model} model-proc={proc} threshold=0.3 batch-size=3 batch-timeout=50 "
+                         f"{F32}", frames)
+    assert len(alone) >= 3 and batched == [alone] * 6
 
 
 # DL Streamer's samples/gstreamer/model_proc/public/yolo-v3-tf.json and yolo-v4-tiny-tf.json, as those files are
