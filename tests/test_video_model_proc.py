@@ -445,6 +445,38 @@ def test_keypoints_3d(tmp_path):
     np.testing.assert_allclose(data, want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("element_type", [openvino.Type.f64, openvino.Type.i32], ids=["f64", "i32"])
+def test_label_reads_f64_and_i32_outputs(tmp_path, element_type):
+    # DL Streamer's label converter reads f64 and i32 as well as f32: max and softmax on scores, index on
+    # character numbers
+    x = ops.parameter([1, 16, 16, 3], openvino.Type.u8, name="data")
+    zero = ops.multiply(ops.reduce_mean(ops.convert(x, openvino.Type.f32), np.array([0, 1, 2, 3], np.int64), False),
+                        np.float32(0))
+    results = []
+    for name, value in {"scores": [[3.0, 7.0, -2.0, 5.0]], "plate": [[2, 1, 2, 0, 9, 1]]}.items():
+        r = ops.convert(ops.add(ops.constant(np.float32(value)), zero), element_type)
+        r.output(0).set_names({name})
+        results.append(r)
+    model = openvino.Model(results, [x], "typed")
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "label", "layer_name": "scores", "attribute_name": "best", "method": "max",
+         "labels": ["a", "b", "c", "d"]},
+        {"converter": "label", "layer_name": "scores", "attribute_name": "soft", "method": "softmax",
+         "labels": ["a", "b", "c", "d"]},
+        {"converter": "label", "layer_name": "plate", "attribute_name": "plate", "method": "index",
+         "labels": ["X", "Y", "Z"]}]})
+    got = regions_of(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc}", [np.zeros((16, 16, 3), np.uint8)],
+                     width=16, height=16)
+    scores, plate = openvino.Core().compile_model(model, "CPU")(np.zeros((1, 16, 16, 3), np.uint8)).values()
+    assert scores.dtype == element_type.to_dtype()
+    attributes = got[0][0][4]
+    best = int(np.argmax(scores[0]))
+    soft = np.exp(scores[0] - scores[0].max()) / np.exp(scores[0] - scores[0].max()).sum()
+    assert (attributes["best"]["label"], attributes["best"]["confidence"]) == ("abcd"[best], float(scores[0][best]))
+    assert attributes["soft"]["confidence"] == pytest.approx(float(soft[best]), abs=1e-6)
+    assert attributes["plate"]["label"] == "".join("XYZ"[int(v)] for v in plate[0][:4])      # up to the 9
+
+
 def test_age_gender_on_detected_regions(tmp_path):
     # a detector (yolo_v8 through model-proc) then the classifier on each region it found
     det = save(constant_model({"output0": yolo_v8_output(PROPOSALS)}), tmp_path, "det")

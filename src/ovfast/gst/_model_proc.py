@@ -290,11 +290,11 @@ class Output:
                 points = f" ({len(self.point_names)}, its point_names)" if self.point_names else ""
                 refuse(f"f32 heatmaps [1, points{points}, H, W]" if hrnet else f"f32 points [1, points{points}, 3]")
         elif c == "label" and self.method == "index":
-            if kinds[0] not in ("f32", "i32"):
-                refuse("f32 or i32 label indices")
+            if kinds[0] not in ("f32", "f64", "i32"):
+                refuse("f32, f64 or i32 label indices")
         elif c in ("label", "text"):
-            if kinds[0] != "f32":
-                refuse("f32 scores")
+            if kinds[0] not in (("f32", "f64", "i32") if c == "label" else ("f32",)):
+                refuse("f32, f64 or i32 scores" if c == "label" else "f32 values")
             per = 2 if self.method == "compound" else 1
             if c == "label" and self.method in ("compound", "multi", "softmax_multi") and (
                     len(self.labels) != per * int(np.prod(shape))):

@@ -340,16 +340,33 @@ cdef size_t _boxes_labels(Outputs* o, const OvfastTensor* t, const OvfastTensor*
     return count
 
 
-cdef void _index_label(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi, const OvfastTensor* t) noexcept nogil:
-    """label method=index (a licence plate's characters): the labels of the output's values (f32 or i32) one
-    after another, up to the first that names none; nothing when no value is above 0, as DL Streamer's."""
-    cdef size_t k, size, length = 0, n = t.nbytes // 4
+cdef float* _label_values(const OvfastTensor* t, size_t* n) noexcept nogil:
+    """A label output's values as f32: f64 and i32 ones copied into a new buffer (g_free it); NULL for f32,
+    read where they lie. n: how many."""
+    cdef size_t k
+    cdef float* out
+    cdef bint f64 = t.element_type[0] == c'f' and t.element_type[1] == c'6'
+    if t.element_type[0] == c'f' and not f64:
+        n[0] = t.nbytes // sizeof(float)
+        return NULL
+    n[0] = t.nbytes // (8 if f64 else 4)
+    out = <float*>g_malloc(sizeof(float) * (n[0] if n[0] else 1))
+    for k in range(n[0]):
+        out[k] = <float>(<const double*>t.data)[k] if f64 else <float>(<const int32_t*>t.data)[k]
+    return out
+
+
+cdef void _index_label(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi, const float* values,
+                       size_t n) noexcept nogil:
+    """label method=index (a licence plate's characters): the labels of the output's values one after another,
+    up to the first that names none; nothing when no value is above 0, as DL Streamer's."""
+    cdef size_t k, size, length = 0
     cdef int value, top = 0
     cdef char text[256]
     for k in range(n):
-        value = (<const int32_t*>t.data)[k] if t.element_type[0] == c'i' else <int>(<const float*>t.data)[k]
-        if value < 0 or value >= <int>c.n_labels:
+        if not (0 <= values[k] < c.n_labels):      # NaN too
             break
+        value = <int>values[k]
         top = value if value > top else top
         size = strlen(c.labels[value])
         if length + size < sizeof(text):      # a longer text is cut at a whole label
@@ -416,6 +433,7 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
     cdef Converter* c
     cdef const OvfastTensor* t
     cdef const float* scores
+    cdef float* converted
     cdef Candidate* boxes
     cdef GstVideoRegionOfInterestMeta* frame_region = NULL
     cdef GstVideoRegionOfInterestMeta* roi
@@ -446,15 +464,15 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
             _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8, t)
             g_free(boxes)
             continue
-        n = t.nbytes // sizeof(float)
-        if n == 0:
-            continue
-        scores = <const float*>t.data
-        roi = _attribute_region(o, buf, area, &frame_region)
+        converted = _label_values(t, &n) if c.kind == CONV_LABEL else NULL     # f64 and i32 scores as f32
+        if c.kind != CONV_LABEL:
+            n = t.nbytes // sizeof(float)
+        scores = converted if converted != NULL else <const float*>t.data
+        roi = _attribute_region(o, buf, area, &frame_region) if n else NULL
         if roi == NULL:
-            continue
-        if c.kind == CONV_LABEL and c.method == METHOD_INDEX:
-            _index_label(o, c, roi, t)
+            pass
+        elif c.kind == CONV_LABEL and c.method == METHOD_INDEX:
+            _index_label(o, c, roi, scores, n)
         elif c.kind == CONV_LABEL and c.method >= METHOD_COMPOUND:
             _multi_label(o, c, roi, scores, n)
         elif c.kind == CONV_KEYPOINTS_HRNET:
@@ -477,3 +495,4 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
         else:                       # CONV_TEXT: the first value, scaled, as text
             snprintf(scratch, sizeof(scratch), "%.*f", c.text_precision, scores[0] * c.text_scale)
             ovf_region_attribute(roi, c.attribute, scratch, -1, -1.0, c.layer, o.model_name, c.name)
+        g_free(converted)
