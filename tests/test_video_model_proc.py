@@ -186,6 +186,46 @@ def test_yolo_v8_obb_boxes_carry_their_angle(tmp_path):
     assert [g[4] for g in got[0]] == pytest.approx([k[6] for k in kept], abs=1e-6) and len(kept) == 3
 
 
+def test_centerface_faces_and_their_landmarks(tmp_path):
+    # 16 x 16 maps of a 64 x 64 input: three sure cells (two side by side: NMS keeps the surer), one at the
+    # threshold (dropped: above only), the rest low
+    rng = np.random.default_rng(13)
+    heat = rng.uniform(0, 0.3, (1, 1, 16, 16))
+    heat[0, 0, 5, 5], heat[0, 0, 5, 6], heat[0, 0, 12, 3], heat[0, 0, 1, 14] = 0.9, 0.8, 0.7, 0.5
+    outputs = {"heatmap": heat, "scale": rng.normal(1.5, 0.1, (1, 2, 16, 16)),
+               "offset": rng.uniform(0, 1, (1, 2, 16, 16)), "landmarks": rng.uniform(0, 1, (1, 10, 16, 16))}
+    model = constant_model(outputs)
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "centerface", "labels": ["background", "face"]}]})
+    got = []
+    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.5 {F32}",
+                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
+        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
+                     [(t.name(), t.format(), t.dims(), t.confidence(), t.data()) for t in r.tensors()
+                      if t.format() == "landmark_points"]) for r in frame.regions()])
+    out = dict(zip(outputs, openvino.Core().compile_model(model, "CPU", F32_CONFIG)(
+        np.zeros((1, 64, 64, 3), np.uint8)).values()))
+    faces = []
+    for row, col in zip(*np.nonzero(out["heatmap"][0, 0] > 0.5)):       # DL Streamer's decoding, in input pixels
+        s0, s1 = np.exp(out["scale"][0, :, row, col]) * 4
+        o0, o1 = out["offset"][0, :, row, col]
+        x = min(max(0.0, (col + o1 + 0.5) * 4 - s1 / 2), 64)
+        y = min(max(0.0, (row + o0 + 0.5) * 4 - s0 / 2), 64)
+        w, h = min(x + s1, 64) - x, min(y + s0, 64) - y
+        marks = out["landmarks"][0, :, row, col]
+        points = [v for k in range(5) for v in (marks[2 * k + 1] * s1 / w, marks[2 * k] * s0 / h)]
+        faces.append((x / 64, y / 64, (x + w) / 64, (y + h) / 64, float(out["heatmap"][0, 0, row, col]), 1, points))
+    kept = nms(faces, 0.4)
+    assert len(kept) == 2 and len(faces) == 3
+    assert_regions([g[:4] + (None,) for g in got[0]], to_regions([k[:6] for k in kept], 64, 64,
+                                                                 ["background", "face"]))
+    for (*_, tensors), k in zip(got[0], kept):
+        ((name, fmt, dims, confidence, data),) = tensors
+        assert (name, fmt, dims) == ("centerface", "landmark_points", [1, 10])
+        assert confidence == pytest.approx(k[4], abs=1e-6)
+        np.testing.assert_allclose(data, k[6], rtol=1e-5)
+
+
 def test_yolo_v10_corners_and_labels_modulo_their_count(tmp_path):
     # the proposals as corners, confidence and label; label 4 is class 1 (4 mod 3), one box at the threshold
     rows = [[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, max(scores), int(np.argmax(scores)) + 3 * (i % 2)]
@@ -641,7 +681,8 @@ def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
     for model, converter, words in [(yolo, "detection_output", "[1,1,N,7]"), (ssd, "yolo_v8", "4 + classes"),
                                     (ssd, "yolo_v5", "5 + classes"), (yolo, "boxes_labels", "two outputs"),
                                     (ssd, "yolo_v7", "5 + classes"), (ssd, "yolo_v10", "[1, boxes, 6]"),
-                                    (ssd, "yolo_v8_pose", "5 + 3 x keypoints"), (ssd, "yolo_v8_obb", "+ 1, boxes")]:
+                                    (ssd, "yolo_v8_pose", "5 + 3 x keypoints"), (ssd, "yolo_v8_obb", "+ 1, boxes"),
+                                    (ssd, "centerface", "reads the outputs heatmap, scale, offset, landmarks")]:
         proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": converter}]})
         text = bus_error(f"{SRC} ! ovfastinfer model={model} model-proc={proc} ! fakesink")
         assert f"({converter})" in text and words in text and ("output0" if model == yolo else "boxes") in text, text

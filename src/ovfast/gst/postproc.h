@@ -39,14 +39,15 @@ static inline void ovf_set_strings(GstStructure* s, const char* field, const cha
     gst_structure_take_value(s, field, &array);
 }
 
-/* A keypoints converter's fields, made once per plan: the attribute's names, format "keypoints", precision FP32
- * (DL Streamer's code 10), and point_names and point_connections where the file gives them (for drawing). */
-static inline GstStructure* ovf_keypoints_template(const char* attribute, const char* const* names, guint n_names,
-                                                   const char* const* connections, guint n_connections,
+/* A points converter's fields, made once per plan: the attribute's names, its format ("keypoints", centerface's
+ * "landmark_points"), precision FP32 (DL Streamer's code 10), and point_names and point_connections where the
+ * file gives them (for drawing). */
+static inline GstStructure* ovf_keypoints_template(const char* attribute, const char* format, const char* const* names,
+                                                   guint n_names, const char* const* connections, guint n_connections,
                                                    const char* layer, const char* model, const char* converter) {
     GstStructure* s = gst_structure_new(attribute, "attribute_name", G_TYPE_STRING, attribute, "layer_name",
                                         G_TYPE_STRING, layer, "model_name", G_TYPE_STRING, model, "converter",
-                                        G_TYPE_STRING, converter, "format", G_TYPE_STRING, "keypoints", "precision",
+                                        G_TYPE_STRING, converter, "format", G_TYPE_STRING, format, "precision",
                                         G_TYPE_INT, 10, NULL);
     if (!s) return NULL;
     if (n_names) ovf_set_strings(s, "point_names", names, n_names);
@@ -68,9 +69,10 @@ static inline void ovf_set_floats(GstStructure* s, const char* field, const floa
 
 /* A run's keypoints on a region, as DL Streamer's keypoints converters give them: the template with dims
  * [n, dim] and the n points of dim f32 coordinates as a byte variant in data_buffer (what gstgva's Tensor.data()
- * reads). */
+ * reads); confidences: one per point (a list), or confidence: one for all (below 0: none). */
 static inline void ovf_region_keypoints(GstVideoRegionOfInterestMeta* m, const GstStructure* templ,
-                                        const float* points, guint n, guint dim, const float* confidences) {
+                                        const float* points, guint n, guint dim, const float* confidences,
+                                        double confidence) {
     GValue dims = G_VALUE_INIT, d = G_VALUE_INIT;
     GstStructure* s = gst_structure_copy(templ);
     g_value_init(&dims, GST_TYPE_ARRAY);
@@ -84,6 +86,7 @@ static inline void ovf_region_keypoints(GstVideoRegionOfInterestMeta* m, const G
     gst_structure_set(s, "data_buffer", G_TYPE_VARIANT,
                       g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, points, n * dim * sizeof(float), 1), NULL);
     if (confidences) ovf_set_floats(s, "confidence", confidences, n);
+    else if (confidence >= 0) gst_structure_set(s, "confidence", G_TYPE_DOUBLE, confidence, NULL);
     gst_video_region_of_interest_meta_add_param(m, s);
 }
 

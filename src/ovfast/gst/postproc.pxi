@@ -10,23 +10,23 @@ from libc.stdlib cimport qsort
 cdef extern from "postproc.h" nogil:
     void ovf_region_attribute(GstVideoRegionOfInterestMeta*, const char* attribute, const char* label, int label_id,
                               double confidence, const char* layer, const char* model, const char* converter)
-    GstStructure* ovf_keypoints_template(const char* attribute, const char** names, guint n_names,
+    GstStructure* ovf_keypoints_template(const char* attribute, const char* format, const char** names, guint n_names,
                                          const char** connections, guint n_connections, const char* layer,
                                          const char* model, const char* converter)
     void ovf_region_rotation(GstVideoRegionOfInterestMeta*, double rotation)
     void ovf_region_keypoints(GstVideoRegionOfInterestMeta*, const GstStructure* templ, const float* points, guint n,
-                              guint dim, const float* confidences)
+                              guint dim, const float* confidences, double confidence)
 
 cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
     CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_YOLO_V10, CONV_YOLO_POSE,
-    CONV_YOLO_OBB, CONV_LABEL, CONV_TEXT, CONV_RAW, CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
+    CONV_YOLO_OBB, CONV_CENTERFACE, CONV_LABEL, CONV_TEXT, CONV_RAW, CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
 
 cdef enum:                   # the label converter's methods
     METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX, METHOD_COMPOUND, METHOD_MULTI, METHOD_SOFTMAX_MULTI
 
 cdef struct Converter:
     int kind                 # CONV_*
-    uint32_t inputs[2]       # the outputs it reads (boxes_labels: boxes, labels)
+    uint32_t inputs[4]       # the outputs it reads (boxes_labels: boxes, labels; centerface: its four)
     const char* attribute    # these point into the session's Python bytes
     const char* layer
     const char* name         # the converter's name in the file
@@ -54,7 +54,7 @@ cdef void _converters_set(Outputs* o, object session):
     o.content_w, o.content_h, o.model_w, o.model_h = session.content
     for i, c in enumerate(plan):
         o.conv[i].kind = c.kind
-        for k in range(min(2, len(c.outputs))):
+        for k in range(min(4, len(c.outputs))):
             o.conv[i].inputs[k] = c.outputs[k]
         o.conv[i].attribute = <const char*>(<bytes>c.attribute_b)
         o.conv[i].layer = <const char*>(<bytes>c.layer_b)
@@ -74,7 +74,7 @@ cdef void _converters_set(Outputs* o, object session):
             o.conv[i].yolo_flags = c.grid.flags()
             o.conv[i].classes = c.grid.classes
             o.conv[i].n_proposals = sum(g[1] * g[2] * g[3] for g in c.grids)
-        if c.kind in (CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D, CONV_YOLO_POSE):
+        if c.kind in (CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D, CONV_YOLO_POSE, CONV_CENTERFACE):
             o.conv[i].keypoints = _keypoints_template(o, &o.conv[i], c)
 
 
@@ -99,7 +99,8 @@ cdef GstStructure* _keypoints_template(Outputs* o, Converter* conv, object c):
         names[k] = <const char*>(<bytes>c.point_names_b[k])
     for k in range(len(c.point_connections_b)):
         pairs[k] = <const char*>(<bytes>c.point_connections_b[k])
-    templ = ovf_keypoints_template(conv.attribute, names, len(c.point_names_b), pairs, len(c.point_connections_b),
+    templ = ovf_keypoints_template(conv.attribute, <const char*>(<bytes>c.points_format_b), names,
+                                   len(c.point_names_b), pairs, len(c.point_connections_b),
                                    conv.layer, o.model_name, conv.name)
     g_free(names)
     g_free(pairs)
@@ -123,7 +124,7 @@ cdef void _keypoints_hrnet(Outputs* o, Converter* c, GstVideoRegionOfInterestMet
         points[2 * k] = <float>(<double>(best % w) / w * o.model_w / o.content_w)
         points[2 * k + 1] = <float>(<double>(best // w) / h * o.model_h / o.content_h)
     if c.keypoints != NULL:
-        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 2, NULL)
+        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 2, NULL, -1.0)
     g_free(points)
 
 
@@ -139,7 +140,7 @@ cdef void _keypoints_3d(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* 
         points[3 * k + 1] = <float>(d[3 * k + 1] * 4.0 / o.content_h)
         points[3 * k + 2] = d[3 * k + 2] * 4
     if c.keypoints != NULL:
-        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 3, NULL)
+        ovf_region_keypoints(roi, c.keypoints, points, <guint>n, 3, NULL, -1.0)
     g_free(points)
 
 
@@ -156,7 +157,7 @@ cdef int _by_confidence(const void* a, const void* b) noexcept nogil:
 
 
 cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area, Candidate* boxes, size_t n,
-                     bint nms, const OvfastTensor* t) noexcept nogil:
+                     bint nms, const OvfastTensorMeta* m) noexcept nogil:
     """Puts the boxes onto the frame as regions, highest confidence first; with nms a box overlapping one kept
     before it by more than the converter's IoU threshold is dropped (whatever its class, as DL Streamer's)."""
     cdef size_t i, j
@@ -164,6 +165,7 @@ cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area,
     cdef char scratch[32]
     cdef char* dropped
     cdef GstVideoRegionOfInterestMeta* roi
+    cdef const OvfastTensor* t = &m.tensors[c.inputs[0]]
     if n == 0:
         return
     qsort(boxes, n, sizeof(Candidate), _by_confidence)
@@ -177,6 +179,8 @@ cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area,
             _pose_keypoints(c, roi, t, boxes[i].index)
         elif roi != NULL and c.kind == CONV_YOLO_OBB:      # the angle is the last row
             ovf_region_rotation(roi, (<const float*>t.data)[(t.dims[1] - 1) * t.dims[2] + boxes[i].index])
+        elif roi != NULL and c.kind == CONV_CENTERFACE:
+            _centerface_landmarks(o, c, roi, m, boxes[i].index, boxes[i].confidence)
         if not nms:
             continue
         for j in range(i + 1, n):
@@ -264,6 +268,56 @@ cdef size_t _yolo_obb(Outputs* o, const OvfastTensor* t, Candidate* boxes) noexc
     return count
 
 
+cdef inline void _centerface_box(Outputs* o, const OvfastTensorMeta* m, Converter* c, size_t i,
+                                 float* box) noexcept nogil:
+    """centerface's box at heatmap cell i, as DL Streamer's: x, y, w, h in the model's input pixels (the maps
+    are a quarter of the input; the box is clamped to it), and the face's size s1 x s0 before the clamp."""
+    cdef const OvfastTensor* heat = &m.tensors[c.inputs[0]]
+    cdef const float* scale = <const float*>m.tensors[c.inputs[1]].data
+    cdef const float* offset = <const float*>m.tensors[c.inputs[2]].data
+    cdef size_t w = <size_t>heat.dims[3], area = <size_t>heat.dims[2] * w
+    cdef float s0 = expf(scale[i]) * 4, s1 = expf(scale[area + i]) * 4
+    box[0] = min(max(0.0, (i % w + offset[area + i] + 0.5) * 4 - s1 / 2), o.model_w)
+    box[1] = min(max(0.0, (i // w + offset[i] + 0.5) * 4 - s0 / 2), o.model_h)
+    box[2] = min(box[0] + s1, o.model_w) - box[0]
+    box[3] = min(box[1] + s0, o.model_h) - box[1]
+    box[4], box[5] = s1, s0
+
+
+cdef size_t _centerface(Outputs* o, Converter* c, const OvfastTensorMeta* m, Candidate* boxes) noexcept nogil:
+    """centerface (heatmap [1,1,H,W], scale and offset [1,2,H,W], landmarks [1,10,H,W]): a face at each cell
+    whose heatmap is above the threshold, class 1 as DL Streamer's (its threshold is fixed at 0.5, the
+    element's default; here it is the element's)."""
+    cdef const float* heat = <const float*>m.tensors[c.inputs[0]].data
+    cdef size_t i, count = 0, n = <size_t>(m.tensors[c.inputs[0]].dims[2] * m.tensors[c.inputs[0]].dims[3])
+    cdef float box[6]
+    for i in range(n):
+        if not (heat[i] > o.threshold):       # NaN too
+            continue
+        _centerface_box(o, m, c, i, box)
+        boxes[count].x0, boxes[count].y0 = box[0] / o.content_w, box[1] / o.content_h
+        boxes[count].x1, boxes[count].y1 = (box[0] + box[2]) / o.content_w, (box[1] + box[3]) / o.content_h
+        boxes[count].confidence, boxes[count].label_id, boxes[count].index = heat[i], 1, <uint32_t>i
+        count += 1
+    return count
+
+
+cdef void _centerface_landmarks(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi,
+                                const OvfastTensorMeta* m, size_t i, double confidence) noexcept nogil:
+    """A centerface face's five landmarks onto its region, as DL Streamer's: a "landmark_points" tensor of 10
+    values, each point (x, y) from the landmarks map scaled by the face's size over its clamped box's."""
+    cdef const float* marks = <const float*>m.tensors[c.inputs[3]].data
+    cdef size_t k, area = <size_t>(m.tensors[c.inputs[0]].dims[2] * m.tensors[c.inputs[0]].dims[3])
+    cdef float box[6]
+    cdef float points[10]
+    _centerface_box(o, m, c, i, box)
+    for k in range(5):
+        points[2 * k] = marks[(2 * k + 1) * area + i] * box[4] / box[2]
+        points[2 * k + 1] = marks[(2 * k) * area + i] * box[5] / box[3]
+    if c.keypoints != NULL:
+        ovf_region_keypoints(roi, c.keypoints, points, 1, 10, NULL, confidence)
+
+
 cdef void _pose_keypoints(Converter* c, GstVideoRegionOfInterestMeta* roi, const OvfastTensor* t,
                           size_t i) noexcept nogil:
     """A yolo_v8_pose box's keypoints onto its region, as DL Streamer's: (x, y) as fractions of the box (before
@@ -279,7 +333,7 @@ cdef void _pose_keypoints(Converter* c, GstVideoRegionOfInterestMeta* roi, const
         xy[2 * k + 1] = (d[(6 + 3 * k) * n + i] - y0) / h
         confidences[k] = d[(7 + 3 * k) * n + i]
     if c.keypoints != NULL:
-        ovf_region_keypoints(roi, c.keypoints, xy, <guint>points, 2, confidences)
+        ovf_region_keypoints(roi, c.keypoints, xy, <guint>points, 2, confidences, -1.0)
     g_free(xy)
 
 
@@ -444,7 +498,7 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
         t = &m.tensors[c.inputs[0]]
         if c.kind == CONV_RAW:
             continue                # the raw outputs are on the frame already (OvfastTensorMeta)
-        if c.kind <= CONV_YOLO_OBB:
+        if c.kind <= CONV_CENTERFACE:
             n = c.n_proposals if c.kind == CONV_YOLO_GRID else t.nbytes // sizeof(float)     # room for all
             boxes = <Candidate*>g_malloc(sizeof(Candidate) * (n if n else 1))
             if c.kind == CONV_SSD:
@@ -459,9 +513,11 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
                 n = _yolo_pose(o, t, boxes)
             elif c.kind == CONV_YOLO_OBB:
                 n = _yolo_obb(o, t, boxes)
+            elif c.kind == CONV_CENTERFACE:
+                n = _centerface(o, c, m, boxes)
             else:
                 n = _yolo(o, c, t, c.kind == CONV_YOLO_V8, boxes)
-            _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8, t)
+            _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8, m)
             g_free(boxes)
             continue
         converted = _label_values(t, &n) if c.kind == CONV_LABEL else NULL     # f64 and i32 scores as f32
