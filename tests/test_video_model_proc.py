@@ -109,11 +109,13 @@ PROPOSALS = [(20, 20, 20, 20, [0.90, 0.05, 0.0]), (25, 20, 20, 20, [0.10, 0.80, 
 
 
 def yolo_reference(proposals, threshold, iou, content_w, content_h, objectness=None):
+    """yolo_v8 (no objectness: the best class score above the threshold, as DL Streamer's) and yolo_v5/v7's
+    decoded rows (objectness x the best class score at or above it), then NMS."""
     boxes = []
     for i, (cx, cy, w, h, scores) in enumerate(proposals):
         label_id = int(np.argmax(scores))
         conf = np.float32(scores[label_id]) * (np.float32(objectness[i]) if objectness is not None else 1)
-        if conf >= threshold:
+        if conf >= threshold if objectness is not None else conf > threshold:
             boxes.append(((cx - w / 2) / content_w, (cy - h / 2) / content_h, (cx + w / 2) / content_w,
                           (cy + h / 2) / content_h, float(conf), label_id))
     return nms(boxes, iou)
@@ -140,6 +142,21 @@ def test_yolo_v8_nms_keeps_and_drops_as_defined(tmp_path, iou):
     want = to_regions(yolo_reference(PROPOSALS, 0.5, iou, 64, 64), 64, 64)
     assert_regions(got[0], want)
     assert (len(want), any(w[2] == 1 for w in want)) == ((3, False) if iou == 0.4 else (4, True))
+
+
+def test_yolo_v8_keeps_scores_above_the_threshold_only(tmp_path):
+    # DL Streamer's yolo_v8 keeps a box whose best score is above the threshold: one exactly at it is dropped
+    proposals = PROPOSALS + [(10, 52, 12, 8, [0.0, 0.5, 0.0])]
+    model = save(constant_model({"output0": yolo_v8_output(proposals)}), tmp_path)
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v8", "labels": LABELS}]})
+    got = regions_of(f"ovfastinfer model={model} model-proc={proc} threshold=0.5", [np.zeros((64, 64, 3), np.uint8)])
+    want = to_regions(yolo_reference(proposals, 0.5, 0.4, 64, 64), 64, 64)
+    assert_regions(got[0], want)
+    assert len(want) == 3
+    below = regions_of(f"ovfastinfer model={model} model-proc={proc} threshold=0.49",
+                       [np.zeros((64, 64, 3), np.uint8)])
+    assert len(below[0]) == 4          # just under it, the box is there
 
 
 def test_yolo_v8_boxes_map_back_through_a_resize_keeping_the_aspect_ratio(tmp_path):

@@ -199,9 +199,9 @@ cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area,
 
 
 cdef size_t _yolo(Outputs* o, Converter* c, const OvfastTensor* t, bint v8, Candidate* boxes) noexcept nogil:
-    """YOLO boxes at least the threshold into boxes (room for every proposal): v8 [1, 4 + classes, N] with
-    centre, size and class scores in the model's input pixels; v5 [1, N, 5 + classes] with an objectness
-    that scales the class scores."""
+    """YOLO boxes reaching the threshold into boxes (room for every proposal): v8 [1, 4 + classes, N] with
+    centre, size and class scores in the model's input pixels, above it as DL Streamer's yolo_v8; v5
+    [1, N, 5 + classes] with an objectness that scales the class scores, at or above it as its yolo_v7."""
     cdef const float* d = <const float*>t.data
     cdef size_t i, k, n, classes, best, count = 0
     cdef float score, top, cx, cy, w, h
@@ -220,7 +220,7 @@ cdef size_t _yolo(Outputs* o, Converter* c, const OvfastTensor* t, bint v8, Cand
         else:
             cx, cy, w, h = d[i * (5 + classes)], d[i * (5 + classes) + 1], d[i * (5 + classes) + 2], d[i * (5 + classes) + 3]
             top *= d[i * (5 + classes) + 4]
-        if not (top >= o.threshold):        # NaN too
+        if not (top > o.threshold if v8 else top >= o.threshold):        # NaN too
             continue
         boxes[count].x0, boxes[count].x1 = (cx - w / 2) / o.content_w, (cx + w / 2) / o.content_w
         boxes[count].y0, boxes[count].y1 = (cy - h / 2) / o.content_h, (cy + h / 2) / o.content_h
