@@ -243,6 +243,41 @@ def test_centerface_faces_and_their_landmarks(tmp_path):
         np.testing.assert_allclose(data, k[6], rtol=1e-5)
 
 
+def test_yolo_v8_seg_boxes_with_their_masks(tmp_path):
+    # boxes [1, 4 + 3 + 4, N] (yolo_v8's proposals, one more over the right edge, 4 mask coefficients each)
+    # and prototypes [1, 4, 16, 16] of the 64 x 64 input
+    rng = np.random.default_rng(14)
+    proposals = PROPOSALS + [(60, 30, 16, 10, [0.0, 0.9, 0.0])]
+    coefficients = rng.normal(0, 1, (len(proposals), 4))
+    boxes = np.concatenate([yolo_v8_output(proposals)[0], coefficients.T], 0)[None]
+    model = constant_model({"boxes": boxes, "masks": rng.normal(0, 1, (1, 4, 16, 16))})
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v8_seg", "labels": LABELS}]})
+    got = []
+    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.5 {F32}",
+                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
+        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
+                     [(t.name(), t.dims(), t.data()) for t in r.tensors() if t.format() == "segmentation_mask"])
+                    for r in frame.regions()])
+    table, protos = openvino.Core().compile_model(model, "CPU", F32_CONFIG)(np.zeros((1, 64, 64, 3), np.uint8)).values()
+    table, protos = table[0].T, protos[0]
+    kept = nms([((r[0] - r[2] / 2) / 64, (r[1] - r[3] / 2) / 64, (r[0] + r[2] / 2) / 64, (r[1] + r[3] / 2) / 64,
+                 float(r[4:7].max()), int(r[4:7].argmax()), i) for i, r in enumerate(table) if r[4:7].max() > 0.5],
+               0.4)
+    assert_regions([g[:4] + (None,) for g in got[0]], to_regions([k[:6] for k in kept], 64, 64))
+    assert any(table[k[6]][0] + table[k[6]][2] / 2 > 64 for k in kept)        # the box over the edge is kept
+    for (*_, tensors), k in zip(got[0], kept):
+        r = table[k[6]]
+        # DL Streamer's crop: corner and size in prototype cells, truncated (clamped to the map here)
+        x0, y0 = int((r[0] - r[2] / 2) * 16 / 64), int((r[1] - r[3] / 2) * 16 / 64)
+        x1, y1 = min(x0 + int(r[2] * 16 / 64), 16), min(y0 + int(r[3] * 16 / 64), 16)
+        x0, y0 = max(x0, 0), max(y0, 0)
+        composed = np.tensordot(r[7:].astype(np.float64), protos, 1)[y0:y1, x0:x1]
+        ((name, dims, data),) = tensors
+        assert (name, dims) == ("mask_yolov8", [x1 - x0, y1 - y0])
+        np.testing.assert_allclose(data.reshape(y1 - y0, x1 - x0), 1 / (1 + np.exp(-composed)), rtol=1e-5)
+
+
 def test_yolo_v10_corners_and_labels_modulo_their_count(tmp_path):
     # the proposals as corners, confidence and label; label 4 is class 1 (4 mod 3), one box at the threshold
     rows = [[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, max(scores), int(np.argmax(scores)) + 3 * (i % 2)]
@@ -699,7 +734,8 @@ def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
                                     (ssd, "yolo_v5", "5 + classes"), (yolo, "boxes_labels", "two outputs"),
                                     (ssd, "yolo_v7", "5 + classes"), (ssd, "yolo_v10", "[1, boxes, 6]"),
                                     (ssd, "yolo_v8_pose", "5 + 3 x keypoints"), (ssd, "yolo_v8_obb", "+ 1, boxes"),
-                                    (ssd, "centerface", "reads the outputs heatmap, scale, offset, landmarks")]:
+                                    (ssd, "centerface", "reads the outputs heatmap, scale, offset, landmarks"),
+                                    (ssd, "yolo_v8_seg", "reads the outputs boxes, masks")]:
         proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": converter}]})
         text = bus_error(f"{SRC} ! ovfastinfer model={model} model-proc={proc} ! fakesink")
         assert f"({converter})" in text and words in text and ("output0" if model == yolo else "boxes") in text, text

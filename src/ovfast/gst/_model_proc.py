@@ -21,12 +21,16 @@ from ovfast.gst._yolo_grids import GRID_CONVERTERS, GRID_IOU, GridFields
 # is CONV_YOLO_GRID when its outputs are raw grids rather than decoded boxes
 CONVERTERS = {"detection_output": 0, "ssd": 0, "boxes_labels": 1, "yolo_v8": 2, "yolo_v11": 2, "yolo_v5": 3,
               "yolo_v7": 3, "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "yolo_v10": 5, "yolo_v8_pose": 6,
-              "yolo_v11_pose": 6, "yolo_v8_obb": 7, "yolo_v11_obb": 7, "centerface": 8, "label": 9, "text": 10,
-              "raw_data_copy": 11, "keypoints_hrnet": 12, "keypoints_3d": 13}
+              "yolo_v11_pose": 6, "yolo_v8_obb": 7, "yolo_v11_obb": 7, "centerface": 8, "yolo_v8_seg": 9,
+              "yolo_v11_seg": 9, "label": 10, "text": 11, "raw_data_copy": 12, "keypoints_hrnet": 13,
+              "keypoints_3d": 14}
 CONV_YOLO_GRID = 4
 DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", "yolo_v7", "yolo_v10", "yolo_v8_pose",
-             "yolo_v11_pose", "yolo_v8_obb", "yolo_v11_obb", "centerface", *GRID_CONVERTERS}
-CENTERFACE_OUTPUTS = ("heatmap", "scale", "offset", "landmarks")     # DL Streamer's names, in its order
+             "yolo_v11_pose", "yolo_v8_obb", "yolo_v11_obb", "centerface", "yolo_v8_seg", "yolo_v11_seg",
+             *GRID_CONVERTERS}
+# the outputs DL Streamer's centerface and yolo_v8_seg read by name, in its order
+NAMED_OUTPUTS = {"centerface": ("heatmap", "scale", "offset", "landmarks"), "yolo_v8_seg": ("boxes", "masks"),
+                 "yolo_v11_seg": ("boxes", "masks")}
 # the points DL Streamer's yolo_v8_pose names (COCO's 17) and draws between, unless the file names others
 COCO_POINTS = ["nose", "eye_l", "eye_r", "ear_l", "ear_r", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l",
                "wrist_r", "hip_l", "hip_r", "knee_l", "knee_r", "ankle_l", "ankle_r"]
@@ -227,12 +231,13 @@ class Output:
             picked = [by[n] for n in ("boxes", "labels") if n in by] if len(names) >= 2 else picked
             if len(picked) < 2:
                 picked = [0, 1] if len(names) >= 2 else picked
-        if self.converter == "centerface" and not picked:
+        if self.converter in NAMED_OUTPUTS and not picked:
             by = {n: i for i, ns in enumerate(names) for n in ns}
-            if not all(n in by for n in CENTERFACE_OUTPUTS):
-                raise CapsError(f"{where} reads the outputs {', '.join(CENTERFACE_OUTPUTS)} (or the four that "
+            wanted = NAMED_OUTPUTS[self.converter]
+            if not all(n in by for n in wanted):
+                raise CapsError(f"{where} reads the outputs {', '.join(wanted)} (or the {len(wanted)} that "
                                 f"layer_names gives, in that order); the model's outputs are {flat}")
-            picked = [by[n] for n in CENTERFACE_OUTPUTS]
+            picked = [by[n] for n in wanted]
         if not picked:
             if self.converter == "raw_data_copy" or (self.grid and self.converter != "yolo_x"):
                 picked = list(range(len(names)))     # a YOLO on raw grids reads every scale
@@ -291,6 +296,14 @@ class Output:
                 raise CapsError(f"{where} reads f32 heatmap [1,1,H,W], scale [1,2,H,W], offset [1,2,H,W] and "
                                 f"landmarks [1,10,H,W]; the model's are "
                                 f"{[f'{flat[i]}: {k}{list(d)}' for i, d, k in zip(picked, dims, kinds)]}")
+        elif c in ("yolo_v8_seg", "yolo_v11_seg"):
+            masks = dims[1][1] if len(picked) == 2 and len(dims[1]) == 4 else 0
+            if (len(picked) != 2 or len(shape) != 3 or shape[0] != 1 or not masks or shape[1] < 5 + masks
+                    or kinds[0] != "f32" or kinds[1] != "f32"
+                    or (self.classes and shape[1] != 4 + self.classes + masks)):
+                raise CapsError(f"{where} reads f32 boxes [1, 4 + classes + M, N] (centre, size, class scores, M "
+                                f"mask coefficients) and masks [1, M, H, W]; the model's are "
+                                f"{[f'{flat[i]}: {k}{list(d)}' for i, d, k in zip(picked, dims, kinds)]}")
         elif c == "yolo_v10":
             if len(shape) != 3 or shape[0] != 1 or shape[2] < 6 or kinds[0] != "f32":
                 refuse("f32 [1, boxes, 6] (x_min, y_min, x_max, y_max, confidence, label)")
@@ -317,8 +330,10 @@ class Output:
                                 f"(f32{list(shape)}) and there are {len(self.labels)} labels")
         self.outputs = tuple(picked)
         layer = names[picked[0]][0] if names[picked[0]] else f"output{picked[0]}"
-        attribute = self.attribute or {"centerface": "centerface"}.get(c, "keypoints" if c.endswith("_pose") else
-                                                                       re.sub(r"[^A-Za-z0-9/_.:+-]", "_", layer))
+        # DL Streamer's names for the tensors these converters hang on each box
+        attribute = self.attribute or {"centerface": "centerface", "yolo_v8_seg": "mask_yolov8",
+                                       "yolo_v11_seg": "mask_yolov8"}.get(
+            c, "keypoints" if c.endswith("_pose") else re.sub(r"[^A-Za-z0-9/_.:+-]", "_", layer))
         if not re.match(r"[A-Za-z][A-Za-z0-9/_.:+-]*$", attribute):
             if self.attribute:
                 raise ModelProcError(f"model-proc={path!r}: attribute_name {self.attribute!r} of "
@@ -331,7 +346,8 @@ class Output:
         self.labels_b = [label.encode() for label in self.labels]
         self.point_names_b = [v.encode() for v in self.point_names]
         self.point_connections_b = [v.encode() for v in self.point_connections]
-        self.points_format_b = b"landmark_points" if c == "centerface" else b"keypoints"
+        self.points_format_b = {"centerface": b"landmark_points", "yolo_v8_seg": b"segmentation_mask",
+                                "yolo_v11_seg": b"segmentation_mask"}.get(c, b"keypoints")
         return self
 
 

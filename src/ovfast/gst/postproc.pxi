@@ -19,7 +19,8 @@ cdef extern from "postproc.h" nogil:
 
 cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
     CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_YOLO_V10, CONV_YOLO_POSE,
-    CONV_YOLO_OBB, CONV_CENTERFACE, CONV_LABEL, CONV_TEXT, CONV_RAW, CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
+    CONV_YOLO_OBB, CONV_CENTERFACE, CONV_YOLO_SEG, CONV_LABEL, CONV_TEXT, CONV_RAW, CONV_KEYPOINTS_HRNET,
+    CONV_KEYPOINTS_3D
 
 cdef enum:                   # the label converter's methods
     METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX, METHOD_COMPOUND, METHOD_MULTI, METHOD_SOFTMAX_MULTI
@@ -74,7 +75,7 @@ cdef void _converters_set(Outputs* o, object session):
             o.conv[i].yolo_flags = c.grid.flags()
             o.conv[i].classes = c.grid.classes
             o.conv[i].n_proposals = sum(g[1] * g[2] * g[3] for g in c.grids)
-        if c.kind in (CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D, CONV_YOLO_POSE, CONV_CENTERFACE):
+        if c.kind in (CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D, CONV_YOLO_POSE, CONV_CENTERFACE, CONV_YOLO_SEG):
             o.conv[i].keypoints = _keypoints_template(o, &o.conv[i], c)
 
 
@@ -181,6 +182,8 @@ cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area,
             ovf_region_rotation(roi, (<const float*>t.data)[(t.dims[1] - 1) * t.dims[2] + boxes[i].index])
         elif roi != NULL and c.kind == CONV_CENTERFACE:
             _centerface_landmarks(o, c, roi, m, boxes[i].index, boxes[i].confidence)
+        elif roi != NULL and c.kind == CONV_YOLO_SEG:
+            _seg_mask(o, c, roi, m, boxes[i].index)
         if not nms:
             continue
         for j in range(i + 1, n):
@@ -266,6 +269,66 @@ cdef size_t _yolo_obb(Outputs* o, const OvfastTensor* t, Candidate* boxes) noexc
         boxes[count].index = <uint32_t>i
         count += 1
     return count
+
+
+cdef size_t _yolo_seg(Outputs* o, Converter* c, const OvfastTensorMeta* m, Candidate* boxes) noexcept nogil:
+    """yolo_v8_seg: boxes [1, 4 + classes + M, N] (centre, size in the model's input pixels, class scores, M
+    mask coefficients) with prototypes masks [1, M, h, w]: the best class per box above the threshold, as
+    DL Streamer's; the masks of the boxes NMS keeps are made afterwards (_seg_mask)."""
+    cdef const OvfastTensor* t = &m.tensors[c.inputs[0]]
+    cdef const float* d = <const float*>t.data
+    cdef size_t i, k, best, n = <size_t>t.dims[2], count = 0
+    cdef size_t classes = <size_t>(t.dims[1] - 4 - m.tensors[c.inputs[1]].dims[1])
+    for i in range(n):
+        best = 0
+        for k in range(1, classes):
+            if d[(4 + k) * n + i] > d[(4 + best) * n + i]:
+                best = k
+        if not (d[(4 + best) * n + i] > o.threshold):        # NaN too
+            continue
+        boxes[count].x0 = (d[i] - d[2 * n + i] / 2) / o.content_w
+        boxes[count].x1 = (d[i] + d[2 * n + i] / 2) / o.content_w
+        boxes[count].y0 = (d[n + i] - d[3 * n + i] / 2) / o.content_h
+        boxes[count].y1 = (d[n + i] + d[3 * n + i] / 2) / o.content_h
+        boxes[count].confidence, boxes[count].label_id = d[(4 + best) * n + i], <int>best
+        boxes[count].index = <uint32_t>i
+        count += 1
+    return count
+
+
+cdef void _seg_mask(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi, const OvfastTensorMeta* m,
+                    size_t i) noexcept nogil:
+    """A yolo_v8_seg box's mask onto its region, as DL Streamer's: the coefficients times the prototypes over
+    the box's cells of the prototype map (its corner and size truncated to whole cells; clamped to the map,
+    where DL Streamer's would fail), through a sigmoid; a "segmentation_mask" tensor of dims [columns, rows]."""
+    cdef const OvfastTensor* t = &m.tensors[c.inputs[0]]
+    cdef const OvfastTensor* p = &m.tensors[c.inputs[1]]
+    cdef const float* d = <const float*>t.data
+    cdef const float* protos = <const float*>p.data
+    cdef size_t n = <size_t>t.dims[2], masks = <size_t>p.dims[1], mh = <size_t>p.dims[2], mw = <size_t>p.dims[3]
+    cdef size_t first = <size_t>t.dims[1] - masks, k, r, col
+    cdef float w = d[2 * n + i], h = d[3 * n + i]
+    cdef long x0 = <long>((d[i] - w / 2) * mw / o.model_w), y0 = <long>((d[n + i] - h / 2) * mh / o.model_h)
+    cdef long cw = <long>(w * mw / o.model_w), ch = <long>(h * mh / o.model_h)
+    cdef float value
+    cdef float* mask
+    if x0 < 0:
+        cw, x0 = cw + x0, 0
+    if y0 < 0:
+        ch, y0 = ch + y0, 0
+    cw = min(cw, <long>mw - x0)
+    ch = min(ch, <long>mh - y0)
+    if cw <= 0 or ch <= 0 or c.keypoints == NULL:
+        return
+    mask = <float*>g_malloc(sizeof(float) * cw * ch)
+    for r in range(<size_t>ch):
+        for col in range(<size_t>cw):
+            value = 0
+            for k in range(masks):
+                value += d[(first + k) * n + i] * protos[k * mh * mw + (y0 + r) * mw + x0 + col]
+            mask[r * cw + col] = 1.0 / (1.0 + expf(-value))
+    ovf_region_keypoints(roi, c.keypoints, mask, <guint>cw, <guint>ch, NULL, -1.0)
+    g_free(mask)
 
 
 cdef inline void _centerface_box(Outputs* o, const OvfastTensorMeta* m, Converter* c, size_t i,
@@ -498,7 +561,7 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
         t = &m.tensors[c.inputs[0]]
         if c.kind == CONV_RAW:
             continue                # the raw outputs are on the frame already (OvfastTensorMeta)
-        if c.kind <= CONV_CENTERFACE:
+        if c.kind <= CONV_YOLO_SEG:
             n = c.n_proposals if c.kind == CONV_YOLO_GRID else t.nbytes // sizeof(float)     # room for all
             boxes = <Candidate*>g_malloc(sizeof(Candidate) * (n if n else 1))
             if c.kind == CONV_SSD:
@@ -515,6 +578,8 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
                 n = _yolo_obb(o, t, boxes)
             elif c.kind == CONV_CENTERFACE:
                 n = _centerface(o, c, m, boxes)
+            elif c.kind == CONV_YOLO_SEG:
+                n = _yolo_seg(o, c, m, boxes)
             else:
                 n = _yolo(o, c, t, c.kind == CONV_YOLO_V8, boxes)
             _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8, m)
