@@ -232,53 +232,13 @@ cdef size_t _yolo(Outputs* o, Converter* c, const OvfastTensor* t, bint v8, Cand
     return count
 
 
-cdef size_t _yolo_pose(Outputs* o, const OvfastTensor* t, Candidate* boxes) noexcept nogil:
-    """yolo_v8_pose [1, 5 + 3K, N] (centre, size in the model's input pixels, one class's score, then each
-    keypoint's x, y and confidence): the boxes scoring above the threshold, as DL Streamer's, class 0."""
-    cdef size_t i, n = <size_t>t.dims[2], count = 0
-    cdef const float* d = <const float*>t.data
-    for i in range(n):
-        if not (d[4 * n + i] > o.threshold):        # NaN too
-            continue
-        boxes[count].x0 = (d[i] - d[2 * n + i] / 2) / o.content_w
-        boxes[count].x1 = (d[i] + d[2 * n + i] / 2) / o.content_w
-        boxes[count].y0 = (d[n + i] - d[3 * n + i] / 2) / o.content_h
-        boxes[count].y1 = (d[n + i] + d[3 * n + i] / 2) / o.content_h
-        boxes[count].confidence, boxes[count].label_id, boxes[count].index = d[4 * n + i], 0, <uint32_t>i
-        count += 1
-    return count
-
-
-cdef size_t _yolo_obb(Outputs* o, const OvfastTensor* t, Candidate* boxes) noexcept nogil:
-    """yolo_v8_obb [1, 4 + classes + 1, N] (centre, size in the model's input pixels, class scores, angle): the
-    boxes whose best class scores above the threshold, as DL Streamer's (the angle goes onto the region)."""
-    cdef size_t i, k, best, n = <size_t>t.dims[2], classes = <size_t>t.dims[1] - 5, count = 0
-    cdef const float* d = <const float*>t.data
-    for i in range(n):
-        best = 0
-        for k in range(1, classes):
-            if d[(4 + k) * n + i] > d[(4 + best) * n + i]:
-                best = k
-        if not (d[(4 + best) * n + i] > o.threshold):        # NaN too
-            continue
-        boxes[count].x0 = (d[i] - d[2 * n + i] / 2) / o.content_w
-        boxes[count].x1 = (d[i] + d[2 * n + i] / 2) / o.content_w
-        boxes[count].y0 = (d[n + i] - d[3 * n + i] / 2) / o.content_h
-        boxes[count].y1 = (d[n + i] + d[3 * n + i] / 2) / o.content_h
-        boxes[count].confidence, boxes[count].label_id = d[(4 + best) * n + i], <int>best
-        boxes[count].index = <uint32_t>i
-        count += 1
-    return count
-
-
-cdef size_t _yolo_seg(Outputs* o, Converter* c, const OvfastTensorMeta* m, Candidate* boxes) noexcept nogil:
-    """yolo_v8_seg: boxes [1, 4 + classes + M, N] (centre, size in the model's input pixels, class scores, M
-    mask coefficients) with prototypes masks [1, M, h, w]: the best class per box above the threshold, as
-    DL Streamer's; the masks of the boxes NMS keeps are made afterwards (_seg_mask)."""
-    cdef const OvfastTensor* t = &m.tensors[c.inputs[0]]
-    cdef const float* d = <const float*>t.data
+cdef size_t _yolo_columns(Outputs* o, const OvfastTensor* t, size_t classes, Candidate* boxes) noexcept nogil:
+    """The yolo_v8 variants' tables [1, rows, N], a box per column: centre and size in the model's input pixels,
+    `classes` class scores, then the variant's rows (yolo_v8_pose: keypoints after its one score, _obb: the
+    angle, _seg: mask coefficients). Each box whose best class (the first highest) scores above the threshold,
+    as DL Streamer's, with its column as its index."""
     cdef size_t i, k, best, n = <size_t>t.dims[2], count = 0
-    cdef size_t classes = <size_t>(t.dims[1] - 4 - m.tensors[c.inputs[1]].dims[1])
+    cdef const float* d = <const float*>t.data
     for i in range(n):
         best = 0
         for k in range(1, classes):
@@ -572,14 +532,14 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
                 n = _yolo_grids(o, c.grids, c.n_grids, c.yolo_flags, c.classes, m, boxes)
             elif c.kind == CONV_YOLO_V10:
                 n = _yolo_v10(o, c, t, boxes)
-            elif c.kind == CONV_YOLO_POSE:
-                n = _yolo_pose(o, t, boxes)
-            elif c.kind == CONV_YOLO_OBB:
-                n = _yolo_obb(o, t, boxes)
+            elif c.kind == CONV_YOLO_POSE:          # one class
+                n = _yolo_columns(o, t, 1, boxes)
+            elif c.kind == CONV_YOLO_OBB:           # all rows but the angle's
+                n = _yolo_columns(o, t, <size_t>t.dims[1] - 5, boxes)
             elif c.kind == CONV_CENTERFACE:
                 n = _centerface(o, c, m, boxes)
-            elif c.kind == CONV_YOLO_SEG:
-                n = _yolo_seg(o, c, m, boxes)
+            elif c.kind == CONV_YOLO_SEG:           # all rows but the mask coefficients
+                n = _yolo_columns(o, t, <size_t>(t.dims[1] - 4 - m.tensors[c.inputs[1]].dims[1]), boxes)
             else:
                 n = _yolo(o, c, t, c.kind == CONV_YOLO_V8, boxes)
             _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8, m)
