@@ -278,6 +278,42 @@ def test_yolo_v8_seg_boxes_with_their_masks(tmp_path):
         np.testing.assert_allclose(data.reshape(y1 - y0, x1 - x0), 1 / (1 + np.exp(-composed)), rtol=1e-5)
 
 
+def test_mask_rcnn_boxes_with_their_masks(tmp_path):
+    # boxes [N, 5] (corners in input pixels, confidence), i64 labels [N] (class = label + 1) and masks
+    # [N, 7, 9]; boxes 0 and 1 overlap (NMS keeps the surer), 3 is under the threshold
+    rng = np.random.default_rng(15)
+    corners = np.array([[4, 6, 30, 34, 0.9], [6, 7, 31, 35, 0.8], [36, 30, 60, 62, 0.7], [0, 40, 10, 60, 0.2]],
+                       np.float32)
+    x = ops.parameter([1, 64, 64, 3], openvino.Type.u8, name="image")
+    zero = ops.multiply(ops.reduce_mean(ops.convert(x, openvino.Type.f32), np.array([0, 1, 2, 3], np.int64), False),
+                        np.float32(0))
+    outputs = {"boxes": ops.add(ops.constant(corners), zero),
+               "labels": ops.convert(ops.add(ops.constant(np.float32([0, 1, 1, 0])), zero), openvino.Type.i64),
+               "masks": ops.add(ops.constant(rng.uniform(0, 1, (4, 7, 9)).astype(np.float32)), zero)}
+    for name, node in outputs.items():
+        node.output(0).set_names({name})
+    model = openvino.Model(list(outputs.values()), [x], "mask-rcnn")
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "mask_rcnn", "labels": ["background"] + LABELS}]})
+    got = []
+    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.5 {F32}",
+                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
+        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
+                     [(t.name(), t.dims(), t.data()) for t in r.tensors() if t.format() == "segmentation_mask"])
+                    for r in frame.regions()])
+    boxes, labels, masks = openvino.Core().compile_model(model, "CPU", F32_CONFIG)(
+        np.zeros((1, 64, 64, 3), np.uint8)).values()
+    kept = nms([(b[0] / 64, b[1] / 64, b[2] / 64, b[3] / 64, float(b[4]), int(label) + 1, i)
+                for i, (b, label) in enumerate(zip(boxes, labels)) if b[4] >= 0.5], 0.4)
+    assert [k[6] for k in kept] == [0, 2]
+    assert_regions([g[:4] + (None,) for g in got[0]], to_regions([k[:6] for k in kept], 64, 64,
+                                                                 ["background"] + LABELS))
+    for (*_, tensors), k in zip(got[0], kept):
+        ((name, dims, data),) = tensors
+        assert (name, dims) == ("mask_rcnn", [7, 9])
+        np.testing.assert_array_equal(data, masks[k[6]].ravel())
+
+
 def test_yolo_v10_corners_and_labels_modulo_their_count(tmp_path):
     # the proposals as corners, confidence and label; label 4 is class 1 (4 mod 3), one box at the threshold
     rows = [[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, max(scores), int(np.argmax(scores)) + 3 * (i % 2)]
@@ -735,7 +771,8 @@ def test_a_converter_that_does_not_fit_the_models_output(tmp_path, yolo):
                                     (ssd, "yolo_v7", "5 + classes"), (ssd, "yolo_v10", "[1, boxes, 6]"),
                                     (ssd, "yolo_v8_pose", "5 + 3 x keypoints"), (ssd, "yolo_v8_obb", "+ 1, boxes"),
                                     (ssd, "centerface", "reads the outputs heatmap, scale, offset, landmarks"),
-                                    (ssd, "yolo_v8_seg", "reads the outputs boxes, masks")]:
+                                    (ssd, "yolo_v8_seg", "reads the outputs boxes, masks"),
+                                    (ssd, "mask_rcnn", "reads the outputs boxes, labels, masks")]:
         proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [{"converter": converter}]})
         text = bus_error(f"{SRC} ! ovfastinfer model={model} model-proc={proc} ! fakesink")
         assert f"({converter})" in text and words in text and ("output0" if model == yolo else "boxes") in text, text

@@ -22,15 +22,15 @@ from ovfast.gst._yolo_grids import GRID_CONVERTERS, GRID_IOU, GridFields
 CONVERTERS = {"detection_output": 0, "ssd": 0, "boxes_labels": 1, "yolo_v8": 2, "yolo_v11": 2, "yolo_v5": 3,
               "yolo_v7": 3, "yolo_v2": 4, "yolo_v3": 4, "yolo_v4": 4, "yolo_x": 4, "yolo_v10": 5, "yolo_v8_pose": 6,
               "yolo_v11_pose": 6, "yolo_v8_obb": 7, "yolo_v11_obb": 7, "centerface": 8, "yolo_v8_seg": 9,
-              "yolo_v11_seg": 9, "label": 10, "text": 11, "raw_data_copy": 12, "keypoints_hrnet": 13,
-              "keypoints_3d": 14}
+              "yolo_v11_seg": 9, "mask_rcnn": 10, "label": 11, "text": 12, "raw_data_copy": 13, "keypoints_hrnet": 14,
+              "keypoints_3d": 15}
 CONV_YOLO_GRID = 4
 DETECTORS = {"detection_output", "ssd", "boxes_labels", "yolo_v8", "yolo_v11", "yolo_v7", "yolo_v10", "yolo_v8_pose",
              "yolo_v11_pose", "yolo_v8_obb", "yolo_v11_obb", "centerface", "yolo_v8_seg", "yolo_v11_seg",
-             *GRID_CONVERTERS}
+             "mask_rcnn", *GRID_CONVERTERS}
 # the outputs DL Streamer's centerface and yolo_v8_seg read by name, in its order
 NAMED_OUTPUTS = {"centerface": ("heatmap", "scale", "offset", "landmarks"), "yolo_v8_seg": ("boxes", "masks"),
-                 "yolo_v11_seg": ("boxes", "masks")}
+                 "yolo_v11_seg": ("boxes", "masks"), "mask_rcnn": ("boxes", "labels", "masks")}
 # the points DL Streamer's yolo_v8_pose names (COCO's 17) and draws between, unless the file names others
 COCO_POINTS = ["nose", "eye_l", "eye_r", "ear_l", "ear_r", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l",
                "wrist_r", "hip_l", "hip_r", "knee_l", "knee_r", "ankle_l", "ankle_r"]
@@ -304,6 +304,14 @@ class Output:
                 raise CapsError(f"{where} reads f32 boxes [1, 4 + classes + M, N] (centre, size, class scores, M "
                                 f"mask coefficients) and masks [1, M, H, W]; the model's are "
                                 f"{[f'{flat[i]}: {k}{list(d)}' for i, d, k in zip(picked, dims, kinds)]}")
+        elif c == "mask_rcnn":
+            n = shape[-2] if len(shape) >= 2 else 0
+            if (len(picked) != 3 or len(shape) < 2 or shape[-1] != 5 or kinds[0] != "f32" or int(np.prod(dims[1])) != n
+                    or kinds[1] not in ("i64", "i32") or len(dims[2]) < 3 or dims[2][-3] != n
+                    or int(np.prod(dims[2])) != n * dims[2][-1] * dims[2][-2] or kinds[2] != "f32"):
+                raise CapsError(f"{where} reads f32 boxes [N, 5] (corners, confidence), i64 or i32 labels [N] and "
+                                f"f32 masks [N, H, W]; the model's are "
+                                f"{[f'{flat[i]}: {k}{list(d)}' for i, d, k in zip(picked, dims, kinds)]}")
         elif c == "yolo_v10":
             if len(shape) != 3 or shape[0] != 1 or shape[2] < 6 or kinds[0] != "f32":
                 refuse("f32 [1, boxes, 6] (x_min, y_min, x_max, y_max, confidence, label)")
@@ -332,7 +340,7 @@ class Output:
         layer = names[picked[0]][0] if names[picked[0]] else f"output{picked[0]}"
         # DL Streamer's names for the tensors these converters hang on each box
         attribute = self.attribute or {"centerface": "centerface", "yolo_v8_seg": "mask_yolov8",
-                                       "yolo_v11_seg": "mask_yolov8"}.get(
+                                       "yolo_v11_seg": "mask_yolov8", "mask_rcnn": "mask_rcnn"}.get(
             c, "keypoints" if c.endswith("_pose") else re.sub(r"[^A-Za-z0-9/_.:+-]", "_", layer))
         if not re.match(r"[A-Za-z][A-Za-z0-9/_.:+-]*$", attribute):
             if self.attribute:
@@ -347,7 +355,8 @@ class Output:
         self.point_names_b = [v.encode() for v in self.point_names]
         self.point_connections_b = [v.encode() for v in self.point_connections]
         self.points_format_b = {"centerface": b"landmark_points", "yolo_v8_seg": b"segmentation_mask",
-                                "yolo_v11_seg": b"segmentation_mask"}.get(c, b"keypoints")
+                                "yolo_v11_seg": b"segmentation_mask", "mask_rcnn": b"segmentation_mask"}.get(
+            c, b"keypoints")
         return self
 
 

@@ -19,8 +19,8 @@ cdef extern from "postproc.h" nogil:
 
 cdef enum:                   # the detectors first (with NMS from CONV_YOLO_V8 on)
     CONV_SSD, CONV_BOXES_LABELS, CONV_YOLO_V8, CONV_YOLO_V5, CONV_YOLO_GRID, CONV_YOLO_V10, CONV_YOLO_POSE,
-    CONV_YOLO_OBB, CONV_CENTERFACE, CONV_YOLO_SEG, CONV_LABEL, CONV_TEXT, CONV_RAW, CONV_KEYPOINTS_HRNET,
-    CONV_KEYPOINTS_3D
+    CONV_YOLO_OBB, CONV_CENTERFACE, CONV_YOLO_SEG, CONV_MASK_RCNN, CONV_LABEL, CONV_TEXT, CONV_RAW,
+    CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D
 
 cdef enum:                   # the label converter's methods
     METHOD_MAX, METHOD_SOFTMAX, METHOD_INDEX, METHOD_COMPOUND, METHOD_MULTI, METHOD_SOFTMAX_MULTI
@@ -75,7 +75,8 @@ cdef void _converters_set(Outputs* o, object session):
             o.conv[i].yolo_flags = c.grid.flags()
             o.conv[i].classes = c.grid.classes
             o.conv[i].n_proposals = sum(g[1] * g[2] * g[3] for g in c.grids)
-        if c.kind in (CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D, CONV_YOLO_POSE, CONV_CENTERFACE, CONV_YOLO_SEG):
+        if c.kind in (CONV_KEYPOINTS_HRNET, CONV_KEYPOINTS_3D, CONV_YOLO_POSE, CONV_CENTERFACE, CONV_YOLO_SEG,
+                      CONV_MASK_RCNN):
             o.conv[i].keypoints = _keypoints_template(o, &o.conv[i], c)
 
 
@@ -167,6 +168,7 @@ cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area,
     cdef char* dropped
     cdef GstVideoRegionOfInterestMeta* roi
     cdef const OvfastTensor* t = &m.tensors[c.inputs[0]]
+    cdef const OvfastTensor* p
     if n == 0:
         return
     qsort(boxes, n, sizeof(Candidate), _by_confidence)
@@ -184,6 +186,11 @@ cdef void _boxes_out(Outputs* o, Converter* c, GstBuffer* buf, const Area* area,
             _centerface_landmarks(o, c, roi, m, boxes[i].index, boxes[i].confidence)
         elif roi != NULL and c.kind == CONV_YOLO_SEG:
             _seg_mask(o, c, roi, m, boxes[i].index)
+        elif roi != NULL and c.kind == CONV_MASK_RCNN and c.keypoints != NULL:     # the box's mask as it is
+            p = &m.tensors[c.inputs[2]]
+            ovf_region_keypoints(roi, c.keypoints, <const float*>p.data + boxes[i].index * p.dims[p.rank - 2]
+                                 * p.dims[p.rank - 1], <guint>p.dims[p.rank - 2], <guint>p.dims[p.rank - 1], NULL,
+                                 -1.0)
         if not nms:
             continue
         for j in range(i + 1, n):
@@ -251,6 +258,31 @@ cdef size_t _yolo_columns(Outputs* o, const OvfastTensor* t, size_t classes, Can
         boxes[count].y0 = (d[n + i] - d[3 * n + i] / 2) / o.content_h
         boxes[count].y1 = (d[n + i] + d[3 * n + i] / 2) / o.content_h
         boxes[count].confidence, boxes[count].label_id = d[(4 + best) * n + i], <int>best
+        boxes[count].index = <uint32_t>i
+        count += 1
+    return count
+
+
+cdef size_t _mask_rcnn(Outputs* o, Converter* c, const OvfastTensorMeta* m, Candidate* boxes) noexcept nogil:
+    """mask_rcnn with three outputs, as DL Streamer's: boxes [..., N, 5] (corners in the model's input pixels,
+    confidence), labels [N] (the class is the label + 1) and masks [..., N, H, W]: the boxes at or above the
+    threshold (their masks go onto the regions NMS keeps)."""
+    cdef const OvfastTensor* t = &m.tensors[c.inputs[0]]
+    cdef const OvfastTensor* labels = &m.tensors[c.inputs[1]]
+    cdef size_t i, count = 0, n = <size_t>t.dims[t.rank - 2]
+    cdef const float* r
+    cdef int64_t label
+    for i in range(n):
+        r = <const float*>t.data + 5 * i
+        if not (r[4] >= o.threshold):       # NaN too
+            continue
+        if labels.element_type[0] == c'i' and labels.element_type[1] == c'6':
+            label = (<const int64_t*>labels.data)[i]
+        else:
+            label = (<const int32_t*>labels.data)[i]
+        boxes[count].x0, boxes[count].y0 = r[0] / o.content_w, r[1] / o.content_h
+        boxes[count].x1, boxes[count].y1 = r[2] / o.content_w, r[3] / o.content_h
+        boxes[count].confidence, boxes[count].label_id = r[4], <int>(label + 1)
         boxes[count].index = <uint32_t>i
         count += 1
     return count
@@ -521,7 +553,7 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
         t = &m.tensors[c.inputs[0]]
         if c.kind == CONV_RAW:
             continue                # the raw outputs are on the frame already (OvfastTensorMeta)
-        if c.kind <= CONV_YOLO_SEG:
+        if c.kind <= CONV_MASK_RCNN:
             n = c.n_proposals if c.kind == CONV_YOLO_GRID else t.nbytes // sizeof(float)     # room for all
             boxes = <Candidate*>g_malloc(sizeof(Candidate) * (n if n else 1))
             if c.kind == CONV_SSD:
@@ -540,6 +572,8 @@ cdef void _convert(Outputs* o, GstBuffer* buf, const OvfastTensorMeta* m, const 
                 n = _centerface(o, c, m, boxes)
             elif c.kind == CONV_YOLO_SEG:           # all rows but the mask coefficients
                 n = _yolo_columns(o, t, <size_t>(t.dims[1] - 4 - m.tensors[c.inputs[1]].dims[1]), boxes)
+            elif c.kind == CONV_MASK_RCNN:
+                n = _mask_rcnn(o, c, m, boxes)
             else:
                 n = _yolo(o, c, t, c.kind == CONV_YOLO_V8, boxes)
             _boxes_out(o, c, buf, area, boxes, n, c.kind >= CONV_YOLO_V8, m)
