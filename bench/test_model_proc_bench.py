@@ -68,25 +68,33 @@ def source(n=FRAMES):
     return f"videotestsrc num-buffers={n} pattern=ball ! {caps()}"
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model_proc")
-    model = yolo_like()
-    path = os.path.join(str(folder), "yolo.xml")
+def model_files(folder, model, converter):
+    """The model's IR and a model-proc file with one output_postproc entry (converter's fields, with this
+    bench's NMS threshold and labels) in folder; and the model with ovfastinfer's preprocessing for the probe."""
+    path = os.path.join(str(folder), "model.xml")
     openvino.save_model(model, path, compress_to_fp16=False)
-    proc = os.path.join(str(folder), "yolo.json")
+    proc = os.path.join(str(folder), "model-proc.json")
     with open(proc, "w") as f:
         json.dump({"json_schema_version": "2.2.0", "input_preproc": [], "output_postproc": [
-            {"converter": "yolo_v8", "iou_threshold": IOU, "labels": [f"c{i}" for i in range(CLASSES)]}]}, f)
+            {**converter, "iou_threshold": IOU, "labels": [f"c{i}" for i in range(CLASSES)]}]}, f)
     framed, _ = ovfast.gst.frame_model(model, "BGR", SIDE, SIDE, (SIDE * 3,), (0,))
     return path, proc, framed
 
 
-def test_ovfast_model_proc(benchmark, files):
+def run_ovfast(benchmark, files, group):
     path, proc, _ = files
-    benchmark.group = "model-proc yolo_v8"
+    benchmark.group = group
     timed(benchmark, f"{source()} ! ovfastdetect model={path} model-proc={proc} threshold={THRESHOLD} jobs=2 "
                      f"config=PERFORMANCE_HINT=THROUGHPUT ! fakesink sync=false", rounds=3, frames=FRAMES)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return model_files(tmp_path_factory.mktemp("model_proc"), yolo_like(), {"converter": "yolo_v8"})
+
+
+def test_ovfast_model_proc(benchmark, files):
+    run_ovfast(benchmark, files, "model-proc yolo_v8")
 
 
 def numpy_nms(out):
@@ -183,24 +191,12 @@ def yolo_v3_like(side=SIDE):
 
 @pytest.fixture(scope="module")
 def v3_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("model_proc_v3")
-    model = yolo_v3_like()
-    path = os.path.join(str(folder), "yolo3.xml")
-    openvino.save_model(model, path, compress_to_fp16=False)
-    proc = os.path.join(str(folder), "yolo3.json")
-    with open(proc, "w") as f:
-        json.dump({"json_schema_version": "2.2.0", "input_preproc": [], "output_postproc": [
-            {"converter": "yolo_v3", "iou_threshold": IOU, "classes": CLASSES, "anchors": ANCHORS, "masks": MASKS,
-             "labels": [f"c{i}" for i in range(CLASSES)]}]}, f)
-    framed, _ = ovfast.gst.frame_model(model, "BGR", SIDE, SIDE, (SIDE * 3,), (0,))
-    return path, proc, framed
+    return model_files(tmp_path_factory.mktemp("model_proc_v3"), yolo_v3_like(),
+                       {"converter": "yolo_v3", "classes": CLASSES, "anchors": ANCHORS, "masks": MASKS})
 
 
 def test_ovfast_model_proc_yolo_v3(benchmark, v3_files):
-    path, proc, _ = v3_files
-    benchmark.group = "model-proc yolo_v3"
-    timed(benchmark, f"{source()} ! ovfastdetect model={path} model-proc={proc} threshold={THRESHOLD} jobs=2 "
-                     f"config=PERFORMANCE_HINT=THROUGHPUT ! fakesink sync=false", rounds=3, frames=FRAMES)
+    run_ovfast(benchmark, v3_files, "model-proc yolo_v3")
 
 
 def numpy_yolo_v3(outputs):

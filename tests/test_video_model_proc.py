@@ -203,6 +203,18 @@ def test_yolo_v8_obb_boxes_carry_their_angle(tmp_path):
     assert [g[4] for g in got[0]] == pytest.approx([k[6] for k in kept], abs=1e-6) and len(kept) == 3
 
 
+def boxes_with_tensors(model, proc, tensor_format, folder):
+    """One black 64 x 64 frame through `ovfastinfer model-proc=proc threshold=0.5`: its regions as (label, rect,
+    label_id, confidence, [a dict per tensor of tensor_format: its fields, name, dims and data])."""
+    got = []
+    for frame in appsrc_frames(f"ovfastinfer model={save(model, folder)} model-proc={proc} threshold=0.5 {F32}",
+                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
+        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
+                     [dict({k: t[k] for k in t.fields()}, name=t.name(), dims=t.dims(), data=t.data())
+                      for t in r.tensors() if t.format() == tensor_format]) for r in frame.regions()])
+    return got[0]
+
+
 def test_centerface_faces_and_their_landmarks(tmp_path):
     # 16 x 16 maps of a 64 x 64 input: three sure cells (two side by side: NMS keeps the surer), one at the
     # threshold (dropped: above only), the rest low
@@ -214,12 +226,7 @@ def test_centerface_faces_and_their_landmarks(tmp_path):
     model = constant_model(outputs)
     proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
         {"converter": "centerface", "labels": ["background", "face"]}]})
-    got = []
-    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.5 {F32}",
-                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
-        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
-                     [(t.name(), t.format(), t.dims(), t.confidence(), t.data()) for t in r.tensors()
-                      if t.format() == "landmark_points"]) for r in frame.regions()])
+    got = boxes_with_tensors(model, proc, "landmark_points", tmp_path)
     out = dict(zip(outputs, openvino.Core().compile_model(model, "CPU", F32_CONFIG)(
         np.zeros((1, 64, 64, 3), np.uint8)).values()))
     faces = []
@@ -234,13 +241,13 @@ def test_centerface_faces_and_their_landmarks(tmp_path):
         faces.append((x / 64, y / 64, (x + w) / 64, (y + h) / 64, float(out["heatmap"][0, 0, row, col]), 1, points))
     kept = nms(faces, 0.4)
     assert len(kept) == 2 and len(faces) == 3
-    assert_regions([g[:4] + (None,) for g in got[0]], to_regions([k[:6] for k in kept], 64, 64,
+    assert_regions([g[:4] + (None,) for g in got], to_regions([k[:6] for k in kept], 64, 64,
                                                                  ["background", "face"]))
-    for (*_, tensors), k in zip(got[0], kept):
-        ((name, fmt, dims, confidence, data),) = tensors
-        assert (name, fmt, dims) == ("centerface", "landmark_points", [1, 10])
-        assert confidence == pytest.approx(k[4], abs=1e-6)
-        np.testing.assert_allclose(data, k[6], rtol=1e-5)
+    for (*_, tensors), k in zip(got, kept):
+        (t,) = tensors
+        assert (t["name"], t["dims"]) == ("centerface", [1, 10])
+        assert t["confidence"] == pytest.approx(k[4], abs=1e-6)
+        np.testing.assert_allclose(t["data"], k[6], rtol=1e-5)
 
 
 def test_yolo_v8_seg_boxes_with_their_masks(tmp_path):
@@ -253,29 +260,24 @@ def test_yolo_v8_seg_boxes_with_their_masks(tmp_path):
     model = constant_model({"boxes": boxes, "masks": rng.normal(0, 1, (1, 4, 16, 16))})
     proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
         {"converter": "yolo_v8_seg", "labels": LABELS}]})
-    got = []
-    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.5 {F32}",
-                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
-        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
-                     [(t.name(), t.dims(), t.data()) for t in r.tensors() if t.format() == "segmentation_mask"])
-                    for r in frame.regions()])
+    got = boxes_with_tensors(model, proc, "segmentation_mask", tmp_path)
     table, protos = openvino.Core().compile_model(model, "CPU", F32_CONFIG)(np.zeros((1, 64, 64, 3), np.uint8)).values()
     table, protos = table[0].T, protos[0]
     kept = nms([((r[0] - r[2] / 2) / 64, (r[1] - r[3] / 2) / 64, (r[0] + r[2] / 2) / 64, (r[1] + r[3] / 2) / 64,
                  float(r[4:7].max()), int(r[4:7].argmax()), i) for i, r in enumerate(table) if r[4:7].max() > 0.5],
                0.4)
-    assert_regions([g[:4] + (None,) for g in got[0]], to_regions([k[:6] for k in kept], 64, 64))
+    assert_regions([g[:4] + (None,) for g in got], to_regions([k[:6] for k in kept], 64, 64))
     assert any(table[k[6]][0] + table[k[6]][2] / 2 > 64 for k in kept)        # the box over the edge is kept
-    for (*_, tensors), k in zip(got[0], kept):
+    for (*_, tensors), k in zip(got, kept):
         r = table[k[6]]
         # DL Streamer's crop: corner and size in prototype cells, truncated (clamped to the map here)
         x0, y0 = int((r[0] - r[2] / 2) * 16 / 64), int((r[1] - r[3] / 2) * 16 / 64)
         x1, y1 = min(x0 + int(r[2] * 16 / 64), 16), min(y0 + int(r[3] * 16 / 64), 16)
         x0, y0 = max(x0, 0), max(y0, 0)
         composed = np.tensordot(r[7:].astype(np.float64), protos, 1)[y0:y1, x0:x1]
-        ((name, dims, data),) = tensors
-        assert (name, dims) == ("mask_yolov8", [x1 - x0, y1 - y0])
-        np.testing.assert_allclose(data.reshape(y1 - y0, x1 - x0), 1 / (1 + np.exp(-composed)), rtol=1e-5)
+        (t,) = tensors
+        assert (t["name"], t["dims"]) == ("mask_yolov8", [x1 - x0, y1 - y0])
+        np.testing.assert_allclose(t["data"].reshape(y1 - y0, x1 - x0), 1 / (1 + np.exp(-composed)), rtol=1e-5)
 
 
 def test_mask_rcnn_boxes_with_their_masks(tmp_path):
@@ -295,23 +297,18 @@ def test_mask_rcnn_boxes_with_their_masks(tmp_path):
     model = openvino.Model(list(outputs.values()), [x], "mask-rcnn")
     proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
         {"converter": "mask_rcnn", "labels": ["background"] + LABELS}]})
-    got = []
-    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.5 {F32}",
-                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
-        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
-                     [(t.name(), t.dims(), t.data()) for t in r.tensors() if t.format() == "segmentation_mask"])
-                    for r in frame.regions()])
+    got = boxes_with_tensors(model, proc, "segmentation_mask", tmp_path)
     boxes, labels, masks = openvino.Core().compile_model(model, "CPU", F32_CONFIG)(
         np.zeros((1, 64, 64, 3), np.uint8)).values()
     kept = nms([(b[0] / 64, b[1] / 64, b[2] / 64, b[3] / 64, float(b[4]), int(label) + 1, i)
                 for i, (b, label) in enumerate(zip(boxes, labels)) if b[4] >= 0.5], 0.4)
     assert [k[6] for k in kept] == [0, 2]
-    assert_regions([g[:4] + (None,) for g in got[0]], to_regions([k[:6] for k in kept], 64, 64,
+    assert_regions([g[:4] + (None,) for g in got], to_regions([k[:6] for k in kept], 64, 64,
                                                                  ["background"] + LABELS))
-    for (*_, tensors), k in zip(got[0], kept):
-        ((name, dims, data),) = tensors
-        assert (name, dims) == ("mask_rcnn", [7, 9])
-        np.testing.assert_array_equal(data, masks[k[6]].ravel())
+    for (*_, tensors), k in zip(got, kept):
+        (t,) = tensors
+        assert (t["name"], t["dims"]) == ("mask_rcnn", [7, 9])
+        np.testing.assert_array_equal(t["data"], masks[k[6]].ravel())
 
 
 def test_yolo_v10_corners_and_labels_modulo_their_count(tmp_path):
@@ -342,25 +339,21 @@ def test_yolo_v8_pose_boxes_with_their_keypoints(tmp_path):
     model = constant_model({"output0": np.array(rows, np.float32).T[None]})
     proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
         {"converter": "yolo_v8_pose", "labels": ["person"]}]})
-    got = []
-    for frame in appsrc_frames(f"ovfastinfer model={save(model, tmp_path)} model-proc={proc} threshold=0.5 {F32}",
-                               [np.zeros((64, 64, 3), np.uint8)], "BGR", 64, 64):
-        got.append([(r.label(), tuple(r.rect()), r.label_id(), r.confidence(),
-                     [(t.name(), t.dims(), t["point_names"], t["confidence"], t.data()) for t in r.tensors()
-                      if t.format() == "keypoints"]) for r in frame.regions()])
+    got = boxes_with_tensors(model, proc, "keypoints", tmp_path)
     table = openvino.Core().compile_model(model, "CPU", F32_CONFIG)(np.zeros((1, 64, 64, 3), np.uint8))[0][0].T
     kept = nms([((r[0] - r[2] / 2) / 64, (r[1] - r[3] / 2) / 64, (r[0] + r[2] / 2) / 64, (r[1] + r[3] / 2) / 64,
                  float(r[4]), 0, i) for i, r in enumerate(table) if r[4] > 0.5], 0.4)
     assert [k[6] for k in kept] == [0, 4]
-    assert_regions([g[:4] + (None,) for g in got[0]], to_regions([k[:6] for k in kept], 64, 64, ["person"]))
-    for (*_, tensors), k in zip(got[0], kept):
+    assert_regions([g[:4] + (None,) for g in got], to_regions([k[:6] for k in kept], 64, 64, ["person"]))
+    for (*_, tensors), k in zip(got, kept):
         r = table[k[6]]
         x0, y0 = r[0] - r[2] / 2, r[1] - r[3] / 2
         points = r[5:].reshape(17, 3)
-        ((name, dims, names, confidences, data),) = tensors
-        assert (name, dims, names[:2], len(names)) == ("keypoints", [17, 2], ["nose", "eye_l"], 17)
-        np.testing.assert_allclose(confidences, points[:, 2], rtol=1e-6)
-        np.testing.assert_allclose(data.reshape(17, 2), np.column_stack([(points[:, 0] - x0) / r[2],
+        (t,) = tensors
+        assert (t["name"], t["dims"], t["point_names"][:2], len(t["point_names"])) == ("keypoints", [17, 2],
+                                                                                       ["nose", "eye_l"], 17)
+        np.testing.assert_allclose(t["confidence"], points[:, 2], rtol=1e-6)
+        np.testing.assert_allclose(t["data"].reshape(17, 2), np.column_stack([(points[:, 0] - x0) / r[2],
                                                                           (points[:, 1] - y0) / r[3]]), atol=1e-5)
 
 
