@@ -280,6 +280,20 @@ def test_yolo_v8_seg_boxes_with_their_masks(tmp_path):
         np.testing.assert_allclose(t["data"].reshape(y1 - y0, x1 - x0), 1 / (1 + np.exp(-composed)), rtol=1e-5)
 
 
+def test_yolo_v8_seg_box_of_no_whole_cells_gets_no_mask(tmp_path):
+    # a box 1e30 wide (a region over the whole width, but no cells to crop) and a NaN-centred one next to a
+    # usual one: only the usual one gets a mask, and nothing crashes
+    proposals = [(32, 10, 1e30, 8, [0.9, 0.0, 0.0]), (float("nan"), 30, 8, 8, [0.0, 0.0, 0.85]),
+                 (20, 50, 12, 10, [0.0, 0.8, 0.0])]
+    boxes = np.concatenate([yolo_v8_output(proposals)[0], np.ones((4, 3), np.float32)], 0)[None]
+    model = constant_model({"boxes": boxes, "masks": np.zeros((1, 4, 16, 16), np.float32)})
+    proc = write(tmp_path, {"json_schema_version": "2.2.0", "output_postproc": [
+        {"converter": "yolo_v8_seg", "labels": LABELS}]})
+    got = boxes_with_tensors(model, proc, "segmentation_mask", tmp_path)
+    assert [(g[0], g[1][2], len(g[4])) for g in got] == [("person", 64, 0), ("car", 12, 1)]
+    np.testing.assert_array_equal(got[1][4][0]["data"], np.full(3 * 2, 0.5, np.float32))    # sigmoid(0)
+
+
 def test_mask_rcnn_boxes_with_their_masks(tmp_path):
     # boxes [N, 5] (corners in input pixels, confidence), i64 labels [N] (class = label + 1) and masks
     # [N, 7, 9]; boxes 0 and 1 overlap (NMS keeps the surer), 3 is under the threshold

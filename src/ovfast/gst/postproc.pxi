@@ -300,10 +300,13 @@ cdef void _seg_mask(Outputs* o, Converter* c, GstVideoRegionOfInterestMeta* roi,
     cdef size_t n = <size_t>t.dims[2], masks = <size_t>p.dims[1], mh = <size_t>p.dims[2], mw = <size_t>p.dims[3]
     cdef size_t first = <size_t>t.dims[1] - masks, k, r, col
     cdef float w = d[2 * n + i], h = d[3 * n + i]
-    cdef long x0 = <long>((d[i] - w / 2) * mw / o.model_w), y0 = <long>((d[n + i] - h / 2) * mh / o.model_h)
-    cdef long cw = <long>(w * mw / o.model_w), ch = <long>(h * mh / o.model_h)
+    cdef long x0, y0, cw, ch
     cdef float value
     cdef float* mask
+    if not (-1e7 < d[i] < 1e7 and -1e7 < d[n + i] < 1e7 and w < 1e7 and h < 1e7):     # NaN too: no whole cells
+        return
+    x0, y0 = <long>((d[i] - w / 2) * mw / o.model_w), <long>((d[n + i] - h / 2) * mh / o.model_h)
+    cw, ch = <long>(w * mw / o.model_w), <long>(h * mh / o.model_h)
     if x0 < 0:
         cw, x0 = cw + x0, 0
     if y0 < 0:
