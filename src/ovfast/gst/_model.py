@@ -98,7 +98,11 @@ def frame_model(model, fmt, width, height, strides=None, offsets=None, dynamic=F
     if want not in (1, 3):
         raise CapsError(f"the model's input '{name}' takes {channels} channels (layout {layout}, shape {shape}); "
                         f"ovfastinfer feeds 1 (GRAY8) or 3 (colour) channels")
-    if gray_model != (fmt == "GRAY8"):
+    to_gray = model_color == ColorFormat.GRAY        # model-proc's color_space GRAYSCALE
+    if to_gray and not gray_model:
+        raise CapsError(f"color_space GRAYSCALE feeds one channel, but the model's input '{name}' takes {channels} "
+                        f"(layout {layout}, shape {shape})")
+    if gray_model != (fmt == "GRAY8") and not to_gray:
         raise CapsError(f"the model's input '{name}' takes {want} channel{'s' if want > 1 else ''} (shape {shape}), "
                         f"but the frames are {fmt}: put videoconvert ! video/x-raw,format="
                         f"{'GRAY8' if gray_model else 'BGR'} before ovfastinfer")
@@ -117,7 +121,11 @@ def frame_model(model, fmt, width, height, strides=None, offsets=None, dynamic=F
     pre = ppp.input().preprocess()
     if model.input().get_element_type() != element_type:
         pre.convert_element_type(model.input().get_element_type())
-    if not gray_model and fmt != model_color.name:
+    if to_gray and fmt != "GRAY8":
+        if frame_channels == 4:            # OpenVINO converts BGRx to grey through BGR only
+            pre.convert_color(ColorFormat.BGR)
+        pre.convert_color(ColorFormat.GRAY)
+    elif not gray_model and fmt != model_color.name:
         pre.convert_color(model_color)     # OpenVINO's models take BGR unless they say otherwise (model-proc)
     mh, mw = shape[layout.index("H")], shape[layout.index("W")]
     if (dynamic and mh.is_static and mw.is_static) or (not dynamic and (
@@ -392,8 +400,8 @@ class Session:
         self.converters, self.content = [], (1, 1, 1, 1)
         if model_proc is not None:      # its converters take the place of output=
             self.mode = MODE_MODEL_PROC
-            self.converters = model_proc.plan(outputs)
             self.content = tuple(float(v) for v in content)
+            self.converters = model_proc.plan(outputs, self.content)
             return
         if self.mode == MODES["detection"]:
             if len(dims) != 4 or dims[:2] != (1, 1) or dims[3] != 7 or first.get_element_type() != openvino.Type.f32:

@@ -30,7 +30,8 @@ include "python_gate.pxi"       # Python on GStreamer's threads
 include "meta.pxi"              # OvfastTensorMeta
 include "element.pxi"           # the skeleton every element stands on
 include "decode.pxi"            # what a run's outputs become on its frame (meta; postproc, its part)
-include "postproc.pxi"          # model-proc's converters (meta, decode)
+include "yolo_grids.pxi"        # model-proc's YOLO converters on raw grids (meta, decode)
+include "postproc.pxi"          # model-proc's converters (meta, decode, yolo_grids)
 include "batch.pxi"             # a frame's run through a DynamicBatcher (meta, decode)
 include "reclassify.pxi"        # ovfastinfer's reclassify-interval (element)
 include "infer_model.pxi"       # ovfastinfer's state and model (python_gate, element, decode, batch)

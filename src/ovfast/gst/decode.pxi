@@ -132,34 +132,36 @@ cdef void _detections(Outputs* o, GstBuffer* buf, const void* data, size_t nbyte
         box = <const float*>data + 7 * i
         if box[0] < 0:          # image_id -1 ends the list
             break
-        if box[2] < o.threshold:
+        if not (box[2] >= o.threshold):     # NaN too
             continue
         _box_region(o, buf, area, <int>box[1], _label(o, <int>box[1], scratch, sizeof(scratch)), box[2],
                     box[3], box[4], box[5], box[6])
 
 
-cdef void _box_region(Outputs* o, GstBuffer* buf, const Area* area, int label_id, const char* name,
-                      double confidence, double x0, double y0, double x1, double y1) noexcept nogil:
+cdef GstVideoRegionOfInterestMeta* _box_region(Outputs* o, GstBuffer* buf, const Area* area, int label_id,
+                                               const char* name, double confidence, double x0, double y0, double x1,
+                                               double y1) noexcept nogil:
     """A box (corners as fractions of the area the run looked at, clamped to it) onto the frame as a region
-    with a "detection" structure; none if it is empty in whole pixels."""
+    with a "detection" structure; none (NULL) if it is empty in whole pixels."""
     cdef guint px, py, pw, ph
     cdef GstVideoRegionOfInterestMeta* roi
     x0, y0, x1, y1 = _clamp01(x0), _clamp01(y0), _clamp01(x1), _clamp01(y1)
-    if x1 <= x0 or y1 <= y0:
-        return
+    if not (x1 > x0 and y1 > y0):      # NaN corners too
+        return NULL
     px = area.x + <guint>(x0 * area.w + 0.5)
     py = area.y + <guint>(y0 * area.h + 0.5)
     pw = <guint>(x1 * area.w + 0.5) - <guint>(x0 * area.w + 0.5)
     ph = <guint>(y1 * area.h + 0.5) - <guint>(y0 * area.h + 0.5)
     if pw == 0 or ph == 0:
-        return
+        return NULL
     roi = ovf_add_region(buf, name, px, py, pw, ph)
     if roi == NULL:
-        return
+        return NULL
     roi.parent_id = area.roi_id      # 0 (no parent) for the whole frame
     # normalised to the frame, as DL Streamer's x_min ... are
     ovf_region_detection(roi, name, label_id, confidence, <double>px / o.width, <double>py / o.height,
                          <double>(px + pw) / o.width, <double>(py + ph) / o.height)
+    return roi
 
 
 cdef void _classification(Outputs* o, GstBuffer* buf, const void* data, size_t nbytes,

@@ -509,7 +509,8 @@ cdef void _infer_props(Prop* p, const char* output, const char* region) noexcept
           "waiting then)", PROP_UINT, _at(&s, &s.batch_timeout), NULL, 0, 60000, 0)
     _prop(&p[19], "model-proc", "Model-proc", "DL Streamer's model-proc JSON file (schema 2.x): input_preproc "
           "(color_space, resize, range, mean, std, padding) inside the model; output_postproc's converters "
-          "(detection_output, boxes_labels, yolo_v5, yolo_v8, label, text, raw_data_copy) in place of output",
+          "(detection_output, boxes_labels, yolo_v2 to yolo_v11 with their pose, obb and seg variants, yolo_x, "
+          "centerface, mask_rcnn, label, text, raw_data_copy, keypoints_hrnet, keypoints_3d) in place of output",
           PROP_STRING, _at(&s, &s.model_proc))
     # gvaclassify's reclassify-interval, with ovfasttrack's object ids
     _prop(&p[20], "reclassify-interval", "Reclassify interval", "With region inference: a region whose tracked "
