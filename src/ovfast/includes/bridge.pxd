@@ -1,6 +1,7 @@
 # Declarations of ovfast/_bridge.hpp: what the C API lacks, done on the C++ objects behind its handles.
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libcpp cimport bool as cbool
+from libcpp.pair cimport pair
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
@@ -12,6 +13,8 @@ cdef extern from "_bridge.hpp" nogil:
     void ovf_model_release(ov_model_t* model)
     vector[string] ovf_port_names(const ov_output_const_port_t* port) except +
     size_t ovf_port_node_index(const ov_output_const_port_t* port)
+    vector[string] ovf_port_node_names(const ov_output_const_port_t* port) except +
+    vector[pair[string, string]] ovf_port_rt_info(const ov_output_const_port_t* port, cbool of_node) except +
     int64_t ovf_now_ns()
     cbool ovf_request_drop_callback(ov_infer_request_t* request)
     vector[string] ovf_tensor_strings(const ov_tensor_t* tensor) except +
