@@ -16,13 +16,23 @@
 #include "_pool.hpp"
 #include "openvino/core/model.hpp"
 #include "openvino/core/node_output.hpp"
+#include "openvino/runtime/compiled_model.hpp"
+#include "openvino/runtime/core.hpp"
 #include "openvino/runtime/exception.hpp"
 #include "openvino/runtime/infer_request.hpp"
 #include "openvino/runtime/tensor.hpp"
 #include "openvino/runtime/variable_state.hpp"
 
+struct ov_core {
+    std::shared_ptr<ov::Core> object;
+};
+
 struct ov_model {
     std::shared_ptr<ov::Model> object;
+};
+
+struct ov_compiled_model {
+    std::shared_ptr<ov::CompiledModel> object;
 };
 
 struct ov_output_const_port {
@@ -96,6 +106,16 @@ static inline std::vector<std::pair<std::string, std::string>> ovf_port_rt_info(
         }
     }
     return pairs;
+}
+
+// Not in the C API: a Core letting go of its plugin for a device, and a compiled model freeing the memory
+// it keeps between inferences. OpenVINO's errors are thrown for Cython's `except +`.
+static inline void ovf_core_unload_plugin(ov_core_t* core, const std::string& device) {
+    core->object->unload_plugin(device);
+}
+
+static inline void ovf_compiled_model_release_memory(ov_compiled_model_t* model) {
+    model->object->release_memory();
 }
 
 // String tensors: the C API makes them (ov_tensor_create with the string type) but has no getter, and
