@@ -1,6 +1,7 @@
 """The differences from openvino that docs/differences.md lists and no other test shows: each runs on both
 libraries and asserts what each does. test_docs.py checks that every test the page names exists."""
 
+import pickle
 import threading
 import warnings
 
@@ -38,6 +39,16 @@ def test_port_nodes_are_rebuilt_with_rt_info_as_text(lib):
         with pytest.warns(DeprecationWarning):
             port.get_rt_info()["mine"] = "kept"
     assert port.get_rt_info()["mine"].astype(str) == "kept"
+
+
+def test_ports_pickle_by_value():
+    compiled = ovfast.compile_model(relu_model(), "CPU")
+    compiled.input(0).get_node()
+    port = pickle.loads(pickle.dumps(compiled.input(0)))
+    assert repr(port) == repr(compiled.input(0)) and port != compiled.input(0)   # a description, not the port
+    assert port.get_node().friendly_name == "x" and port.get_element_type() == openvino.Type.f32
+    with pytest.raises(TypeError, match="cannot pickle"):
+        pickle.dumps(openvino.compile_model(relu_model(), "CPU").input(0))
 
 
 @pytest.mark.parametrize("lib", sorted(LIBS))

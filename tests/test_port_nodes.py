@@ -2,6 +2,7 @@
 a Result per output fed by a stand-in Parameter named after the model's producer), with friendly names,
 tensor names, types, shapes and runtime info; compared field by field with openvino's for the same model."""
 
+import copy
 import gc
 
 import numpy as np
@@ -124,3 +125,17 @@ def test_a_node_ovfast_cannot_rebuild_names_its_kind():
 def test_a_ports_docstring_is_openvinos(ov):
     port = ov.compile_model(two_output_model(), "CPU").inputs[0]
     assert port.__doc__ == openvino.ConstOutput.__doc__
+
+
+def test_a_ports_copy_is_the_port_and_deepcopy_is_refused(ov):
+    compiled = ov.compile_model(two_output_model(), "CPU")
+    port = compiled.output(0)
+    node = port.get_node()
+    twin = copy.copy(port)
+    assert twin == port and hash(twin) == hash(port) and twin.get_node() is node
+    np.testing.assert_array_equal(compiled(np.ones((2, 3), np.float32))[twin], 2)
+    with pytest.raises(TypeError) as refused:
+        copy.deepcopy(port)
+    with pytest.raises(TypeError) as openvinos:
+        copy.deepcopy(openvino.compile_model(two_output_model(), "CPU").output(0))
+    assert str(refused.value).startswith(str(openvinos.value))

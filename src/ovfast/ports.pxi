@@ -90,6 +90,19 @@ cdef class ConstOutput:
     def target_inputs(self):
         return self.get_target_inputs()
 
+    def __copy__(self):
+        return self   # a port does not change: the copy is the port (equal, same hash, same node)
+
+    def __deepcopy__(self, memo):
+        raise TypeError("Cannot deepcopy 'openvino.ConstOutput' object. A port belongs to its compiled model; "
+                        "copy.copy gives the port itself")
+
+    def __reduce__(self):
+        # by value, as a port's description (names, type, shape, node as text); its node is made again on use
+        return _port_from_state, ((self.idx, self.node_index, self.is_input, self._any_name, self._names,
+                                   self._pshape_text, <int>self.ctype, self.npy, self.dynamic, self.rank, self.dims,
+                                   self.size, self.nbytes, self._node_facts),)
+
     def _label(self):
         shape = self._pshape_text.replace("[", "").replace("]", "").replace(" ", "")
         return f"{type_label(self.ctype)}[{shape}]"
@@ -139,6 +152,14 @@ cdef ConstOutput make_port(ov_output_const_port_t* p, Py_ssize_t idx, bint is_in
         port.nbytes = (port.size * _BITS_OF_C[<int>c] + 7) // 8
     names = [n.decode("utf-8") for n in ovf_port_node_names(p)]
     port._node_facts = (names[0], names[1], names[2:], _rt_pairs(p, False), _rt_pairs(p, True))
+    return port
+
+
+def _port_from_state(tuple state):
+    cdef ConstOutput port = ConstOutput.__new__(ConstOutput)
+    (port.idx, port.node_index, port.is_input, port._any_name, port._names, port._pshape_text, ctype, port.npy,
+     port.dynamic, port.rank, port.dims, port.size, port.nbytes, port._node_facts) = state
+    port.ctype = <ov_element_type_e><int>ctype
     return port
 
 
