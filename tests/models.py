@@ -3,6 +3,7 @@
 import numpy as np
 import openvino
 import openvino.opset13 as ops
+from openvino.preprocess import PrePostProcessor
 
 
 def add_model():
@@ -22,6 +23,15 @@ def two_output_model():
     model.outputs[0].tensor.set_names({"double"})
     model.outputs[1].tensor.set_names({"positive"})
     return model
+
+
+def u8_nhwc_input(model):
+    """model with its first input fed as u8 NHWC by preprocessing: the compiled port carries a layout in rt_info."""
+    pre = PrePostProcessor(model)
+    pre.input().tensor().set_element_type(openvino.Type.u8).set_layout(openvino.Layout("NHWC"))
+    pre.input().model().set_layout(openvino.Layout("NHWC"))
+    pre.input().preprocess().convert_element_type(openvino.Type.f32)
+    return pre.build()
 
 
 def dynamic_model():

@@ -114,6 +114,23 @@ def test_blobs_cross_between_openvino_and_ovfast():
     np.testing.assert_array_equal(back([X, X])[0], 2 * X)
 
 
+def test_query_model_answers_as_openvino(ov):
+    model = two_output_model()
+    answer = ov.Core().query_model(model, "CPU")
+    assert answer == openvino.Core().query_model(model, "CPU")
+    assert set(answer) == {op.friendly_name for op in model.get_ordered_ops()} and set(answer.values()) == {"CPU"}
+
+
+def test_unload_plugin_leaves_compiled_models_running(ov):
+    core = ov.Core()
+    compiled = core.compile_model(add_model(), "CPU")
+    core.unload_plugin("CPU")
+    np.testing.assert_array_equal(compiled([X, X])[0], X + X)
+    np.testing.assert_array_equal(core.compile_model(add_model(), "CPU")([X, X])[0], X + X)   # loaded again
+    with pytest.raises(RuntimeError, match="NO_SUCH_DEVICE"):
+        core.unload_plugin("NO_SUCH_DEVICE")
+
+
 def test_missing_model_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="no model file"):
         ovfast.compile_model(str(tmp_path / "nope.xml"))

@@ -1,7 +1,9 @@
 """The differences from openvino that docs/differences.md lists and no other test shows: each runs on both
 libraries and asserts what each does. test_docs.py checks that every test the page names exists."""
 
+import pickle
 import threading
+import warnings
 
 import numpy as np
 import openvino
@@ -9,6 +11,7 @@ import openvino.opset13 as ops
 import pytest
 
 import ovfast
+from models import u8_nhwc_input
 
 LIBS = {"openvino": openvino, "ovfast": ovfast}
 
@@ -18,10 +21,34 @@ def relu_model():
     return openvino.Model(ops.relu(x), [x], "relu")
 
 
-def test_ports_carry_no_graph_node():
-    assert openvino.compile_model(relu_model(), "CPU").input(0).get_node() is not None
-    with pytest.raises(NotImplementedError, match="openvino.Model's ports"):
-        ovfast.compile_model(relu_model(), "CPU").input(0).get_node()
+@pytest.mark.parametrize("lib", sorted(LIBS))
+def test_port_nodes_are_rebuilt_with_rt_info_as_text(lib):
+    x = ops.parameter([1, 2, 2, 3], np.float32, name="x")
+    port = LIBS[lib].compile_model(u8_nhwc_input(openvino.Model(ops.relu(x), [x], "relu")), "CPU").input(0)
+    assert port.get_node().get_type_name() == "Parameter" and port.get_node().friendly_name == "x"
+    layout = port.get_rt_info()["layout_0"]
+    assert layout.astype(str) == "[N,H,W,C]"
+    if lib == "ovfast":
+        assert layout.value == "[N,H,W,C]"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            port.get_rt_info()["mine"] = "kept"
+    else:  # openvino's value is a LayoutAttribute that Python cannot hold; writing through a port is deprecated
+        with pytest.raises(TypeError):
+            layout.value
+        with pytest.warns(DeprecationWarning):
+            port.get_rt_info()["mine"] = "kept"
+    assert port.get_rt_info()["mine"].astype(str) == "kept"
+
+
+def test_ports_pickle_by_value():
+    compiled = ovfast.compile_model(relu_model(), "CPU")
+    compiled.input(0).get_node()
+    port = pickle.loads(pickle.dumps(compiled.input(0)))
+    assert repr(port) == repr(compiled.input(0)) and port != compiled.input(0)   # a description, not the port
+    assert port.get_node().friendly_name == "x" and port.get_element_type() == openvino.Type.f32
+    with pytest.raises(TypeError, match="cannot pickle"):
+        pickle.dumps(openvino.compile_model(relu_model(), "CPU").input(0))
 
 
 @pytest.mark.parametrize("lib", sorted(LIBS))

@@ -175,6 +175,24 @@ def test_share_outputs_gives_views_of_the_request(ov, add):
     np.testing.assert_array_equal(copied, X + Y)   # a copy: the caller's
 
 
+def test_calls_results_are_views_of_the_compiled_models_own_request(ov, add):
+    shared = add([X, Y], share_outputs=True)[0]
+    copied = add([X, Y])[0]
+    assert np.shares_memory(add._infer_request.get_output_tensor(0).data, shared)
+    assert not np.shares_memory(add._infer_request.get_output_tensor(0).data, copied)
+    np.testing.assert_array_equal(add._infer_request.get_input_tensor(1).data, Y)
+
+
+def test_release_memory_leaves_requests_usable(ov):
+    compiled = ov.compile_model(two_output_model(), "CPU")
+    request = compiled.create_infer_request()
+    x = np.array([[1, -2, 3], [-4, 5, -6]], np.float32)
+    before = request.infer(x)[0].copy()
+    compiled.release_memory()
+    np.testing.assert_array_equal(request.infer(x)[0], before)
+    np.testing.assert_array_equal(compiled(x)[1], x > 0)
+
+
 def test_dynamic_shapes(ov):
     compiled = ov.compile_model(dynamic_model(), "CPU")
     req = compiled.create_infer_request()

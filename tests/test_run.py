@@ -34,6 +34,7 @@ WHAT_IT_SEES = """
     from openvino import AsyncInferQueue, CompiledModel, Core, InferRequest, Tensor, compile_model
     from openvino.helpers import pack_data
     from openvino.preprocess import PrePostProcessor
+    from openvino.utils.data_helpers import OVDict
 
     def where(obj):
         return getattr(obj, "__module__", None) or obj.__name__
@@ -49,7 +50,9 @@ WHAT_IT_SEES = """
     x = ops.parameter([4], np.float32, name="x")
     weight = ops.constant(ov.Tensor(np.full(4, 2, np.float32)))   # an ovfast Tensor under run: converted
     compiled = ov.Core().compile_model(ov.Model(ops.relu(ops.multiply(weight, x)), [x]), "CPU")
-    print("result", compiled(np.array([-1, 2, -3, 4], np.float32))[0].tolist(), type(compiled).__name__)
+    result = compiled(np.array([-1, 2, -3, 4], np.float32))
+    print("result", result[0].tolist(), type(compiled).__name__)
+    print("result_is_an_OVDict", isinstance(result, OVDict), where(OVDict))
     if len(sys.argv) > 1:
         sys.exit(int(sys.argv[1]))
 """
@@ -69,6 +72,8 @@ def test_a_program_under_run_gets_ovfasts_runtime_and_openvinos_other_objects(tm
     before = dict(line.split(" ", 1) for line in plain.stdout.splitlines())
     assert before["Core"].startswith("openvino") and before["real_module_kept"].startswith("False")
     assert before["ops"] == "builtins" and seen["result"] == before["result"] == "[0.0, 4.0, 0.0, 8.0] CompiledModel"
+    assert before["result_is_an_OVDict"].startswith("True openvino")
+    assert seen["result_is_an_OVDict"].startswith("True ovfast")
 
 
 def test_the_programs_arguments_exit_code_and_errors_are_its_own(tmp_path):

@@ -16,13 +16,23 @@
 #include "_pool.hpp"
 #include "openvino/core/model.hpp"
 #include "openvino/core/node_output.hpp"
+#include "openvino/runtime/compiled_model.hpp"
+#include "openvino/runtime/core.hpp"
 #include "openvino/runtime/exception.hpp"
 #include "openvino/runtime/infer_request.hpp"
 #include "openvino/runtime/tensor.hpp"
 #include "openvino/runtime/variable_state.hpp"
 
+struct ov_core {
+    std::shared_ptr<ov::Core> object;
+};
+
 struct ov_model {
     std::shared_ptr<ov::Model> object;
+};
+
+struct ov_compiled_model {
+    std::shared_ptr<ov::CompiledModel> object;
 };
 
 struct ov_output_const_port {
@@ -66,6 +76,46 @@ static inline std::vector<std::string> ovf_port_names(const ov_output_const_port
 // The port's output index on its node (what openvino's ConstOutput.index means; 0 for a Parameter).
 static inline size_t ovf_port_node_index(const ov_output_const_port_t* port) noexcept {
     return (port && port->object) ? port->object->get_index() : 0;
+}
+
+// The graph node behind a compiled model's port (a Parameter, or a Result fed by a stand-in Parameter that
+// carries the producer's name), described for ovfast to rebuild it as an openvino node: its type name, its
+// friendly name, then the friendly name and tensor names of the output feeding it (none for a Parameter).
+static inline std::vector<std::string> ovf_port_node_names(const ov_output_const_port_t* port) {
+    const ov::Node* node = port->object->get_node();
+    std::vector<std::string> names{node->get_type_name(), node->get_friendly_name()};
+    if (node->get_input_size() > 0) {
+        names.push_back(node->get_input_node_ptr(0)->get_friendly_name());
+        for (const auto& n : node->input_value(0).get_names())
+            names.push_back(n);
+    }
+    return names;
+}
+
+// The runtime info of the port (of_node false) or of its node, as (key, text) pairs; values that have no
+// text form are left out.
+static inline std::vector<std::pair<std::string, std::string>> ovf_port_rt_info(const ov_output_const_port_t* port,
+                                                                             bool of_node) {
+    const ov::Output<const ov::Node>& out = *port->object;
+    const ov::RTMap& map = of_node ? out.get_node()->get_rt_info() : out.get_rt_info();
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const auto& item : map) {
+        try {
+            pairs.emplace_back(item.first, item.second.as<std::string>());
+        } catch (...) {
+        }
+    }
+    return pairs;
+}
+
+// Not in the C API: a Core letting go of its plugin for a device, and a compiled model freeing the memory
+// it keeps between inferences. OpenVINO's errors are thrown for Cython's `except +`.
+static inline void ovf_core_unload_plugin(ov_core_t* core, const std::string& device) {
+    core->object->unload_plugin(device);
+}
+
+static inline void ovf_compiled_model_release_memory(ov_compiled_model_t* model) {
+    model->object->release_memory();
 }
 
 // String tensors: the C API makes them (ov_tensor_create with the string type) but has no getter, and

@@ -31,6 +31,8 @@ cdef class ConstOutput:
     cdef tuple dims             # static shape, () if dynamic
     cdef Py_ssize_t size
     cdef size_t nbytes
+    cdef tuple _node_facts      # its graph node as text: type, friendly name, feed, rt_info (_port_nodes.py)
+    cdef object _node           # that node as an openvino node, made on first use
 
 
 cdef class OVDict:

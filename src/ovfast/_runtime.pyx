@@ -49,7 +49,7 @@ import weakref
 import numpy as np
 import openvino as _ov
 
-from ovfast import _properties, _records
+from ovfast import _port_nodes, _properties, _records
 from ovfast import _sugar  # the spellings of openvino's calls that are off the hot paths, parsed in Python
 from ovfast import exceptions as _exc
 

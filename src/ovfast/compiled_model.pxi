@@ -151,6 +151,20 @@ cdef class CompiledModel:
     def reset_state(self):
         self._call_request().reset_state()
 
+    @property
+    def _infer_request(self):
+        """The request __call__ uses next, under the name openvino gives the one request its __call__ keeps
+        (programs read its tensors after a call)."""
+        return self._call_request()
+
+    def release_memory(self):
+        """Frees the memory the device keeps between inferences (intermediate buffers, caches); the next
+        inference allocates it again."""
+        try:
+            ovf_compiled_model_release_memory(self.ptr)
+        except RuntimeError as e:
+            raise _exc.OVError(f"release_memory: {e}") from None
+
     def __repr__(self):
         return f"<CompiledModel:\ninputs{list(self._inputs)}\noutputs{list(self._outputs)}>"
 

@@ -149,7 +149,28 @@ cdef class Core:
         check_ctx(st, f"import_model(device_name={device_name!r})")
         return make_compiled_model(out, self, device_name)
 
+    def query_model(self, model, device_name, config=None):
+        """The device each operation of model (an openvino.Model) would run on: the C API has no query, so
+        openvino's Core with this Core's plugins answers (properties set on this Core are not on it)."""
+        return self._openvino_core().query_model(model, device_name, {} if config is None else config)
+
     # --- devices --------------------------------------------------------------------------------------
+
+    def unload_plugin(self, device_name):
+        """Lets go of this Core's plugin for device_name: the next use loads it again; compiled models keep
+        theirs."""
+        if not isinstance(device_name, str):
+            raise _exc.InputTypeError(f"unload_plugin: device_name is a str such as 'CPU', got "
+                                      f"{type(device_name).__name__}")
+        cdef string device = device_name.encode()
+        cdef ovf_altstack alt
+        ovf_altstack_save(&alt)   # unloading may free a plugin's threads (_altstack.h)
+        try:
+            ovf_core_unload_plugin(self.ptr, device)
+        except RuntimeError as e:
+            raise _exc.OVError(f"unload_plugin({device_name!r}): {e}") from None
+        finally:
+            ovf_altstack_restore(&alt)
 
     @property
     def available_devices(self):

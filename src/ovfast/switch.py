@@ -6,8 +6,8 @@
 Once installed, an `import openvino` (and `from openvino import ...`, `import openvino.opset13`, ...)
 written outside openvino and ovfast binds a view of openvino: its runtime names (Core, CompiledModel,
 InferRequest, AsyncInferQueue, Tensor, compile_model, ports, ...) are ovfast's, `op` and `opsetN` are
-ovfast's namespaces that take ovfast Tensors, `helpers` is ovfast.helpers, and every other name is
-openvino's own object. The real openvino module is never modified: openvino's own code and ovfast's keep
+ovfast's namespaces that take ovfast Tensors, `helpers` is ovfast.helpers, `utils.data_helpers.OVDict` is
+ovfast's OVDict, and every other name is openvino's own object. The real openvino module is never modified: openvino's own code and ovfast's keep
 seeing openvino's classes. openvino's applications (benchmark_app) are clients like any other program.
 
 The switch is the import statement (builtins.__import__), so code that imports openvino through
@@ -70,7 +70,11 @@ def _build_views():
     names = {name: getattr(ovfast, name) for name in RUNTIME_NAMES if hasattr(openvino, name)}
     graph = {name: getattr(ovfast, name) for name in ovfast.interop.GRAPH_MODULES}
     view = _OpenvinoView(openvino, {**names, **graph, "helpers": ovfast.helpers})
-    views = {"openvino": view, "openvino.helpers": ovfast.helpers}
+    # programs that check results with isinstance(r, openvino.utils.data_helpers.OVDict) see ovfast's
+    import openvino.utils.data_helpers as data_helpers
+
+    views = {"openvino": view, "openvino.helpers": ovfast.helpers,
+             "openvino.utils.data_helpers": _OpenvinoView(data_helpers, {"OVDict": ovfast.OVDict})}
     views.update({f"openvino.{name}": module for name, module in graph.items()})
     return views
 

@@ -1,17 +1,22 @@
 # Declarations of ovfast/_bridge.hpp: what the C API lacks, done on the C++ objects behind its handles.
 from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libcpp cimport bool as cbool
+from libcpp.pair cimport pair
 from libcpp.string cimport string
 from libcpp.vector cimport vector
 
-from ovfast.includes.openvino_c cimport (ov_element_type_e, ov_infer_request_t, ov_model_t,
-                                        ov_output_const_port_t, ov_status_e, ov_tensor_t)
+from ovfast.includes.openvino_c cimport (ov_compiled_model_t, ov_core_t, ov_element_type_e, ov_infer_request_t,
+                                        ov_model_t, ov_output_const_port_t, ov_status_e, ov_tensor_t)
 
 cdef extern from "_bridge.hpp" nogil:
     ov_model_t* ovf_model_from_address(uintptr_t address)
     void ovf_model_release(ov_model_t* model)
     vector[string] ovf_port_names(const ov_output_const_port_t* port) except +
     size_t ovf_port_node_index(const ov_output_const_port_t* port)
+    vector[string] ovf_port_node_names(const ov_output_const_port_t* port) except +
+    vector[pair[string, string]] ovf_port_rt_info(const ov_output_const_port_t* port, cbool of_node) except +
+    void ovf_core_unload_plugin(ov_core_t* core, const string& device) except +
+    void ovf_compiled_model_release_memory(ov_compiled_model_t* model) except +
     int64_t ovf_now_ns()
     cbool ovf_request_drop_callback(ov_infer_request_t* request)
     vector[string] ovf_tensor_strings(const ov_tensor_t* tensor) except +
