@@ -345,20 +345,32 @@ static void ovf_pool_job_done_kept(ovf_pool* p, ovf_request_state* s) noexcept {
         ovf_pool_async_push(p, id);
         return;
     case OVF_QUEUE_CALLBACK: {
-        std::lock_guard<std::mutex> lock(p->m);
-        if (!p->closing) {
-            p->done.push_back(id);
-            if (p->dispatcher_sleeping && p->done_is_due())
-                p->done_cv.notify_one();
-            return;
+        bool queued = false, wake = false;
+        {
+            std::lock_guard<std::mutex> lock(p->m);
+            if (!p->closing) {
+                p->done.push_back(id);
+                queued = true;
+                wake = p->dispatcher_sleeping && p->done_is_due();
+            }
         }
-        break;  // the queue is being freed: no callback, straight back to idle
+        if (!queued)
+            break;  // the queue is being freed: no callback, straight back to idle
+        if (wake)
+            p->done_cv.notify_one();
+        return;
     }
     default:
         break;
     }
-    std::lock_guard<std::mutex> lock(p->m);
-    if (p->release_locked(id, true) && p->waiters && p->idle_is_due())
+    // Waiters are notified once the lock is free: woken under it, each would sleep again on the mutex
+    // (two wake-ups per completion instead of one). The pool outlives this call (ovf_pool_job_done).
+    bool wake;
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        wake = p->release_locked(id, true) && p->waiters && p->idle_is_due();
+    }
+    if (wake)
         p->idle_cv.notify_all();
 }
 
@@ -411,10 +423,16 @@ static void ovf_pool_forget_job(ovf_pool* p, ovf_request_state* s) noexcept {
 }
 
 // Waits on idle_cv, up to timeout_ms in all, until ready() holds (checked under the lock); kicks the
-// dispatcher first, since the jobs waited for may be held by their Python callbacks. ready() at the end.
+// dispatcher first, since the jobs waited for may be held by their Python callbacks. ready() at the end;
+// a timeout of 0 only looks.
 template <class Ready>
 static bool ovf_pool_wait_idle(ovf_pool* p, std::unique_lock<std::mutex>& lock, int64_t timeout_ms,
                                Ready ready) noexcept {
+    if (timeout_ms <= 0) {  // a try: a wait on a deadline already past still sleeps once in the kernel
+        if (!ready())
+            p->kick();
+        return ready();
+    }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (!ready()) {
         p->kick();
@@ -470,9 +488,13 @@ static bool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms) noexcept {
 // Gives back jobs: ones that never started or whose holder has read them (settle=false), or ones whose
 // Python callbacks have run (settle=true). Releasing a job twice, or after the pool closed, does nothing.
 static void ovf_pool_release(ovf_pool* p, const std::vector<int>& ids, bool settle) noexcept {
-    std::lock_guard<std::mutex> lock(p->m);
-    for (int id : ids) p->release_locked(id, settle);
-    if (p->waiters)
+    bool wake;
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        for (int id : ids) p->release_locked(id, settle);
+        wake = p->waiters > 0;
+    }
+    if (wake)  // with the lock free, as in ovf_pool_job_done
         p->idle_cv.notify_all();
 }
 

@@ -55,6 +55,7 @@ cdef extern from "_bridge.hpp" nogil:
         string run_message
         void settle()
         cbool is_settled()
+        cbool is_running()
         cbool wait_settled(int64_t timeout_ms)
         cbool wait_finished(int64_t timeout_ms)
 
