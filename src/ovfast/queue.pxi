@@ -24,7 +24,7 @@ def _dispatch_run(_PoolHandle h, queue_ref):
         # is waited for. Woken by that release, a submitter finds the GIL free.
         with nogil:
             if batch.size():
-                ovf_pool_release(h.pool, batch, True)
+                ovf_pool_delivered(h.pool, batch)
                 batch.clear()
             ovf_pool_take_done(h.pool, batch, 100)
         if batch.size() == 0:
@@ -105,12 +105,26 @@ cdef class AsyncInferQueue:
             self._dispatcher.start()
 
     cdef _run_callbacks(self, vector[int]& batch):
-        """The dispatcher's batch: each job's callback (the dispatcher then gives the jobs back)."""
+        """Each job's callback, for a batch of finished jobs taken from the pool (the caller then gives
+        them back with ovf_pool_delivered). One thread at a time: the pool hands out one batch at once."""
         cdef int id
         callback = self._callback
         if callback is not None:
+            self._delivering = _thread.get_ident()
             for id in batch:
                 self._errors.run(callback, (self._jobs[id], self._userdata[id]))
+            self._delivering = None
+
+    cdef _deliver_here(self, vector[int]& batch):
+        """A batch run by a submitting thread instead of the dispatcher; a callback sees the same thread
+        rules as on the dispatcher (it may not wait for the queue)."""
+        was_callback_thread = _in_callback_thread()
+        _callback_thread.active = True
+        try:
+            self._run_callbacks(batch)
+        finally:
+            _callback_thread.active = was_callback_thread
+            ovf_pool_delivered(self.h.pool, batch)
 
     # --- jobs -------------------------------------------------------------------------------------------
 
@@ -133,10 +147,30 @@ cdef class AsyncInferQueue:
         if id >= 0:
             return id
         self._refuse_blocking_the_loop("waiting for an idle job")
-        if threading.current_thread() is self._dispatcher:
+        if self._delivering is not None and self._delivering == _thread.get_ident():
             raise RuntimeError("start_async from a queue callback found no idle job: it would wait for "
                                "callbacks that cannot run until this one returns")
+        if take and want < 0 and self._callback is not None and not _in_callback_thread():
+            return self._acquire_delivering()
         return wait_sliced(WAIT_JOB, self.h.pool, NULL, -1, self._errors, self, want, take)
+
+    cdef int _acquire_delivering(self) except -1:
+        """start_async's wait when the queue has a Python callback: while no job is idle, this thread runs
+        the callbacks of finished jobs itself (ovf_pool_acquire_or_deliver) rather than sleep until the
+        dispatcher has run them; the waits between are wait_sliced's slices."""
+        cdef vector[int] batch
+        cdef int id
+        while True:
+            with nogil:
+                id = ovf_pool_acquire_or_deliver(self.h.pool, WAIT_SLICE_MS, batch)
+            if id >= 0:
+                return id
+            if id == -2:
+                self._deliver_here(batch)
+                batch.clear()
+                self._errors.raise_urgent()
+            else:
+                between_slices(self._errors, self)
 
     cdef int _refuse_waiting_for_all(self, str what) except -1:
         """wait_all, map and imap wait until every job is idle; from a callback, or inside this thread's
