@@ -194,10 +194,11 @@ def test_threads_submitting_at_once(fast_add):
         np.testing.assert_array_equal(out, 2 * X + t * 1000 + i)
 
 
-def test_callbacks_run_one_at_a_time_whichever_thread_runs_them(ov, add):
+def test_callbacks_run_one_at_a_time_whichever_thread_runs_them(fast_add):
     """ovfast runs a batch of callbacks on a submitting thread that would otherwise wait for an idle job, or
-    on the queue's dispatcher: never two at once, as on openvino's one callback thread."""
-    queue = ov.AsyncInferQueue(add, 4)
+    on the queue's dispatcher: never two at once, as on openvino's one callback thread. (openvino's queue
+    takes one submitting thread: from several, its start_async fails with "Infer Request is busy".)"""
+    queue = ovfast.AsyncInferQueue(fast_add, 4)
     running, overlaps, seen = [0], [], {}
 
     def callback(request, userdata):
