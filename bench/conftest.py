@@ -17,7 +17,7 @@ import pytest
 
 import ovfast
 
-from models import add_model  # tests/models.py (pyproject puts tests/ on the path)
+from models import add_model, conv_model  # tests/models.py (pyproject puts tests/ on the path)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)   # bench modules import each other's helpers (models, the load generator)
@@ -59,6 +59,14 @@ def fast_add():
 def add_ir(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("models") / "add.xml")
     openvino.save_model(add_model(), path, compress_to_fp16=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def conv_ir(tmp_path_factory):
+    """The compute-bound conv net (1x3x224x224) as an IR, for C loops and command-line tools."""
+    path = str(tmp_path_factory.mktemp("models") / "conv.xml")
+    openvino.save_model(conv_model(), path, compress_to_fp16=False)
     return path
 
 
@@ -131,6 +139,12 @@ def pytest_terminal_summary(terminalreporter, config):
         if bench.stats is not None and "timer_p99_ms" in bench.extra_info:
             terminalreporter.write_line(f"[{bench.group}] {bench.name.replace('test_', '')}: a 1 ms timer ran "
                                         f"{bench.extra_info['timer_p99_ms']:.2f} ms late at p99 meanwhile")
+    for bench in session.benchmarks:
+        if bench.stats is not None and "fps_ratio" in bench.extra_info:
+            e = bench.extra_info
+            terminalreporter.write_line(f"[{bench.group}] ovfast {e['ovfast_fps']:,.0f} FPS, openvino "
+                                        f"{e['openvino_fps']:,.0f} FPS: {e['fps_ratio']:.3f}x openvino, median "
+                                        f"of round-by-round ratios")
     for bench in session.benchmarks:
         batches = bench.extra_info.get("batches") if bench.stats is not None else None
         if batches:

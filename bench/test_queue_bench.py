@@ -8,7 +8,6 @@ import openvino
 import pytest
 
 import ovfast
-from models import conv_model
 
 X = np.arange(8, dtype=np.float32)
 N = 50_000
@@ -104,53 +103,105 @@ def test_c_round_robin_map_group(benchmark, c_add_loop):
     benchmark.pedantic(c_add_loop(N_MAP), rounds=5, warmup_rounds=1, iterations=1)
 
 
-# --- a compute-bound conv net, THROUGHPUT hint, the optimal number of jobs -----------------------------
+# --- a compute-bound conv net, THROUGHPUT hint ------------------------------------------------------------
 
-# The C loop restarts its jobs on the input they hold, so the Python sides share the image rather than copy
-# 600 KB per request (a copy that would steal CPU from inference on this 2-core machine).
+# The C loop restarts its jobs on the input they hold. The users' pattern copies the image into the job
+# (600 KB a request, CPU taken from inference on a 2-core machine); share_inputs=True binds it as the C
+# loop does. "+1 job": one job more than OPTIMAL_NUMBER_OF_INFER_REQUESTS, on both sides.
 N_CONV = 400
 TPUT = {"PERFORMANCE_HINT": "THROUGHPUT"}
 IMAGE = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
-def conv_ir(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("conv") / "conv.xml")
-    openvino.save_model(conv_model(), path, compress_to_fp16=False)
-    return path
+def optimal_jobs(conv_ir):
+    return openvino.compile_model(conv_ir, "CPU", TPUT).get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
 
 
 @pytest.fixture(scope="module")
-def c_conv(ceiling, conv_ir):
-    """The C round robin over the optimal number of requests of the conv net, N_CONV inferences a call."""
-    jobs = openvino.compile_model(conv_ir, "CPU", TPUT).get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
-    handle = ceiling.ceiling_new(conv_ir.encode(), b"CPU", b"PERFORMANCE_HINT", b"THROUGHPUT", jobs)
-    assert handle
-    yield lambda: round_robin(ceiling, handle, N_CONV)
-    ceiling.ceiling_free(handle)
+def c_conv(ceiling, conv_ir, optimal_jobs):
+    """c_conv(extra): the C round robin over the optimal number of requests (plus extra) of the conv net,
+    N_CONV inferences a call."""
+    handles = {}
+
+    def loop(extra=0):
+        if extra not in handles:
+            handles[extra] = ceiling.ceiling_new(conv_ir.encode(), b"CPU", b"PERFORMANCE_HINT", b"THROUGHPUT",
+                                                 optimal_jobs + extra)
+            assert handles[extra]
+        return lambda: round_robin(ceiling, handles[extra], N_CONV)
+
+    yield loop
+    for handle in handles.values():
+        ceiling.ceiling_free(handle)
 
 
-def run_conv(paired, module, conv_ir, c_conv):
-    queue = module.AsyncInferQueue(module.compile_model(conv_ir, "CPU", TPUT))   # optimal jobs
+def run_conv(paired, module, conv_ir, c_loop, jobs=0, share=True, callback=False):
+    queue = module.AsyncInferQueue(module.compile_model(conv_ir, "CPU", TPUT), jobs)   # 0: optimal jobs
+    seen = []
+    if callback:
+        queue.set_callback(lambda request, userdata: seen.append(userdata))
 
     def submit():
-        for _ in range(N_CONV):
-            queue.start_async({0: IMAGE}, share_inputs=True)
+        for i in range(N_CONV):
+            queue.start_async({0: IMAGE}, i, share_inputs=share)
         queue.wait_all()
 
-    paired(submit, c_conv, rounds=9)
+    paired(submit, c_loop, rounds=9)
+    if callback:
+        assert sorted(seen[-N_CONV:]) == list(range(N_CONV))
 
 
-@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs")
+@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs, share_inputs")
 def test_openvino_queue_conv(paired, conv_ir, c_conv):
-    run_conv(paired, openvino, conv_ir, c_conv)
+    run_conv(paired, openvino, conv_ir, c_conv())
 
 
-@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs")
+@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs, share_inputs")
 def test_ovfast_queue_conv(paired, conv_ir, c_conv):
-    run_conv(paired, ovfast, conv_ir, c_conv)
+    run_conv(paired, ovfast, conv_ir, c_conv())
 
 
-@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs")
+@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs, share_inputs")
 def test_c_round_robin_conv(benchmark, c_conv):
-    benchmark.pedantic(c_conv, rounds=9, warmup_rounds=1, iterations=1)
+    benchmark.pedantic(c_conv(), rounds=9, warmup_rounds=1, iterations=1)
+
+
+COPIED = "conv net x400, THROUGHPUT, optimal jobs, inputs copied"
+CALLBACK = "conv net x400, THROUGHPUT, optimal jobs, inputs copied, Python callback"
+ONE_MORE = "conv net x400, THROUGHPUT, optimal jobs + 1, share_inputs"
+
+
+@pytest.mark.benchmark(group=COPIED)
+def test_openvino_queue_conv_copy(paired, conv_ir, c_conv):
+    run_conv(paired, openvino, conv_ir, c_conv(), share=False)
+
+
+@pytest.mark.benchmark(group=COPIED)
+def test_ovfast_queue_conv_copy(paired, conv_ir, c_conv):
+    run_conv(paired, ovfast, conv_ir, c_conv(), share=False)
+
+
+@pytest.mark.benchmark(group=CALLBACK)
+def test_openvino_queue_conv_callback(paired, conv_ir, c_conv):
+    run_conv(paired, openvino, conv_ir, c_conv(), share=False, callback=True)
+
+
+@pytest.mark.benchmark(group=CALLBACK)
+def test_ovfast_queue_conv_callback(paired, conv_ir, c_conv):
+    run_conv(paired, ovfast, conv_ir, c_conv(), share=False, callback=True)
+
+
+@pytest.mark.benchmark(group=ONE_MORE)
+def test_openvino_queue_conv_one_more_job(paired, conv_ir, c_conv, optimal_jobs):
+    run_conv(paired, openvino, conv_ir, c_conv(1), jobs=optimal_jobs + 1)
+
+
+@pytest.mark.benchmark(group=ONE_MORE)
+def test_ovfast_queue_conv_one_more_job(paired, conv_ir, c_conv, optimal_jobs):
+    run_conv(paired, ovfast, conv_ir, c_conv(1), jobs=optimal_jobs + 1)
+
+
+@pytest.mark.benchmark(group=ONE_MORE)
+def test_c_round_robin_conv_one_more_job(benchmark, c_conv):
+    benchmark.pedantic(c_conv(1), rounds=9, warmup_rounds=1, iterations=1)

@@ -194,6 +194,73 @@ def test_threads_submitting_at_once(fast_add):
         np.testing.assert_array_equal(out, 2 * X + t * 1000 + i)
 
 
+def test_callbacks_run_one_at_a_time_whichever_thread_runs_them(fast_add):
+    """ovfast runs a batch of callbacks on a submitting thread that would otherwise wait for an idle job, or
+    on the queue's dispatcher: never two at once, as on openvino's one callback thread. (openvino's queue
+    takes one submitting thread: from several, its start_async fails with "Infer Request is busy".)"""
+    queue = ovfast.AsyncInferQueue(fast_add, 4)
+    running, overlaps, seen = [0], [], {}
+
+    def callback(request, userdata):
+        running[0] += 1
+        if running[0] > 1:
+            overlaps.append(userdata)
+        time.sleep(0.0002)   # another thread gets the GIL meanwhile
+        seen[userdata] = request.get_output_tensor().data.copy()
+        running[0] -= 1
+
+    queue.set_callback(callback)
+
+    def submit(t):
+        for i in range(150):
+            queue.start_async({0: X + 1000 * t + i, 1: X}, userdata=(t, i))
+
+    threads = [threading.Thread(target=submit, args=(t,)) for t in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    queue.wait_all()
+    assert not overlaps
+    assert sorted(seen) == [(t, i) for t in range(3) for i in range(150)]
+    for (t, i), out in seen.items():
+        np.testing.assert_array_equal(out, 2 * X + 1000 * t + i)
+
+
+def test_a_callback_run_by_a_waiting_submitter_may_not_wait_for_the_queue(fast_add):
+    """With one job every start_async after the first waits, and may run the finished job's callback
+    itself: a wait for the queue from that callback raises, as it does on the dispatcher."""
+    queue = ovfast.AsyncInferQueue(fast_add, 1)
+    calls, raised, accepted = [], [], []
+
+    def callback(request, userdata):
+        calls.append(userdata)
+        if userdata == 3:
+            queue.wait_all()
+
+    queue.set_callback(callback)
+
+    def run():
+        for i in range(10):
+            try:
+                queue.start_async([X, X], i)
+                accepted.append(i)
+            except RuntimeError as e:   # the call that reports the callback's error submits nothing
+                raised.append(str(e))
+        try:
+            queue.wait_all()
+        except RuntimeError as e:
+            raised.append(str(e))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "deadlock: a callback waited for its own queue"
+    assert len(raised) == 1 and "from a callback" in raised[0]
+    queue.wait_all()
+    assert sorted(calls) == accepted and 3 in calls
+
+
 def test_wait_all_can_be_interrupted():
     import _thread
 

@@ -8,8 +8,9 @@
 //   DIRECT           a plain request's own start_async: the run settles
 //   DIRECT_CALLBACK  ... with a Python callback: to the callback pump, which settles it after the callback
 //   QUEUE            a queue's start_async: settles, back to idle
-//   QUEUE_CALLBACK   ... with the queue's callback: to `done`, where the dispatcher runs the callbacks of a
-//                    whole batch, then releases it (straight to idle once the queue is closing)
+//   QUEUE_CALLBACK   ... with the queue's callback: to `done`, where one thread at a time (a submitter
+//                    waiting for an idle job, else the dispatcher) runs the callbacks of a whole batch,
+//                    then releases it (straight to idle once the queue is closing)
 //   IMAP             imap's: settles; imap reads it, then releases it
 //   ASYNCIO          infer_async's: settles into the event loop's list; the loop reads it, then releases it
 //   MAP              map's: map drives the request itself (no completion callback) and releases it
@@ -233,9 +234,10 @@ struct ovf_port_desc {
     std::string label;           // "'name' (f32[1,8])" for messages
 };
 
-// The job pool of an AsyncInferQueue: which jobs are idle, in flight and done, guarded by one mutex. The
-// dispatcher is woken only when half the pool is done or nothing else is in flight (or a submitter needs
-// a job), so callbacks cost one wake-up per batch, not one per request.
+// The job pool of an AsyncInferQueue: which jobs are idle, in flight and done, guarded by one mutex. A
+// batch of callbacks is due only when half the pool is done or nothing else is in flight (or a waiter
+// needs a job), so callbacks cost one wake-up per batch, not one per request; a submitter waiting for a
+// job runs a due batch itself, and then no other thread wakes at all.
 struct ovf_pool {
     // Owners: the queue's handle, each job's state, and each C-API user (api.queue_pool), so a job that
     // outlives its queue never points at freed memory (its completion would write into it).
@@ -260,6 +262,10 @@ struct ovf_pool {
     int waiters = 0;
     bool dispatcher_sleeping = false;
     bool kicked = false;
+    // Python callbacks run on one thread at a time: the dispatcher, or a submitter that would otherwise
+    // sleep waiting for an idle job (ovf_pool_acquire_or_deliver); `delivering` while one runs a batch.
+    bool delivering = false;
+    int deliverers = 0;  // submitters waiting that will run a due batch themselves
 
 #ifdef OVFAST_DEBUG_BUILD
     std::atomic<long>* counted = &ovf_live_pools;
@@ -273,6 +279,30 @@ struct ovf_pool {
     // Waiters are woken once a quarter of the pool is idle (or none is in flight), not per completion:
     // the rest keeps the device busy meanwhile, and a submitter then starts several jobs per wake-up.
     bool idle_is_due() const noexcept { return in_flight == foreign || 4 * idle.size() >= jobs.size(); }
+    // Who should run the batch in `done` now, decided with m held and woken with m free (wake()): a
+    // submitter waiting in ovf_pool_acquire_or_deliver (it needs a job anyway, so no other thread wakes),
+    // else the sleeping dispatcher; nobody while the batch is not due or another one is running.
+    enum who : int { NOBODY, SUBMITTERS, DISPATCHER };
+    who deliverer_locked() const noexcept {
+        if (delivering || !done_is_due())
+            return NOBODY;
+        return deliverers > 0 ? SUBMITTERS : dispatcher_sleeping ? DISPATCHER : NOBODY;
+    }
+    void wake(who w) noexcept {
+        if (w == SUBMITTERS)
+            idle_cv.notify_all();
+        else if (w == DISPATCHER)
+            done_cv.notify_one();
+    }
+    // Takes idle job at `it` for a caller (want: the id it asked for, or -1). Called with m held.
+    int take_locked(std::deque<int>::iterator it, int want) noexcept {
+        int id = *it;
+        jobs[id]->idle_pos = want < 0 ? -1 : (int)(it - idle.begin());
+        idle.erase(it);
+        in_flight++;
+        jobs[id]->holder.store(OVF_TAKEN, std::memory_order_release);
+        return id;
+    }
     void kick() noexcept {  // a caller needs jobs that wait for their Python callbacks
         if (!done.empty()) {
             kicked = true;
@@ -345,20 +375,32 @@ static void ovf_pool_job_done_kept(ovf_pool* p, ovf_request_state* s) noexcept {
         ovf_pool_async_push(p, id);
         return;
     case OVF_QUEUE_CALLBACK: {
-        std::lock_guard<std::mutex> lock(p->m);
-        if (!p->closing) {
-            p->done.push_back(id);
-            if (p->dispatcher_sleeping && p->done_is_due())
-                p->done_cv.notify_one();
-            return;
+        bool queued = false;
+        ovf_pool::who w = ovf_pool::NOBODY;
+        {
+            std::lock_guard<std::mutex> lock(p->m);
+            if (!p->closing) {
+                p->done.push_back(id);
+                queued = true;
+                w = p->deliverer_locked();
+            }
         }
-        break;  // the queue is being freed: no callback, straight back to idle
+        if (!queued)
+            break;  // the queue is being freed: no callback, straight back to idle
+        p->wake(w);
+        return;
     }
     default:
         break;
     }
-    std::lock_guard<std::mutex> lock(p->m);
-    if (p->release_locked(id, true) && p->waiters && p->idle_is_due())
+    // Waiters are notified once the lock is free: woken under it, each would sleep again on the mutex
+    // (two wake-ups per completion instead of one). The pool outlives this call (ovf_pool_job_done).
+    bool wake;
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        wake = p->release_locked(id, true) && p->waiters && p->idle_is_due();
+    }
+    if (wake)
         p->idle_cv.notify_all();
 }
 
@@ -411,10 +453,16 @@ static void ovf_pool_forget_job(ovf_pool* p, ovf_request_state* s) noexcept {
 }
 
 // Waits on idle_cv, up to timeout_ms in all, until ready() holds (checked under the lock); kicks the
-// dispatcher first, since the jobs waited for may be held by their Python callbacks. ready() at the end.
+// dispatcher first, since the jobs waited for may be held by their Python callbacks. ready() at the end;
+// a timeout of 0 only looks.
 template <class Ready>
 static bool ovf_pool_wait_idle(ovf_pool* p, std::unique_lock<std::mutex>& lock, int64_t timeout_ms,
                                Ready ready) noexcept {
+    if (timeout_ms <= 0) {  // a try: a wait on a deadline already past still sleeps once in the kernel
+        if (!ready())
+            p->kick();
+        return ready();
+    }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (!ready()) {
         p->kick();
@@ -441,14 +489,9 @@ static int ovf_pool_acquire(ovf_pool* p, int want, int64_t timeout_ms, bool take
     };
     if (!ovf_pool_wait_idle(p, lock, timeout_ms, found) || it == p->idle.end())
         return -1;
+    if (take)
+        return p->take_locked(it, want);
     int id = *it;
-    if (take) {
-        p->jobs[id]->idle_pos = want < 0 ? -1 : (int)(it - p->idle.begin());
-        p->idle.erase(it);
-        p->in_flight++;
-        p->jobs[id]->holder.store(OVF_TAKEN, std::memory_order_release);
-        return id;
-    }
     ov_infer_request_t* request = p->jobs[id]->request;
     lock.unlock();
     ov_infer_request_wait(request);  // returns once OpenVINO has fulfilled the promise: microseconds
@@ -470,21 +513,75 @@ static bool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms) noexcept {
 // Gives back jobs: ones that never started or whose holder has read them (settle=false), or ones whose
 // Python callbacks have run (settle=true). Releasing a job twice, or after the pool closed, does nothing.
 static void ovf_pool_release(ovf_pool* p, const std::vector<int>& ids, bool settle) noexcept {
-    std::lock_guard<std::mutex> lock(p->m);
-    for (int id : ids) p->release_locked(id, settle);
-    if (p->waiters)
+    bool wake;
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        for (int id : ids) p->release_locked(id, settle);
+        wake = p->waiters > 0;
+    }
+    if (wake)  // with the lock free, as in ovf_pool_job_done
         p->idle_cv.notify_all();
 }
 
 // The dispatcher's wait: moves every due completion into out (empty after timeout_ms).
+// Nothing while a submitter runs a batch; the batch taken is the caller's to run, then to hand back with
+// ovf_pool_delivered.
 static void ovf_pool_take_done(ovf_pool* p, std::vector<int>& out, int64_t timeout_ms) noexcept {
     std::unique_lock<std::mutex> lock(p->m);
     p->dispatcher_sleeping = true;
-    p->done_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [p] { return p->done_is_due(); });
+    p->done_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                        [p] { return !p->delivering && p->done_is_due(); });
     p->dispatcher_sleeping = false;
+    out.clear();
+    if (p->delivering)
+        return;
     p->kicked = false;
     out.assign(p->done.begin(), p->done.end());
     p->done.clear();
+    p->delivering = !out.empty();
+}
+
+// A batch whose Python callbacks have run (taken by ovf_pool_take_done or ovf_pool_acquire_or_deliver):
+// its jobs go back to idle, and the next due batch, if any, to whoever runs it.
+static void ovf_pool_delivered(ovf_pool* p, const std::vector<int>& ids) noexcept {
+    bool wake_waiters;
+    ovf_pool::who w;
+    {
+        std::lock_guard<std::mutex> lock(p->m);
+        for (int id : ids) p->release_locked(id, true);
+        p->delivering = false;
+        wake_waiters = p->waiters > 0;
+        w = p->deliverer_locked();
+    }
+    if (wake_waiters)  // submitters that deliver are waiters too
+        p->idle_cv.notify_all();
+    if (w == ovf_pool::DISPATCHER)
+        p->wake(w);
+}
+
+// start_async's wait on a queue with a Python callback: an idle job (taken: its id), or, while none is
+// idle, the finished jobs whose callbacks no other thread is running (-2: `out` holds them; the caller
+// runs their callbacks and hands them back with ovf_pool_delivered), or -1 after timeout_ms. A submitter
+// that would sleep until the dispatcher had run those callbacks runs them itself: no thread wakes.
+static int ovf_pool_acquire_or_deliver(ovf_pool* p, int64_t timeout_ms, std::vector<int>& out) noexcept {
+    std::unique_lock<std::mutex> lock(p->m);
+    auto can_deliver = [p] { return !p->delivering && !p->done.empty(); };
+    auto ready = [p, &can_deliver] { return !p->idle.empty() || p->closed.load() || can_deliver(); };
+    if (!ready() && timeout_ms > 0) {
+        p->deliverers++;
+        p->waiters++;
+        p->idle_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready);
+        p->waiters--;
+        p->deliverers--;
+    }
+    if (!p->idle.empty() && !p->closed.load())
+        return p->take_locked(p->idle.begin(), -1);
+    if (p->closed.load() || !can_deliver())
+        return -1;
+    out.assign(p->done.begin(), p->done.end());
+    p->done.clear();
+    p->delivering = true;
+    return -2;
 }
 
 // Waits up to timeout_ms for every job to be idle (with every_job=false: every job but FOREIGN holders',

@@ -126,9 +126,12 @@ cdef class AsyncInferQueue:
     cdef object _dispatcher
     cdef dict _imap_held         # thread ident -> jobs its running imap()s hold
     cdef object _aio             # infer_async's side (aio.pxi), made on first use
+    cdef object _delivering      # the thread ident running this queue's callbacks, or None
     cdef object __weakref__
-    cdef _deliver(self, vector[int]& batch)
+    cdef _run_callbacks(self, vector[int]& batch)
+    cdef _deliver_here(self, vector[int]& batch)
     cdef int _acquire(self, int want, bint take=*) except -1
+    cdef int _acquire_delivering(self) except -1
     cdef int _refuse_waiting_for_all(self, str what) except -1
     cdef int _refuse_blocking_the_loop(self, str what) except -1
     cdef _reap_async(self)

@@ -89,6 +89,10 @@ def _ensure_pump():
             _pump_thread = t
 
 
+# A blocking wait sleeps at most this long at a time, to answer Ctrl-C and urgent callback errors.
+cdef enum:
+    WAIT_SLICE_MS = 100
+
 # What a blocking wait waits for.
 cdef enum _WaitFor:
     WAIT_JOB          # an idle job of the pool (`want`, or any); taken unless `take` is false
@@ -126,7 +130,7 @@ cdef int wait_sliced(_WaitFor what, ovf_pool* pool, ovf_request_state* s, int64_
     if st == NULL:
         st = &ignored
     while True:
-        ms = 100 if left < 0 or left > 100 else left
+        ms = WAIT_SLICE_MS if left < 0 or left > WAIT_SLICE_MS else left
         with nogil:
             r = _wait_slice(what, pool, s, want, take, ms, st)
         if r >= 0:
@@ -135,8 +139,16 @@ cdef int wait_sliced(_WaitFor what, ovf_pool* pool, ovf_request_state* s, int64_
             left -= ms
             if left <= 0:
                 return -1
-        cpython.PyErr_CheckSignals()
-        if errors is not None:
-            errors.raise_urgent()
-        if queue is not None:
-            queue._reap_async()
+        between_slices(errors, queue)
+
+
+cdef int between_slices(_CallbackErrors errors, AsyncInferQueue queue) except -1:
+    """What a wait does between its slices: raises Ctrl-C (or another signal's exception) and a
+    KeyboardInterrupt or SystemExit a callback raised meanwhile, and gives back the jobs of a queue's
+    event loop that has closed."""
+    cpython.PyErr_CheckSignals()
+    if errors is not None:
+        errors.raise_urgent()
+    if queue is not None:
+        queue._reap_async()
+    return 0

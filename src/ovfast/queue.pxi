@@ -20,20 +20,21 @@ def _dispatch_run(_PoolHandle h, queue_ref):
     cdef vector[int] batch
     _callback_thread.active = True
     while True:
+        # One GIL release per batch: the jobs whose callbacks have run go back to idle, then the next batch
+        # is waited for. Woken by that release, a submitter finds the GIL free.
         with nogil:
+            if batch.size():
+                ovf_pool_delivered(h.pool, batch)
+                batch.clear()
             ovf_pool_take_done(h.pool, batch, 100)
         if batch.size() == 0:
             if h.closing:
                 return
             continue
         queue = queue_ref()
-        if queue is None:  # the queue is being freed: it settles these jobs (ovf_pool_close)
-            with nogil:
-                ovf_pool_release(h.pool, batch, True)
-        else:
-            (<AsyncInferQueue>queue)._deliver(batch)
+        if queue is not None:  # else the queue is being freed: it settles these jobs (ovf_pool_close)
+            (<AsyncInferQueue>queue)._run_callbacks(batch)
             queue = None
-        batch.clear()
 
 
 @cython.no_gc_clear  # __dealloc__ needs `h` and `_jobs` to settle the jobs
@@ -103,15 +104,27 @@ cdef class AsyncInferQueue:
                                                 name="ovfast-queue-dispatcher", daemon=True)
             self._dispatcher.start()
 
-    cdef _deliver(self, vector[int]& batch):
-        """The dispatcher's batch: each job's callback, then every job back to idle."""
+    cdef _run_callbacks(self, vector[int]& batch):
+        """Each job's callback, for a batch of finished jobs taken from the pool (the caller then gives
+        them back with ovf_pool_delivered). One thread at a time: the pool hands out one batch at once."""
         cdef int id
         callback = self._callback
         if callback is not None:
+            self._delivering = _thread.get_ident()
             for id in batch:
                 self._errors.run(callback, (self._jobs[id], self._userdata[id]))
-        with nogil:
-            ovf_pool_release(self.h.pool, batch, True)
+            self._delivering = None
+
+    cdef _deliver_here(self, vector[int]& batch):
+        """A batch run by a submitting thread instead of the dispatcher; a callback sees the same thread
+        rules as on the dispatcher (it may not wait for the queue)."""
+        was_callback_thread = _in_callback_thread()
+        _callback_thread.active = True
+        try:
+            self._run_callbacks(batch)
+        finally:
+            _callback_thread.active = was_callback_thread
+            ovf_pool_delivered(self.h.pool, batch)
 
     # --- jobs -------------------------------------------------------------------------------------------
 
@@ -123,15 +136,41 @@ cdef class AsyncInferQueue:
             raise RuntimeError("this thread's imap() holds every job of the queue until its loop ends: "
                                "waiting for an idle job inside that loop would wait forever; use another "
                                "queue, or collect the items and submit them after the loop")
-        with nogil:
-            id = ovf_pool_acquire(self.h.pool, want, 0, take)
+        # The pool's calls that cannot wait (taking an idle job, a start, a release) keep the GIL: dropping
+        # it hands it to the dispatcher mid-batch, a wake-up per call for both threads. The pool's lock is
+        # never held by code that needs the GIL. Naming a job (take=False) waits for OpenVINO's promise.
+        if take:
+            id = ovf_pool_acquire(self.h.pool, want, 0, True)
+        else:
+            with nogil:
+                id = ovf_pool_acquire(self.h.pool, want, 0, False)
         if id >= 0:
             return id
         self._refuse_blocking_the_loop("waiting for an idle job")
-        if threading.current_thread() is self._dispatcher:
+        if self._delivering is not None and self._delivering == _thread.get_ident():
             raise RuntimeError("start_async from a queue callback found no idle job: it would wait for "
                                "callbacks that cannot run until this one returns")
+        if take and want < 0 and self._callback is not None and not _in_callback_thread():
+            return self._acquire_delivering()
         return wait_sliced(WAIT_JOB, self.h.pool, NULL, -1, self._errors, self, want, take)
+
+    cdef int _acquire_delivering(self) except -1:
+        """start_async's wait when the queue has a Python callback: while no job is idle, this thread runs
+        the callbacks of finished jobs itself (ovf_pool_acquire_or_deliver) rather than sleep until the
+        dispatcher has run them; the waits between are wait_sliced's slices."""
+        cdef vector[int] batch
+        cdef int id
+        while True:
+            with nogil:
+                id = ovf_pool_acquire_or_deliver(self.h.pool, WAIT_SLICE_MS, batch)
+            if id >= 0:
+                return id
+            if id == -2:
+                self._deliver_here(batch)
+                batch.clear()
+                self._errors.raise_urgent()
+            else:
+                between_slices(self._errors, self)
 
     cdef int _refuse_waiting_for_all(self, str what) except -1:
         """wait_all, map and imap wait until every job is idle; from a callback, or inside this thread's
@@ -157,8 +196,7 @@ cdef class AsyncInferQueue:
     cdef _give_back(self, int id):
         cdef vector[int] ids
         ids.push_back(id)
-        with nogil:
-            ovf_pool_release(self.h.pool, ids, False)
+        ovf_pool_release(self.h.pool, ids, False)
 
     cdef int _check_job(self, int id) except -1:
         """Raises the failure of job id's last run, once."""
@@ -171,9 +209,17 @@ cdef class AsyncInferQueue:
             raise _exc.from_status(status, f"job {id} failed: {message.decode('utf-8', 'replace').strip()}")
         if what != OVF_REPORT_WAIT:  # nothing new, or another holder's (its runs are reported to it)
             return 0
-        with nogil:
-            st = ov_infer_request_wait(req.req)
-        check_ctx(st, f"job {id}")
+        if req.state.is_running():
+            with nogil:
+                st = ov_infer_request_wait(req.req)
+            check_ctx(st, f"job {id}")
+            return 0
+        # Over: our completion recorded how it ended. Asking ov_infer_request_wait instead would sleep until
+        # OpenVINO's callback thread has left our callback and fulfilled the run's promise, a second wake-up
+        # per request after the one that handed us the job.
+        if req.state.run_status != OK:
+            raise _exc.from_status(req.state.run_status, f"job {id} failed: "
+                                   f"{req.state.run_message.decode('utf-8', 'replace').strip()}")
         return 0
 
     cdef int _fill(self, int id, object inputs, bint share_inputs) except -1:
@@ -193,8 +239,7 @@ cdef class AsyncInferQueue:
         unless the holder keeps it (it gives it back when it lets go of it)."""
         cdef InferRequest req = <InferRequest>self._jobs[id]
         cdef ov_status_e st
-        with nogil:
-            st = ovf_job_start(req.state, holder)
+        st = ovf_job_start(req.state, holder)  # queues the run: OpenVINO's start does not wait
         if st != OK:
             req.state.checked = req.state.started.load()
             if not keep:

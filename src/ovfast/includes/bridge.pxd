@@ -60,6 +60,7 @@ cdef extern from "_bridge.hpp" nogil:
         string run_message
         void settle()
         cbool is_settled()
+        cbool is_running()
         cbool wait_settled(int64_t timeout_ms)
         cbool wait_finished(int64_t timeout_ms)
 
@@ -83,6 +84,8 @@ cdef extern from "_bridge.hpp" nogil:
     cbool ovf_pool_acquire_every(ovf_pool* p, int64_t timeout_ms)
     void ovf_pool_release(ovf_pool* p, const vector[int]& ids, cbool settle)
     void ovf_pool_take_done(ovf_pool* p, vector[int]& out, int64_t timeout_ms)
+    void ovf_pool_delivered(ovf_pool* p, const vector[int]& ids)
+    int ovf_pool_acquire_or_deliver(ovf_pool* p, int64_t timeout_ms, vector[int]& out)
     cbool ovf_pool_wait_all(ovf_pool* p, int64_t timeout_ms, cbool every_job)
     int ovf_pool_peek_idle(ovf_pool* p)
     int ovf_pool_async_fd(ovf_pool* p)
