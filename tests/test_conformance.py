@@ -2,6 +2,7 @@
 
 import copy
 import io
+import warnings
 
 import numpy as np
 import openvino
@@ -110,6 +111,45 @@ def test_tensor_from_ports(ov):
     assert a[0, 0] == 5                      # shares the array's memory
     with pytest.raises(RuntimeError):        # too small for the port's shape
         ov.Tensor(compiled.input(0), np.ones((2, 2), np.float32))
+
+
+def test_tensor_from_a_port_warns_as_openvino_for_another_type_or_more_elements(ov):
+    x = ops.parameter([2], np.int16)
+    with pytest.warns(RuntimeWarning, match="^Type of the array and the port are different") as caught:
+        t = ov.Tensor(x.output(0), np.array([1, 2], np.uint16))   # the same bytes, read as the port's type
+    assert len(caught) == 1 and t.element_type == openvino.Type.i16 and list(t.data) == [1, 2]
+    with pytest.warns(RuntimeWarning, match="^Shape of the port is smaller than shape of the array") as caught:
+        t = ov.Tensor(x.output(0), np.arange(3, dtype=np.int16))
+    assert len(caught) == 1 and list(t.data) == [0, 1]           # the array's first elements, shared
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                            # same type and size: no warning
+        ov.Tensor(x.output(0), np.arange(2, dtype=np.int16))
+
+
+def test_tensor_from_a_dynamic_port_is_empty(ov):
+    from models import dynamic_model
+
+    for port in (dynamic_model().input(0), ov.compile_model(dynamic_model(), "CPU").input(0)):
+        for t in (ov.Tensor(port), ov.Tensor(port, np.ones((3, 4), np.float32))):
+            assert tuple(t.shape) == (0,) and t.element_type == openvino.Type.f32 and t.data.size == 0
+
+
+def test_query_model_names_the_device_of_each_operation(ov):
+    from models import two_output_model
+
+    model = two_output_model()
+    assert ov.Core().query_model(model, "CPU") == openvino.Core().query_model(model, "CPU")
+
+
+def test_the_request_behind_calls_holds_the_last_calls_tensors(ov):
+    p = ops.parameter([4], np.float32, name="x")
+    compiled = ov.compile_model(openvino.Model(ops.abs(p), [p]), "CPU")
+    data = np.array([-1, 2, -3, 4], np.float32)
+    result = compiled(data, share_inputs=True, share_outputs=False)[0]
+    request = compiled._infer_request
+    assert np.shares_memory(request.get_input_tensor(0).data, data)
+    np.testing.assert_array_equal(request.get_output_tensor(0).data, result)
+    assert compiled._infer_request is request
 
 
 def test_compile_ir_text_with_weights_in_memory(ov, tmp_path):

@@ -58,7 +58,8 @@ class _OpenvinoView(types.ModuleType):
         return sorted(set(dir(self.__dict__["_ovfast_real"])) | set(self.__dict__))
 
     def __repr__(self):
-        return f"<module 'openvino' (ovfast's runtime over {self.__dict__['_ovfast_real'].__file__})>"
+        real = self.__dict__["_ovfast_real"]
+        return f"<module {real.__name__!r} (ovfast's runtime over {real.__file__})>"
 
 
 def _build_views():
@@ -72,6 +73,9 @@ def _build_views():
     view = _OpenvinoView(openvino, {**names, **graph, "helpers": ovfast.helpers})
     views = {"openvino": view, "openvino.helpers": ovfast.helpers}
     views.update({f"openvino.{name}": module for name, module in graph.items()})
+    # results are ovfast's OVDict: `from openvino.utils.data_helpers import OVDict` names that class
+    import openvino.utils.data_helpers as data_helpers
+    views["openvino.utils.data_helpers"] = _OpenvinoView(data_helpers, {"OVDict": ovfast.OVDict})
     return views
 
 
