@@ -152,6 +152,25 @@ def test_the_request_behind_calls_holds_the_last_calls_tensors(ov):
     assert compiled._infer_request is request
 
 
+def test_a_batch_of_tensors_for_one_input(ov):
+    p = ops.parameter([4, 2], np.float32, name="x")
+    p.set_layout(openvino.Layout("N..."))
+    request = ov.compile_model(openvino.Model(ops.multiply(p, ops.constant(np.float32(2))), [p]), "CPU")\
+        .create_infer_request()
+    buffer = np.arange(16, dtype=np.float32).reshape(8, 2)
+    items = [ov.Tensor(buffer[2 * i:2 * i + 1], shared_memory=True) for i in range(4)]   # every other row
+    request.set_input_tensors(items)
+    with pytest.raises(RuntimeError, match="get_tensor shall not be used together with batched"):
+        request.get_tensor("x")
+    for step in range(2):
+        buffer += step
+        request.infer()
+        np.testing.assert_array_equal(request.get_output_tensor(0).data, 2 * buffer[::2])
+    request.set_input_tensors(0, items[::-1])
+    request.infer()
+    np.testing.assert_array_equal(request.get_output_tensor(0).data, 2 * buffer[::2][::-1])
+
+
 def test_compile_ir_text_with_weights_in_memory(ov, tmp_path):
     from models import two_output_model
 

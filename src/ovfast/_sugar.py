@@ -47,7 +47,7 @@ def tensor_form(array, shape, etype, shared):
         else:
             etype, shape = shape, array
     elif array is not None and etype is None:
-        raise TypeError(f"{_FORMS}; got a {type(array).__name__}")
+        raise _exc.says(TypeError, "tensor argument", f"({_FORMS}; got a {type(array).__name__})")
     if etype is None or shape is None:
         raise TypeError(_FORMS)
     return None, shape, etype, shared

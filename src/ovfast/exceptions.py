@@ -166,6 +166,12 @@ OPENVINO_SAYS = {
                   "with exactly one result.",
     "input key type": "Incompatible key type for input: {key}",
     "inputs type": "Incompatible inputs of type: {type}",
+    "input type under key": "Incompatible inputs of type: {type} under {key} key!",
+    "string tensor": "Tensor's type must be a string!",
+    "export stream": "CompiledModel.export_model(model_stream) incompatible function argument: `model_stream` must "
+                     "be an io.BytesIO object but {value}` provided",
+    "import stream": "CompiledModel.import_model(model_stream) incompatible function argument: `model_stream` must "
+                     "be an io.BytesIO object or bytes but {value}` provided",
     "result key type": "Unknown key type: {type}",
     "result key": "{key!r}",
     "ovdict assignment": "'OVDict' object does not support item assignment",

@@ -68,10 +68,36 @@ cdef class InferRequest:
             raise TypeError("set_input_tensor(tensor) or set_input_tensor(index, tensor)")
         self._set_tensor_at(True, i, tensor)
 
-    def set_input_tensors(self, inputs):
-        items = inputs.items() if isinstance(inputs, dict) else enumerate(inputs)
-        for k, t in items:
-            self._set_tensor_at(True, port_index(self.cm._inputs, self.cm._in_names, k, "input", "tensor"), t)
+    def set_input_tensors(self, *args):
+        """set_input_tensors({index or name: tensor}) sets several inputs; set_input_tensors([tensors]) (the
+        model's only input) or set_input_tensors(index, [tensors]) gives one input a batch of tensors, one per
+        item of its batch dimension, as openvino."""
+        if len(args) == 1 and isinstance(args[0], dict):
+            for k, t in args[0].items():
+                self._set_tensor_at(True, port_index(self.cm._inputs, self.cm._in_names, k, "input", "tensor"), t)
+        elif len(args) == 1:
+            self._set_batch(-1, args[0])   # OpenVINO checks the model has one input, in its words
+        elif len(args) == 2:
+            self._set_batch(port_index(self.cm._inputs, self.cm._in_names, args[0], "input", "tensor"), args[1])
+        else:
+            raise TypeError("set_input_tensors(dict), set_input_tensors(list) or set_input_tensors(index, list)")
+
+    cdef _set_batch(self, Py_ssize_t i, object tensors):
+        cdef vector[ov_tensor_t*] items
+        self._check_idle()
+        tensors = list(tensors)
+        for t in tensors:
+            if not isinstance(t, Tensor):
+                raise _exc.InputTypeError(f"set_input_tensors takes ovfast.Tensors, got {type(t).__name__}; wrap "
+                                          f"arrays with ovfast.Tensor(array)")
+            items.push_back((<Tensor>t).ptr)
+        try:
+            ovf_set_input_tensors(self.req, i, items)
+        except RuntimeError as e:
+            raise bridge_error("set_input_tensors", e) from None
+        i = max(i, 0)
+        self.inputs.held[i] = tensors   # the request reads them at each run
+        self.state.in_own_set[i] = 0
 
     def set_output_tensor(self, *args):
         if len(args) == 1:

@@ -95,7 +95,7 @@ cdef class _InputSlots:
             return self.set_dynamic(i, port, arr, share)
         if share and cnp.PyArray_ISCARRAY(arr):
             held = self.held[i]
-            if (held is not None and (<Tensor>held)._owner is arr
+            if (type(held) is Tensor and (<Tensor>held)._owner is arr
                     and (<Tensor>held).data_ptr() == cnp.PyArray_DATA(arr)):
                 return 0  # already bound to this very array: rebinding would cost the plugin, not change it
             return self.set_tensor(i, tensor_over(arr, port.ctype, None))
@@ -274,17 +274,37 @@ cdef object values_by_port(tuple ports, dict names, object values, str what):
         if len(values) != n:
             raise _exc.InputValueError(f"the model has {n} {what}(s) {[p.any_name for p in ports]}, got a "
                                        f"{type(values).__name__} of {len(values)}")
+        for key, value in enumerate(values):
+            _check_value_kind(value, key, ports[key])
         return values
     if isinstance(values, dict):
         out = [NOT_GIVEN] * n
         for key, value in (<dict>values).items():
-            out[port_index(ports, names, key, what, "values")] = value
+            i = port_index(ports, names, key, what, "values")
+            _check_value_kind(value, key, ports[i])
+            out[i] = value
         return out
-    if n != 1:
-        raise _exc.says(_exc.InputValueTypeError, "inputs type", f"the model has {n} {what}s "
-                        f"{[p.any_name for p in ports]}: pass a dict or a list of {n} values, not one "
-                        f"{_describe(values)}", type=type(values))
+    detail = (f"the model has {n} {what}s {[p.any_name for p in ports]}: pass a dict or a list of {n} values, "
+              f"not one {_describe(values)}")
+    if n != 1 and _is_value(values):   # openvino sets one value as the only input's
+        raise _exc.says(_exc.InputValueTypeError, "only input", detail)
+    if n != 1 or not _is_value(values):
+        raise _exc.says(_exc.InputValueTypeError, "inputs type", detail, type=type(values))
     return (values,)
+
+
+cdef bint _is_value(object value):
+    """Whether value can be an input's value: an array, a Tensor, a number, a sequence, or what numpy makes an
+    array of (__array__)."""
+    return (isinstance(value, (np.ndarray, np.generic, Tensor, _ov.Tensor, int, float, list, tuple, str, bytes))
+            or hasattr(value, "__array__") or hasattr(value, "__array_interface__"))
+
+
+cdef int _check_value_kind(object value, object key, ConstOutput port) except -1:
+    if value is NOT_GIVEN or _is_value(value):
+        return 0
+    raise _exc.says(_exc.InputTypeError, "input type under key", f"(input '{port._any_name}' takes an array, a "
+                    f"Tensor or a number, got {type(value).__name__})", type=type(value), key=key)
 
 
 cdef int set_inputs(_InputSlots slots, object inputs, dict names, bint share) except -1:

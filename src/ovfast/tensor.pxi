@@ -206,6 +206,9 @@ cdef class Tensor:
         return tuple(tensor_dims(self.ptr))
 
     def _strings(self):
+        if self.ctype != STRING:
+            raise _exc.says(_exc.InputTypeError, "string tensor", f"(str_data/bytes_data of a "
+                            f"{type_label(self.ctype)} tensor)")
         try:
             return ovf_tensor_strings(self.ptr)
         except RuntimeError as e:
@@ -449,7 +452,9 @@ cdef int _tensor_of_array(Tensor self, object array, object shape, object etype,
     cdef Tensor t
     if (shape is None and etype is None and cnp.PyArray_Check(array)
             and cnp.PyArray_TYPE(<cnp.ndarray>array) in (cnp.NPY_UNICODE, cnp.NPY_STRING)):
-        t = string_tensor(array)  # strings are copied whatever shared_memory says, as in openvino
+        if shared:   # as openvino: OpenVINO's strings are std::string objects, not the array's bytes
+            raise _exc.says(_exc.InputValueError, "shared strings", "(pass shared_memory=False)")
+        t = string_tensor(array)
         self.ptr, self.ctype = t.ptr, t.ctype
         t.ptr = NULL
         return 0
