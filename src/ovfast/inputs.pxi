@@ -215,8 +215,9 @@ cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what, str ca
     if isinstance(key, int):
         if not -n <= key < n:
             detail = f"{what} index {key} out of range: the model has {n} {what}(s) {[p.any_name for p in ports]}"
-            if result:
-                raise _exc.says(_exc.PortIndexError, "result key", detail, key=key)
+            if result:   # openvino's KeyError names the key alone
+                raise _exc.says(_exc.PortIndexError, "result key", f"is out of range: the model has {n} "
+                                f"{what}(s) {[p.any_name for p in ports]}", key=key)
             if caller == "port":
                 raise _exc.says(_exc.InputKeyError, f"{what} index", detail, index=key, n=n)
             if what == "input":
