@@ -134,24 +134,6 @@ def test_tensor_from_a_dynamic_port_is_empty(ov):
             assert tuple(t.shape) == (0,) and t.element_type == openvino.Type.f32 and t.data.size == 0
 
 
-def test_query_model_names_the_device_of_each_operation(ov):
-    from models import two_output_model
-
-    model = two_output_model()
-    assert ov.Core().query_model(model, "CPU") == openvino.Core().query_model(model, "CPU")
-
-
-def test_the_request_behind_calls_holds_the_last_calls_tensors(ov):
-    p = ops.parameter([4], np.float32, name="x")
-    compiled = ov.compile_model(openvino.Model(ops.abs(p), [p]), "CPU")
-    data = np.array([-1, 2, -3, 4], np.float32)
-    result = compiled(data, share_inputs=True, share_outputs=False)[0]
-    request = compiled._infer_request
-    assert np.shares_memory(request.get_input_tensor(0).data, data)
-    np.testing.assert_array_equal(request.get_output_tensor(0).data, result)
-    assert compiled._infer_request is request
-
-
 def test_a_batch_of_tensors_for_one_input(ov):
     p = ops.parameter([4, 2], np.float32, name="x")
     p.set_layout(openvino.Layout("N..."))

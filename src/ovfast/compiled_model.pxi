@@ -66,12 +66,6 @@ cdef class CompiledModel:
         request each time; ovfast reuses an idle one, which gives the same results)."""
         return self._infer_pooled(inputs, False, False)
 
-    @property
-    def _infer_request(self):
-        """openvino's request behind __call__: here the one the latest finished call used (in a program that
-        calls from one thread, the request every call uses), its tensors as that call left them."""
-        return self._call_request()
-
     cdef OVDict _infer_pooled(self, inputs, bint share_inputs, bint share_outputs, bint decode=True):
         # An idle request of the pool, or a new one when every one is busy in another thread: the pool grows
         # to the number of threads that call at once. list.pop/append are atomic under the GIL.

@@ -50,11 +50,6 @@ cdef class Core:
             return self._openvino_core().read_model(model, **kwargs)
         return self._openvino_core().read_model(model, weights, **kwargs)
 
-    def query_model(self, model, device_name, config=None):
-        """Which device runs each operation of an openvino.Model (a dict of operation name to device), asked of
-        openvino: the C API has no query_model."""
-        return self._openvino_core().query_model(model, device_name, {} if config is None else config)
-
     cdef object _openvino_core(self):
         """An openvino.Core with this Core's plugins, for what only openvino's Python objects can hold."""
         if self._ov_core is None:

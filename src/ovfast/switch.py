@@ -73,9 +73,6 @@ def _build_views():
     view = _OpenvinoView(openvino, {**names, **graph, "helpers": ovfast.helpers})
     views = {"openvino": view, "openvino.helpers": ovfast.helpers}
     views.update({f"openvino.{name}": module for name, module in graph.items()})
-    # results are ovfast's OVDict: `from openvino.utils.data_helpers import OVDict` names that class
-    import openvino.utils.data_helpers as data_helpers
-    views["openvino.utils.data_helpers"] = _OpenvinoView(data_helpers, {"OVDict": ovfast.OVDict})
     return views
 
 
