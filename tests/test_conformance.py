@@ -2,6 +2,7 @@
 
 import copy
 import io
+import warnings
 
 import numpy as np
 import openvino
@@ -110,6 +111,46 @@ def test_tensor_from_ports(ov):
     assert a[0, 0] == 5                      # shares the array's memory
     with pytest.raises(RuntimeError):        # too small for the port's shape
         ov.Tensor(compiled.input(0), np.ones((2, 2), np.float32))
+
+
+def test_tensor_from_a_port_warns_as_openvino_for_another_type_or_more_elements(ov):
+    x = ops.parameter([2], np.int16)
+    with pytest.warns(RuntimeWarning, match="^Type of the array and the port are different") as caught:
+        t = ov.Tensor(x.output(0), np.array([1, 2], np.uint16))   # the same bytes, read as the port's type
+    assert len(caught) == 1 and t.element_type == openvino.Type.i16 and list(t.data) == [1, 2]
+    with pytest.warns(RuntimeWarning, match="^Shape of the port is smaller than shape of the array") as caught:
+        t = ov.Tensor(x.output(0), np.arange(3, dtype=np.int16))
+    assert len(caught) == 1 and list(t.data) == [0, 1]           # the array's first elements, shared
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                            # same type and size: no warning
+        ov.Tensor(x.output(0), np.arange(2, dtype=np.int16))
+
+
+def test_tensor_from_a_dynamic_port_is_empty(ov):
+    from models import dynamic_model
+
+    for port in (dynamic_model().input(0), ov.compile_model(dynamic_model(), "CPU").input(0)):
+        for t in (ov.Tensor(port), ov.Tensor(port, np.ones((3, 4), np.float32))):
+            assert tuple(t.shape) == (0,) and t.element_type == openvino.Type.f32 and t.data.size == 0
+
+
+def test_a_batch_of_tensors_for_one_input(ov):
+    p = ops.parameter([4, 2], np.float32, name="x")
+    p.set_layout(openvino.Layout("N..."))
+    request = ov.compile_model(openvino.Model(ops.multiply(p, ops.constant(np.float32(2))), [p]), "CPU")\
+        .create_infer_request()
+    buffer = np.arange(16, dtype=np.float32).reshape(8, 2)
+    items = [ov.Tensor(buffer[2 * i:2 * i + 1], shared_memory=True) for i in range(4)]   # every other row
+    request.set_input_tensors(items)
+    with pytest.raises(RuntimeError, match="get_tensor shall not be used together with batched"):
+        request.get_tensor("x")
+    for step in range(2):
+        buffer += step
+        request.infer()
+        np.testing.assert_array_equal(request.get_output_tensor(0).data, 2 * buffer[::2])
+    request.set_input_tensors(0, items[::-1])
+    request.infer()
+    np.testing.assert_array_equal(request.get_output_tensor(0).data, 2 * buffer[::2][::-1])
 
 
 def test_compile_ir_text_with_weights_in_memory(ov, tmp_path):

@@ -51,6 +51,18 @@ def test_ports_pickle_by_value():
         pickle.dumps(openvino.compile_model(relu_model(), "CPU").input(0))
 
 
+def test_region_of_interest_tensors_are_refused():
+    whole = np.arange(16, dtype=np.float32).reshape(4, 4)
+    region = openvino.Tensor(openvino.Tensor(whole), [1, 1], [3, 3])
+    assert region.data.tolist() == whole[1:3, 1:3].tolist()
+    with pytest.raises(NotImplementedError, match=r"^Tensor\(tensor, begin, end\): ovfast has no region"):
+        ovfast.Tensor(ovfast.Tensor(whole), [1, 1], [3, 3])
+
+
+def test_what_the_c_api_lacks_is_missing():
+    assert hasattr(openvino.Core, "add_extension") and not hasattr(ovfast.Core, "add_extension")
+
+
 @pytest.mark.parametrize("lib", sorted(LIBS))
 def test_request_callbacks_run_on_one_thread_of_ovfasts(lib):
     compiled = LIBS[lib].compile_model(relu_model(), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})

@@ -147,6 +147,22 @@ def test_large_inputs_shared_and_copied(ov):
     np.testing.assert_array_equal(data, before)  # never modified
 
 
+def test_inputs_of_any_size_are_shared_when_asked(ov):
+    # share_inputs=True binds the caller's array whatever its size, as openvino: a program that writes into
+    # its array and runs the request again reads the new contents
+    p = openvino.opset13.parameter([4], np.float32, name="x")
+    compiled = ov.compile_model(openvino.Model(openvino.opset13.abs(p), [p]), "CPU")
+    data = np.array([-1, 2, -3, 4], np.float32)
+    for share in (True, False):
+        req = compiled.create_infer_request()
+        np.testing.assert_array_equal(req.infer(data, share_inputs=share)[0], np.abs(data))
+        assert np.shares_memory(req.get_input_tensor(0).data, data) == share
+    req.infer(data, share_inputs=True)
+    data[:] = -7
+    req.infer()
+    np.testing.assert_array_equal(req.get_output_tensor(0).data, 7)
+
+
 def test_shared_input_passed_again_reads_its_new_contents(ov):
     # ovfast does not rebind an array the request already shares: what it reads must still follow the
     # array, and a different array must still be rebound

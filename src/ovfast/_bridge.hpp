@@ -140,6 +140,20 @@ static inline void ovf_tensor_set_strings(ov_tensor_t* tensor, const std::vector
         data[i] = values[i];
 }
 
+// A batch of tensors for one input, one per item of the batch (openvino's set_input_tensors(list)); the C
+// API has no such call. index < 0: the model's only input. OpenVINO checks the count, shapes and types,
+// and throws for Cython's `except +`.
+static inline void ovf_set_input_tensors(ov_infer_request_t* request, int64_t index,
+                                         const std::vector<ov_tensor_t*>& tensors) {
+    std::vector<ov::Tensor> items;
+    for (auto* t : tensors)
+        items.push_back(*t->object);
+    if (index < 0)
+        request->object->set_input_tensors(items);
+    else
+        request->object->set_input_tensors(static_cast<size_t>(index), items);
+}
+
 // Variable state (ReadValue/Assign): not in the C API, reached through the request's ov::InferRequest.
 // Errors (no such state, a tensor of the wrong shape) are thrown for Cython's `except +`.
 static inline std::vector<std::string> ovf_state_names(ov_infer_request_t* request) {

@@ -46,7 +46,7 @@ cdef class _InputSlots:
     cdef ovf_request_state* s   # borrowed from the InferRequest: the request and our own input tensors
     cdef tuple ports
     cdef Py_ssize_t n
-    cdef list held              # per input: the Tensor/array the request reads, when not our own
+    cdef list held              # per input: the Tensor the request reads (a list: a batch), when not our own
     cdef int setup(self, ovf_request_state* s, tuple ports) except -1
     cdef int set_tensor(self, Py_ssize_t i, Tensor t) except -1
     cdef int set_string(self, Py_ssize_t i, ConstOutput port, object value) except -1
@@ -96,6 +96,7 @@ cdef class InferRequest:
     cdef int _take(self) except -1
     cdef _give_back(self, bint to_pool)
     cdef _set_tensor_at(self, bint is_input, Py_ssize_t i, object tensor)
+    cdef _set_batch(self, Py_ssize_t i, object tensors)
     cdef tuple _locate(self, object key)
     cdef Tensor _tensor_at(self, bint is_input, Py_ssize_t i)
     cdef OVDict _results(self, bint share, bint decode=*)

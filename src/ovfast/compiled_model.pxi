@@ -83,6 +83,9 @@ cdef class CompiledModel:
     def export_model(self, model_stream=None):
         """The compiled blob in a BytesIO (as openvino), or written into model_stream (a binary file)."""
         cdef ov_status_e st
+        if model_stream is not None and not hasattr(model_stream, "write"):
+            raise _exc.says(_exc.InputTypeError, "export stream", f"(export_model writes into a binary file "
+                            f"object, got {type(model_stream).__name__})", value=model_stream)
         fd, path = tempfile.mkstemp(prefix="ovfast-export-", suffix=".blob")
         os.close(fd)
         cdef bytes bpath = os.fsencode(path)

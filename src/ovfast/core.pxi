@@ -134,6 +134,9 @@ cdef class Core:
             model_stream = model_stream.getvalue()
         elif hasattr(model_stream, "read"):
             model_stream = model_stream.read()
+        elif not isinstance(model_stream, (bytes, bytearray, memoryview)):   # bytes(5) would be 5 zero bytes
+            raise _exc.says(_exc.InputTypeError, "import stream", f"(import_model takes the blob as bytes or a "
+                            f"binary file object, got {type(model_stream).__name__})", value=model_stream)
         cdef bytes blob = bytes(model_stream)
         cdef bytes bdevice = device_name.encode()
         cdef const char* cdevice = bdevice

@@ -79,8 +79,8 @@ cdef ov_element_type_e c_type_of(object t) except *:
 cdef ov_element_type_e c_type_of_array(cnp.ndarray arr) except *:
     c = _C_FROM_NPY.get(cnp.PyArray_TYPE(arr))
     if c is None:
-        raise _exc.UnsupportedDtype(f"numpy dtype {arr.dtype} has no OpenVINO element type; expected one of "
-                                  f"bool, float16/32/64, int8/16/32/64, uint8/16/32/64")
+        raise _exc.says(_exc.UnsupportedDtype, "dtype", f"(numpy dtype {arr.dtype} has no OpenVINO element type; "
+                        f"expected one of bool, float16/32/64, int8/16/32/64, uint8/16/32/64)", dtype=arr.dtype)
     return <ov_element_type_e>c
 
 

@@ -2,6 +2,8 @@
 #
 # ov_get_last_err_msg() is process-wide: another thread may have overwritten it by the time we read it,
 # so the status code decides the exception class and the text is only a best-effort detail.
+# A message starts with OpenVINO's own words (as openvino's would), then names the ovfast call.
+# Mistakes ovfast finds before calling OpenVINO use _exc.says(), which starts with openvino's words too.
 
 cdef object _status_error(int status, str what):
     cdef const char* msg = ov_get_last_err_msg()
@@ -10,7 +12,7 @@ cdef object _status_error(int status, str what):
         ov_free(msg)
     else:
         detail = ov_get_error_info(<ov_status_e>status).decode("utf-8", "replace")
-    return _exc.from_status(status, f"{what} failed: {detail}")
+    return _exc.from_status(status, f"{_exc.openvino_words(detail)} ({what} failed)")
 
 
 cdef int check(ov_status_e status, const char* what) except -1 nogil:
@@ -31,4 +33,4 @@ cdef int check_ctx(ov_status_e status, str what) except -1:
 cdef object bridge_error(str what, RuntimeError e):
     """What _bridge.hpp throws (Cython's `except +` makes it a RuntimeError), as the OVError a failed C
     call gives: OpenVINO's C++ exceptions are the GENERAL_ERROR the C API would report."""
-    return _exc.from_status(GENERAL_ERROR, f"{what} failed: {e}")
+    return _exc.from_status(GENERAL_ERROR, f"{_exc.openvino_words(str(e))} ({what} failed)")

@@ -61,23 +61,49 @@ cdef class InferRequest:
     def set_input_tensor(self, *args):
         """set_input_tensor(tensor) for a one-input model, or set_input_tensor(index, tensor)."""
         if len(args) == 1:
-            i, tensor = port_or_only(self.cm._inputs, self.cm._in_names, None, "input"), args[0]
+            i, tensor = port_or_only(self.cm._inputs, self.cm._in_names, None, "input", "tensor"), args[0]
         elif len(args) == 2:
-            i, tensor = port_index(self.cm._inputs, self.cm._in_names, args[0], "input"), args[1]
+            i, tensor = port_index(self.cm._inputs, self.cm._in_names, args[0], "input", "tensor"), args[1]
         else:
             raise TypeError("set_input_tensor(tensor) or set_input_tensor(index, tensor)")
         self._set_tensor_at(True, i, tensor)
 
-    def set_input_tensors(self, inputs):
-        items = inputs.items() if isinstance(inputs, dict) else enumerate(inputs)
-        for k, t in items:
-            self._set_tensor_at(True, port_index(self.cm._inputs, self.cm._in_names, k, "input"), t)
+    def set_input_tensors(self, *args):
+        """set_input_tensors({index or name: tensor}) sets several inputs; set_input_tensors([tensors]) (the
+        model's only input) or set_input_tensors(index, [tensors]) gives one input a batch of tensors, one per
+        item of its batch dimension, as openvino."""
+        if len(args) == 1 and isinstance(args[0], dict):
+            for k, t in args[0].items():
+                self._set_tensor_at(True, port_index(self.cm._inputs, self.cm._in_names, k, "input", "tensor"), t)
+        elif len(args) == 1:
+            self._set_batch(-1, args[0])   # OpenVINO checks the model has one input, in its words
+        elif len(args) == 2:
+            self._set_batch(port_index(self.cm._inputs, self.cm._in_names, args[0], "input", "tensor"), args[1])
+        else:
+            raise TypeError("set_input_tensors(dict), set_input_tensors(list) or set_input_tensors(index, list)")
+
+    cdef _set_batch(self, Py_ssize_t i, object tensors):
+        cdef vector[ov_tensor_t*] items
+        self._check_idle()
+        tensors = list(tensors)
+        for t in tensors:
+            if not isinstance(t, Tensor):
+                raise _exc.InputTypeError(f"set_input_tensors takes ovfast.Tensors, got {type(t).__name__}; wrap "
+                                          f"arrays with ovfast.Tensor(array)")
+            items.push_back((<Tensor>t).ptr)
+        try:
+            ovf_set_input_tensors(self.req, i, items)
+        except RuntimeError as e:
+            raise bridge_error("set_input_tensors", e) from None
+        i = max(i, 0)
+        self.inputs.held[i] = tensors   # the request reads them at each run
+        self.state.in_own_set[i] = 0
 
     def set_output_tensor(self, *args):
         if len(args) == 1:
-            i, tensor = port_or_only(self.cm._outputs, self.cm._out_names, None, "output"), args[0]
+            i, tensor = port_or_only(self.cm._outputs, self.cm._out_names, None, "output", "tensor"), args[0]
         elif len(args) == 2:
-            i, tensor = port_index(self.cm._outputs, self.cm._out_names, args[0], "output"), args[1]
+            i, tensor = port_index(self.cm._outputs, self.cm._out_names, args[0], "output", "tensor"), args[1]
         else:
             raise TypeError("set_output_tensor(tensor) or set_output_tensor(index, tensor)")
         self._set_tensor_at(False, i, tensor)
@@ -85,7 +111,7 @@ cdef class InferRequest:
     def set_output_tensors(self, outputs):
         items = outputs.items() if isinstance(outputs, dict) else enumerate(outputs)
         for k, t in items:
-            self._set_tensor_at(False, port_index(self.cm._outputs, self.cm._out_names, k, "output"), t)
+            self._set_tensor_at(False, port_index(self.cm._outputs, self.cm._out_names, k, "output", "tensor"), t)
 
     def set_tensor(self, key, tensor):
         is_input, i = self._locate(key)
@@ -141,7 +167,7 @@ cdef class InferRequest:
         if isinstance(key, ConstOutput):
             return (<ConstOutput>key).is_input, port_index(
                 self.cm._inputs if (<ConstOutput>key).is_input else self.cm._outputs,
-                self.cm._in_names if (<ConstOutput>key).is_input else self.cm._out_names, key, "port")
+                self.cm._in_names if (<ConstOutput>key).is_input else self.cm._out_names, key, "port", "tensor")
         if hasattr(key, "get_any_name"):
             key = key.get_any_name()
         if isinstance(key, str):
@@ -151,9 +177,10 @@ cdef class InferRequest:
                 return False, self.cm._out_names[key]
         else:   # as openvino: a key of another kind is a TypeError
             raise _exc.InputTypeError(f"a tensor is named by a str or a port, got {type(key).__name__} {key!r}")
-        raise _exc.InputKeyError(
-            f"{key!r} names no input or output of this model; inputs are "
-            f"{[p.any_name for p in self.cm._inputs]}, outputs {[p.any_name for p in self.cm._outputs]}")
+        raise _exc.says(_exc.InputKeyError, "unknown name",
+                        f"{key!r} names no input or output of this model; inputs are "
+                        f"{[p.any_name for p in self.cm._inputs]}, outputs {[p.any_name for p in self.cm._outputs]}",
+                        name=key)
 
     # --- outputs ------------------------------------------------------------------------------------
 
@@ -170,10 +197,10 @@ cdef class InferRequest:
         return self._tensor_at(is_input, i)
 
     def get_input_tensor(self, index=None):
-        return self._tensor_at(True, port_or_only(self.cm._inputs, self.cm._in_names, index, "input"))
+        return self._tensor_at(True, port_or_only(self.cm._inputs, self.cm._in_names, index, "input", "tensor"))
 
     def get_output_tensor(self, index=None):
-        return self._tensor_at(False, port_or_only(self.cm._outputs, self.cm._out_names, index, "output"))
+        return self._tensor_at(False, port_or_only(self.cm._outputs, self.cm._out_names, index, "output", "tensor"))
 
     @property
     def input_tensors(self):

@@ -1,12 +1,9 @@
 # Turning user inputs into the request's input tensors.
 #
-# A static input gets one tensor of its own, allocated once; small arrays are copied into it (a memcpy is
-# cheaper than making a tensor). A zero-copy tensor over the caller's array is made when sharing was asked
-# and the array is large, C-contiguous, writable and already of the port's type. Dynamic inputs always get
-# a tensor of the array's shape.
-
-cdef enum:
-    SHARE_MIN_BYTES = 1 << 16
+# A static input gets one tensor of its own, allocated once; arrays are copied into it unless sharing was
+# asked. A zero-copy tensor over the caller's array is made when sharing was asked and the array is
+# C-contiguous, writable and already of the port's type, whatever its size (as openvino does). Dynamic
+# inputs always get a tensor of the array's shape.
 
 
 cdef str _describe(object value):
@@ -96,9 +93,9 @@ cdef class _InputSlots:
             arr = self.convert(port, arr)
         if port.dynamic:
             return self.set_dynamic(i, port, arr, share)
-        if share and port.nbytes >= SHARE_MIN_BYTES and cnp.PyArray_ISCARRAY(arr):
+        if share and cnp.PyArray_ISCARRAY(arr):
             held = self.held[i]
-            if (held is not None and (<Tensor>held)._owner is arr
+            if (type(held) is Tensor and (<Tensor>held)._owner is arr
                     and (<Tensor>held).data_ptr() == cnp.PyArray_DATA(arr)):
                 return 0  # already bound to this very array: rebinding would cost the plugin, not change it
             return self.set_tensor(i, tensor_over(arr, port.ctype, None))
@@ -203,18 +200,29 @@ cdef list item_arrays(CompiledModel compiled, object inputs):
     return out
 
 
-cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what, bint result=False) except -1:
-    """Index of the port named by key: its index, any of its names, or the port itself. result=True is a
-    result dict's lookup, as openvino's OVDict does it: an index is a Python int only, and one out of range
+# Who names a port decides openvino's words for a bad key (_exc.says): a compiled model's input()/output()
+# ("port"), a request's tensor accessors ("tensor"), the values of infer() ("values"), a result dict ("result").
+
+cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what, str caller="port") except -1:
+    """Index of the port named by key: its index, any of its names, or the port itself. A result dict's
+    lookup (caller "result") is openvino's OVDict's: an index is a Python int only, and one out of range
     is also an IndexError."""
     cdef ConstOutput port
     cdef Py_ssize_t n = len(ports)
+    cdef bint result = caller == "result"
     if not result and isinstance(key, np.integer):
         key = int(key)
     if isinstance(key, int):
         if not -n <= key < n:
-            raise (_exc.PortIndexError if result else _exc.InputKeyError)(
-                f"{what} index {key} out of range: the model has {n} {what}(s) {[p.any_name for p in ports]}")
+            detail = f"{what} index {key} out of range: the model has {n} {what}(s) {[p.any_name for p in ports]}"
+            if result:   # openvino's KeyError names the key alone
+                raise _exc.says(_exc.PortIndexError, "result key", f"is out of range: the model has {n} "
+                                f"{what}(s) {[p.any_name for p in ports]}", key=key)
+            if caller == "port":
+                raise _exc.says(_exc.InputKeyError, f"{what} index", detail, index=key, n=n)
+            if what == "input":
+                raise _exc.says(_exc.InputKeyError, "input port index", detail, index=key, n=n)
+            raise _exc.InputKeyError(detail)
         return key % n
     if isinstance(key, ConstOutput):
         port = <ConstOutput>key
@@ -228,18 +236,27 @@ cdef Py_ssize_t port_index(tuple ports, dict names, object key, str what, bint r
         if i is not None:
             return i
     else:   # as openvino: a key of another kind (a float, None) is a TypeError
-        raise _exc.InputTypeError(f"an {what} is named by its index, a name or a port, got {type(key).__name__} "
-                                  f"{key!r}")
-    raise _exc.InputKeyError(f"{key!r} is not an {what} of this model; {what}s are "
-                             f"{[p.any_name for p in ports]} (or their index 0..{n - 1})")
+        detail = f"an {what} is named by its index, a name or a port, got {type(key).__name__} {key!r}"
+        if result:
+            raise _exc.says(_exc.InputTypeError, "result key type", detail, type=type(key))
+        if caller == "values":
+            raise _exc.says(_exc.InputTypeError, "input key type", detail, key=key)
+        raise _exc.InputTypeError(detail)
+    detail = f"{key!r} is not an {what} of this model; {what}s are {[p.any_name for p in ports]} (or their index 0..{n - 1})"
+    if result:
+        raise _exc.says(_exc.InputKeyError, "result key", detail[len(repr(key)) + 1:], key=key)
+    if caller == "port":
+        raise _exc.says(_exc.InputKeyError, f"unknown {what}", detail, name=key)
+    raise _exc.says(_exc.InputKeyError, "unknown name", detail, name=key)
 
 
-cdef Py_ssize_t port_or_only(tuple ports, dict names, object key, str what) except -1:
+cdef Py_ssize_t port_or_only(tuple ports, dict names, object key, str what, str caller="port") except -1:
     """port_index, where None (the key left out) names the model's only port."""
     if key is not None:
-        return port_index(ports, names, key, what)
+        return port_index(ports, names, key, what, caller)
     if len(ports) != 1:
-        raise _exc.InputValueError(f"the model has {len(ports)} {what}s: name one by index, name or port")
+        raise _exc.says(_exc.InputValueError, f"one {what}" if caller == "port" else f"only {what}",
+                        f"the model has {len(ports)} {what}s: name one by index, name or port")
     return 0
 
 
@@ -258,16 +275,37 @@ cdef object values_by_port(tuple ports, dict names, object values, str what):
         if len(values) != n:
             raise _exc.InputValueError(f"the model has {n} {what}(s) {[p.any_name for p in ports]}, got a "
                                        f"{type(values).__name__} of {len(values)}")
+        for key, value in enumerate(values):
+            _check_value_kind(value, key, ports[key])
         return values
     if isinstance(values, dict):
         out = [NOT_GIVEN] * n
         for key, value in (<dict>values).items():
-            out[port_index(ports, names, key, what)] = value
+            i = port_index(ports, names, key, what, "values")
+            _check_value_kind(value, key, ports[i])
+            out[i] = value
         return out
-    if n != 1:
-        raise _exc.InputValueTypeError(f"the model has {n} {what}s {[p.any_name for p in ports]}: pass a dict "
-                                       f"or a list of {n} values, not one {_describe(values)}")
+    detail = (f"the model has {n} {what}s {[p.any_name for p in ports]}: pass a dict or a list of {n} values, "
+              f"not one {_describe(values)}")
+    if n != 1 and _is_value(values):   # openvino sets one value as the only input's
+        raise _exc.says(_exc.InputValueTypeError, "only input", detail)
+    if n != 1 or not _is_value(values):
+        raise _exc.says(_exc.InputValueTypeError, "inputs type", detail, type=type(values))
     return (values,)
+
+
+cdef bint _is_value(object value):
+    """Whether value can be an input's value: an array, a Tensor, a number, a sequence, or what numpy makes an
+    array of (__array__)."""
+    return (isinstance(value, (np.ndarray, np.generic, Tensor, _ov.Tensor, int, float, list, tuple, str, bytes))
+            or hasattr(value, "__array__") or hasattr(value, "__array_interface__"))
+
+
+cdef int _check_value_kind(object value, object key, ConstOutput port) except -1:
+    if value is NOT_GIVEN or _is_value(value):
+        return 0
+    raise _exc.says(_exc.InputTypeError, "input type under key", f"(input '{port._any_name}' takes an array, a "
+                    f"Tensor or a number, got {type(value).__name__})", type=type(value), key=key)
 
 
 cdef int set_inputs(_InputSlots slots, object inputs, dict names, bint share) except -1:

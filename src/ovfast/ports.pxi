@@ -40,8 +40,8 @@ cdef class ConstOutput:
     @property
     def shape(self):
         if self.dynamic:
-            raise _exc.InputValueError(f"port '{self._any_name}' has a dynamic shape {self._pshape_text}; "
-                                       f"use partial_shape")
+            raise _exc.says(_exc.InputValueError, "dynamic shape", f"(port '{self._any_name}' has a dynamic "
+                            f"shape {self._pshape_text}; use partial_shape)")
         return _ov.Shape(list(self.dims))
 
     def get_shape(self):

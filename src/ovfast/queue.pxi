@@ -206,7 +206,8 @@ cdef class AsyncInferQueue:
         cdef string message
         cdef ovf_report what = ovf_job_to_report(req.state, &status, &message)
         if what == OVF_REPORT_DEFERRED:  # a failure of ours found when another holder took the job
-            raise _exc.from_status(status, f"job {id} failed: {message.decode('utf-8', 'replace').strip()}")
+            raise _exc.from_status(status, f"{_exc.openvino_words(message.decode('utf-8', 'replace'))} "
+                                           f"(job {id} failed)")
         if what != OVF_REPORT_WAIT:  # nothing new, or another holder's (its runs are reported to it)
             return 0
         if req.state.is_running():

@@ -10,7 +10,7 @@ cdef class OVDict:
         return iter(self._ports)
 
     cdef Py_ssize_t _index(self, object key) except -1:
-        return port_index(self._ports, self._names, key, "output", True)
+        return port_index(self._ports, self._names, key, "output", "result")
 
     def __getitem__(self, key):
         return self._values[self._index(key)]
@@ -48,6 +48,9 @@ cdef class OVDict:
 
     def __eq__(self, other):
         return NotImplemented
+
+    def __setitem__(self, key, value):
+        raise _exc.says(TypeError, "ovdict assignment", "(results are read-only; copy them with to_dict())")
 
     def __repr__(self):
         return "OVDict(" + repr(self.to_dict()) + ")"

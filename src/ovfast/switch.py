@@ -58,7 +58,8 @@ class _OpenvinoView(types.ModuleType):
         return sorted(set(dir(self.__dict__["_ovfast_real"])) | set(self.__dict__))
 
     def __repr__(self):
-        return f"<module 'openvino' (ovfast's runtime over {self.__dict__['_ovfast_real'].__file__})>"
+        real = self.__dict__["_ovfast_real"]
+        return f"<module {real.__name__!r} (ovfast's runtime over {real.__file__})>"
 
 
 def _build_views():

@@ -206,6 +206,9 @@ cdef class Tensor:
         return tuple(tensor_dims(self.ptr))
 
     def _strings(self):
+        if self.ctype != STRING:
+            raise _exc.says(_exc.InputTypeError, "string tensor", f"(str_data/bytes_data of a "
+                            f"{type_label(self.ctype)} tensor)")
         try:
             return ovf_tensor_strings(self.ptr)
         except RuntimeError as e:
@@ -277,8 +280,8 @@ cdef class Tensor:
     @property
     def strides(self):
         if is_packed(self.ctype):
-            raise _exc.InputValueError(f"a tensor of type {type_label(self.ctype)} has no byte strides: its "
-                                       f"elements are smaller than a byte")
+            raise _exc.says(_exc.InputValueError, "strides", f"(a tensor of type {type_label(self.ctype)} has no "
+                            f"byte strides: its elements are smaller than a byte)", type=type_label(self.ctype))
         dims = tensor_dims(self.ptr)
         cdef Py_ssize_t step = _BITS_OF_C[<int>self.ctype] // 8
         strides = []
@@ -334,8 +337,9 @@ cdef class Tensor:
 
 cdef _copy_tensor(Tensor src, Tensor dst):
     if src.ctype != dst.ctype:
-        raise _exc.InputTypeError(f"copy between tensors of types {type_label(src.ctype)} and "
-                                  f"{type_label(dst.ctype)}")
+        raise _exc.says(_exc.InputTypeError, "copy types", f"(copy between tensors of types "
+                        f"{type_label(src.ctype)} and {type_label(dst.ctype)})", src=type_label(src.ctype),
+                        dst=type_label(dst.ctype))
     sdims, ddims = tensor_dims(src.ptr), tensor_dims(dst.ptr)
     if sdims != ddims:
         dst.set_shape(sdims)
@@ -399,13 +403,13 @@ cdef int _check_shareable(cnp.ndarray arr) except -1:
     read-only array would let either change an immutable `bytes` object or crash on a read-only mapping.
     Object and other non-numeric arrays hold pointers, not numbers, whatever type they are read as."""
     if arr.dtype.kind not in "biuf" or arr.dtype.hasobject:
-        raise _exc.UnsupportedDtype(f"numpy dtype {arr.dtype} has no OpenVINO element type and cannot be "
-                                    f"shared as one; expected bool, float16/32/64, int8/16/32/64 or "
-                                    f"uint8/16/32/64 values")
+        raise _exc.says(_exc.UnsupportedDtype, "dtype", f"(numpy dtype {arr.dtype} has no OpenVINO element type "
+                        f"and cannot be shared as one; expected bool, float16/32/64, int8/16/32/64 or "
+                        f"uint8/16/32/64 values)", dtype=arr.dtype)
     if not cnp.PyArray_ISWRITEABLE(arr):
-        raise _exc.InputValueError("the array is not writeable: ovfast shares only memory it may write (a "
-                                   "Tensor's data and a request's inputs are writable); pass array.copy(), or "
-                                   "Tensor(array) without shared_memory, which copies")
+        raise _exc.says(_exc.InputValueError, "readonly", ": ovfast shares only memory it may write (a Tensor's "
+                        "data and a request's inputs are writable); pass array.copy(), or Tensor(array) without "
+                        "shared_memory, which copies")
     return 0
 
 
@@ -413,7 +417,8 @@ cdef vector[string] _encoded_strings(object value, str what) except *:
     """str or bytes elements (any nesting numpy takes), as UTF-8 bytes in C order."""
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype.kind not in "US" and not (arr.dtype.hasobject and all(isinstance(v, (str, bytes)) for v in arr.flat)):
-        raise _exc.InputTypeError(f"{what} takes str or bytes elements, got an array of {arr.dtype}")
+        raise _exc.says(_exc.InputTypeError, "string kind", f"({what} takes str or bytes elements, got an array "
+                        f"of {arr.dtype})")
     cdef vector[string] out
     for v in arr.flat:
         out.push_back(v.encode("utf-8") if isinstance(v, str) else bytes(v))
@@ -447,7 +452,9 @@ cdef int _tensor_of_array(Tensor self, object array, object shape, object etype,
     cdef Tensor t
     if (shape is None and etype is None and cnp.PyArray_Check(array)
             and cnp.PyArray_TYPE(<cnp.ndarray>array) in (cnp.NPY_UNICODE, cnp.NPY_STRING)):
-        t = string_tensor(array)  # strings are copied whatever shared_memory says, as in openvino
+        if shared:   # as openvino: OpenVINO's strings are std::string objects, not the array's bytes
+            raise _exc.says(_exc.InputValueError, "shared strings", "(pass shared_memory=False)")
+        t = string_tensor(array)
         self.ptr, self.ctype = t.ptr, t.ctype
         t.ptr = NULL
         return 0
@@ -466,9 +473,9 @@ cdef int _tensor_of_array(Tensor self, object array, object shape, object etype,
         c = <ov_element_type_e>c_of_npy
         if shared:
             if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-                raise _exc.InputValueError(
-                    f"shared_memory=True needs a C-contiguous array; this one has strides "
-                    f"{(<object>arr).strides} (pass np.ascontiguousarray(array), which copies)")
+                raise _exc.says(_exc.InputValueError, "not c contiguous",
+                                f"(shared_memory=True needs a C-contiguous array; this one has strides "
+                                f"{(<object>arr).strides}: pass np.ascontiguousarray(array), which copies)")
             dims_from_array(arr, &d)
             check(ov_tensor_create_from_host_ptr(c, as_shape(&d), cnp.PyArray_DATA(arr), &p),
                   b"ov_tensor_create_from_host_ptr")

@@ -21,6 +21,7 @@ cdef extern from "_bridge.hpp" nogil:
     cbool ovf_request_drop_callback(ov_infer_request_t* request)
     vector[string] ovf_tensor_strings(const ov_tensor_t* tensor) except +
     void ovf_tensor_set_strings(ov_tensor_t* tensor, const vector[string]& values) except +
+    void ovf_set_input_tensors(ov_infer_request_t* request, int64_t index, const vector[ov_tensor_t*]& tensors) except +
     vector[string] ovf_state_names(ov_infer_request_t* request) except +
     void ovf_state_reset_all(ov_infer_request_t* request) except +
     void ovf_state_reset(ov_infer_request_t* request, const string& name) except +
