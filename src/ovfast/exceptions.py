@@ -5,6 +5,8 @@ against openvino keeps catching it. Where a builtin fits, the class is that buil
 is a KeyError, a wrong shape a ValueError.
 """
 
+import re
+
 __all__ = [
     "OVError",
     "ModelFileNotFound",
@@ -207,7 +209,7 @@ def says(cls, mistake, detail="", **words):
     return cls(f"{text} {detail}" if detail else text)
 
 
-_LOCATION = __import__("re").compile(r"Exception from [^\n]*:\d+:\n|(?<=failed) at [^\n]*:\d+:\n")
+_LOCATION = re.compile(r"Exception from [^\n]*:\d+:\n|(?<=failed) at [^\n]*:\d+:\n")
 
 
 def openvino_words(text):
