@@ -17,8 +17,8 @@ from gi.repository import GLib, Gst  # noqa: E402
 import ovfast.gst  # noqa: E402,F401  (registers the elements)
 from ovfast.gst import VideoFrame  # noqa: E402
 from test_gst_plugin import env, plugin_path, run, tool  # noqa: E402,F401  (fixtures)
-from test_video import (assert_null_cycles_free_everything, bus_error, bus_error_of, frames_while_gil_held,  # noqa: E402
-                        save, slow_to_post)
+from test_video import (assert_null_cycles_free_everything, bus_error, bus_error_of,  # noqa: E402
+                        frames_while_gil_held, save, slow_to_post)
 from test_video_regions import LABELS, classifier, detector  # noqa: E402
 
 W, H = 64, 48

@@ -1,8 +1,9 @@
 # The skeleton every ovfast element stands on, as GStreamer's base classes are for theirs: a sink pad and a
 # source pad, a queue between them that keeps frames and serialized events in arrival order, the source
 # pad's task that sends them on (or neither, for an element that works in place: in_place.pxi), and around
-# that the flushing, backpressure, state changes, properties, errors and registration. An element is an ElementKind: its state (an ElementState first), its queued
-# entries (an Item first), its properties (a Prop table) and the hooks that are its own.
+# that the flushing, backpressure, state changes, properties, errors and registration. An element is an
+# ElementKind: its state (an ElementState first), its queued entries (an Item first), its properties (a Prop
+# table) and the hooks that are its own.
 
 cdef struct Item:
     GstBuffer* buf           # NULL for an event
