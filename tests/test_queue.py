@@ -1,5 +1,6 @@
 """AsyncInferQueue on both modules where they share behaviour, and ovfast's map/imap against infer()."""
 
+import asyncio
 import gc
 import threading
 import time
@@ -10,7 +11,8 @@ import openvino
 import pytest
 
 import ovfast
-from models import add_model, dynamic_model, heavy_model, mixed_size_model, slow_compiled, two_output_model
+from models import (add_model, dynamic_model, heavy_model, mixed_size_model, reshape_model, slow_compiled,
+                    two_output_model)
 
 X = np.arange(8, dtype=np.float32)
 
@@ -132,6 +134,30 @@ def test_callback_error_surfaces_from_wait_all(fast_add):
     with pytest.raises(ZeroDivisionError):
         queue.wait_all()
     queue.wait_all()
+
+
+def test_a_failed_run_reads_as_openvinos_words_then_the_job_wherever_it_is_found():
+    """A run that fails while running is reported once, worded as every failed OpenVINO call is (OpenVINO's
+    text, then "(job N failed)"), whether wait_all finds it, a later start_async, or asyncio's infer_async."""
+    compiled = ovfast.compile_model(reshape_model(), "CPU")
+    x = np.arange(6, dtype=np.float32)
+    bad, good = np.array([4, 4], np.int64), np.array([2, 3], np.int64)
+    pattern = r"conflicts with the reshape pattern.*\(job 0 failed\)$"
+    queue = ovfast.AsyncInferQueue(compiled, 1)
+    queue.start_async({"x": x, "shape": bad})
+    with pytest.raises(RuntimeError, match=pattern):
+        queue.wait_all()
+    queue.wait_all()     # reported once
+    queue.start_async({"x": x, "shape": bad})
+    with pytest.raises(RuntimeError, match=pattern):
+        queue.start_async({"x": x, "shape": good})   # it takes job 0 again and finds the failure
+    queue.start_async({"x": x, "shape": good})
+    queue.wait_all()
+
+    async def run():
+        return await queue.infer_async({"x": x, "shape": bad})
+    with pytest.raises(RuntimeError, match=r"conflicts with the reshape pattern.*\(infer_async: job 0 failed\)$"):
+        asyncio.run(run())
 
 
 def test_bad_inputs_fail_before_the_job_starts(fast_add):

@@ -107,8 +107,8 @@ cdef class _AsyncBridge:
             self.futures[id] = None
             if fut is not None and not fut.done():
                 if req.state.run_status != OK:
-                    words = _exc.openvino_words(req.state.run_message.decode("utf-8", "replace"))
-                    outcome = _exc.from_status(req.state.run_status, f"{words} (infer_async: job {id} failed)")
+                    outcome = failure(req.state.run_status, req.state.run_message.decode("utf-8", "replace"),
+                                      f"infer_async: job {id}")
                 else:
                     try:
                         outcome = req._results(False)

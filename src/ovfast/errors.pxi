@@ -5,6 +5,11 @@
 # A message starts with OpenVINO's own words (as openvino's would), then names the ovfast call.
 # Mistakes ovfast finds before calling OpenVINO use _exc.says(), which starts with openvino's words too.
 
+cdef object failure(int status, str detail, str what):
+    """The exception for a failed OpenVINO call or run: OpenVINO's words (detail), then the ovfast call."""
+    return _exc.from_status(status, f"{_exc.openvino_words(detail)} ({what} failed)")
+
+
 cdef object _status_error(int status, str what):
     cdef const char* msg = ov_get_last_err_msg()
     if msg != NULL:
@@ -12,7 +17,7 @@ cdef object _status_error(int status, str what):
         ov_free(msg)
     else:
         detail = ov_get_error_info(<ov_status_e>status).decode("utf-8", "replace")
-    return _exc.from_status(status, f"{_exc.openvino_words(detail)} ({what} failed)")
+    return failure(status, detail, what)
 
 
 cdef int check(ov_status_e status, const char* what) except -1 nogil:
@@ -33,4 +38,4 @@ cdef int check_ctx(ov_status_e status, str what) except -1:
 cdef object bridge_error(str what, RuntimeError e):
     """What _bridge.hpp throws (Cython's `except +` makes it a RuntimeError), as the OVError a failed C
     call gives: OpenVINO's C++ exceptions are the GENERAL_ERROR the C API would report."""
-    return _exc.from_status(GENERAL_ERROR, f"{_exc.openvino_words(str(e))} ({what} failed)")
+    return failure(GENERAL_ERROR, str(e), what)

@@ -206,8 +206,7 @@ cdef class AsyncInferQueue:
         cdef string message
         cdef ovf_report what = ovf_job_to_report(req.state, &status, &message)
         if what == OVF_REPORT_DEFERRED:  # a failure of ours found when another holder took the job
-            raise _exc.from_status(status, f"{_exc.openvino_words(message.decode('utf-8', 'replace'))} "
-                                           f"(job {id} failed)")
+            raise failure(status, message.decode("utf-8", "replace"), f"job {id}")
         if what != OVF_REPORT_WAIT:  # nothing new, or another holder's (its runs are reported to it)
             return 0
         if req.state.is_running():
@@ -219,8 +218,7 @@ cdef class AsyncInferQueue:
         # OpenVINO's callback thread has left our callback and fulfilled the run's promise, a second wake-up
         # per request after the one that handed us the job.
         if req.state.run_status != OK:
-            raise _exc.from_status(req.state.run_status, f"job {id} failed: "
-                                   f"{req.state.run_message.decode('utf-8', 'replace').strip()}")
+            raise failure(req.state.run_status, req.state.run_message.decode("utf-8", "replace"), f"job {id}")
         return 0
 
     cdef int _fill(self, int id, object inputs, bint share_inputs) except -1:
