@@ -120,7 +120,7 @@ def pytest_terminal_summary(terminalreporter, config):
                     parts.append(f"{m / om:.1f}x openvino ({other})")
                 elif other.startswith("c_"):
                     parts.append(f"{m / om:.2f}x the C loop ({other})")
-                elif other.startswith(("numpy", "baseline")):
+                elif other.startswith(("numpy", "baseline", "python_probe")):
                     parts.append(f"{m / om:.2f}x {other}")
             terminalreporter.write_line(f"[{group}] " + "; ".join(parts))
     for bench in session.benchmarks:

@@ -107,7 +107,8 @@ def test_c_round_robin_map_group(benchmark, c_add_loop):
 
 # The C loop restarts its jobs on the input they hold. The users' pattern copies the image into the job
 # (600 KB a request, CPU taken from inference on a 2-core machine); share_inputs=True binds it as the C
-# loop does. "+1 job": one job more than OPTIMAL_NUMBER_OF_INFER_REQUESTS, on both sides.
+# loop does. "default jobs": AsyncInferQueue(compiled), OPTIMAL_NUMBER_OF_INFER_REQUESTS jobs; each queue is
+# paired with the C loop over as many requests. "+1 job": one job more than that, on both sides.
 N_CONV = 400
 TPUT = {"PERFORMANCE_HINT": "THROUGHPUT"}
 IMAGE = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype(np.float32)
@@ -136,8 +137,9 @@ def c_conv(ceiling, conv_ir, optimal_jobs):
         ceiling.ceiling_free(handle)
 
 
-def run_conv(paired, module, conv_ir, c_loop, jobs=0, share=True, callback=False):
-    queue = module.AsyncInferQueue(module.compile_model(conv_ir, "CPU", TPUT), jobs)   # 0: optimal jobs
+def run_conv(paired, module, conv_ir, c_conv, optimal_jobs, jobs=0, share=True, callback=False):
+    queue = module.AsyncInferQueue(module.compile_model(conv_ir, "CPU", TPUT), jobs)   # 0: the default
+    c_loop = c_conv(len(queue) - optimal_jobs)   # the C loop over as many requests
     seen = []
     if callback:
         queue.set_callback(lambda request, userdata: seen.append(userdata))
@@ -147,59 +149,59 @@ def run_conv(paired, module, conv_ir, c_loop, jobs=0, share=True, callback=False
             queue.start_async({0: IMAGE}, i, share_inputs=share)
         queue.wait_all()
 
-    paired(submit, c_loop, rounds=9)
+    paired(submit, c_loop, rounds=9, against=f"the C loop over {len(queue)} requests")
     if callback:
         assert sorted(seen[-N_CONV:]) == list(range(N_CONV))
 
 
-@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs, share_inputs")
-def test_openvino_queue_conv(paired, conv_ir, c_conv):
-    run_conv(paired, openvino, conv_ir, c_conv())
+@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, default jobs, share_inputs")
+def test_openvino_queue_conv(paired, conv_ir, c_conv, optimal_jobs):
+    run_conv(paired, openvino, conv_ir, c_conv, optimal_jobs)
 
 
-@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs, share_inputs")
-def test_ovfast_queue_conv(paired, conv_ir, c_conv):
-    run_conv(paired, ovfast, conv_ir, c_conv())
+@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, default jobs, share_inputs")
+def test_ovfast_queue_conv(paired, conv_ir, c_conv, optimal_jobs):
+    run_conv(paired, ovfast, conv_ir, c_conv, optimal_jobs)
 
 
-@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, optimal jobs, share_inputs")
+@pytest.mark.benchmark(group="conv net x400, THROUGHPUT, default jobs, share_inputs")
 def test_c_round_robin_conv(benchmark, c_conv):
     benchmark.pedantic(c_conv(), rounds=9, warmup_rounds=1, iterations=1)
 
 
-COPIED = "conv net x400, THROUGHPUT, optimal jobs, inputs copied"
-CALLBACK = "conv net x400, THROUGHPUT, optimal jobs, inputs copied, Python callback"
+COPIED = "conv net x400, THROUGHPUT, default jobs, inputs copied"
+CALLBACK = "conv net x400, THROUGHPUT, default jobs, inputs copied, Python callback"
 ONE_MORE = "conv net x400, THROUGHPUT, optimal jobs + 1, share_inputs"
 
 
 @pytest.mark.benchmark(group=COPIED)
-def test_openvino_queue_conv_copy(paired, conv_ir, c_conv):
-    run_conv(paired, openvino, conv_ir, c_conv(), share=False)
+def test_openvino_queue_conv_copy(paired, conv_ir, c_conv, optimal_jobs):
+    run_conv(paired, openvino, conv_ir, c_conv, optimal_jobs, share=False)
 
 
 @pytest.mark.benchmark(group=COPIED)
-def test_ovfast_queue_conv_copy(paired, conv_ir, c_conv):
-    run_conv(paired, ovfast, conv_ir, c_conv(), share=False)
+def test_ovfast_queue_conv_copy(paired, conv_ir, c_conv, optimal_jobs):
+    run_conv(paired, ovfast, conv_ir, c_conv, optimal_jobs, share=False)
 
 
 @pytest.mark.benchmark(group=CALLBACK)
-def test_openvino_queue_conv_callback(paired, conv_ir, c_conv):
-    run_conv(paired, openvino, conv_ir, c_conv(), share=False, callback=True)
+def test_openvino_queue_conv_callback(paired, conv_ir, c_conv, optimal_jobs):
+    run_conv(paired, openvino, conv_ir, c_conv, optimal_jobs, share=False, callback=True)
 
 
 @pytest.mark.benchmark(group=CALLBACK)
-def test_ovfast_queue_conv_callback(paired, conv_ir, c_conv):
-    run_conv(paired, ovfast, conv_ir, c_conv(), share=False, callback=True)
+def test_ovfast_queue_conv_callback(paired, conv_ir, c_conv, optimal_jobs):
+    run_conv(paired, ovfast, conv_ir, c_conv, optimal_jobs, share=False, callback=True)
 
 
 @pytest.mark.benchmark(group=ONE_MORE)
 def test_openvino_queue_conv_one_more_job(paired, conv_ir, c_conv, optimal_jobs):
-    run_conv(paired, openvino, conv_ir, c_conv(1), jobs=optimal_jobs + 1)
+    run_conv(paired, openvino, conv_ir, c_conv, optimal_jobs, jobs=optimal_jobs + 1)
 
 
 @pytest.mark.benchmark(group=ONE_MORE)
 def test_ovfast_queue_conv_one_more_job(paired, conv_ir, c_conv, optimal_jobs):
-    run_conv(paired, ovfast, conv_ir, c_conv(1), jobs=optimal_jobs + 1)
+    run_conv(paired, ovfast, conv_ir, c_conv, optimal_jobs, jobs=optimal_jobs + 1)
 
 
 @pytest.mark.benchmark(group=ONE_MORE)

@@ -29,8 +29,13 @@ W, H = 320, 240
 RECLASSIFY = 10
 
 
-def source(frames):
-    return (f"videotestsrc num-buffers={frames} pattern=ball ! "
+# The pipeline starts with `videotestsrc` (its default pattern, SMPTE bars: about 70 us a frame here);
+# the moving ball takes about 230 us a frame on the streaming thread, a floor both pipelines pay.
+PATTERNS = ["smpte", "ball"]
+
+
+def source(frames, pattern):
+    return (f"videotestsrc num-buffers={frames} pattern={pattern} ! "
             f"video/x-raw,format=BGR,width={W},height={H},framerate=1000/1")
 
 
@@ -116,12 +121,13 @@ def python_probe(det_path, cls_path, out):
     return probe
 
 
+@pytest.mark.parametrize("pattern", PATTERNS)
 @pytest.mark.parametrize("streams", [1, 4])
-def test_ovfast_pipeline(benchmark, models, streams, tmp_path):
+def test_ovfast_pipeline(benchmark, models, streams, pattern, tmp_path):
     det, cls = models
-    benchmark.group = f"detect, track, classify, publish: {streams} stream(s)"
+    benchmark.group = f"detect, track, classify, publish: {streams} stream(s), pattern={pattern}"
     description = " ".join(
-        f"{source(FRAMES)} ! ovfastdetect model={det} labels={LABELS} threshold=0 model-instance-id=det ! "
+        f"{source(FRAMES, pattern)} ! ovfastdetect model={det} labels={LABELS} threshold=0 model-instance-id=det ! "
         f"ovfasttrack ! ovfastclassify model={cls} model-instance-id=cls reclassify-interval={RECLASSIFY} ! "
         f"ovfastmetaconvert ! ovfastmetapublish file-path={tmp_path}/s{k}.jsonl file-format=json-lines ! "
         f"fakesink sync=false" for k in range(streams))
@@ -131,11 +137,12 @@ def test_ovfast_pipeline(benchmark, models, streams, tmp_path):
         assert json.loads(f.readline())["objects"]
 
 
+@pytest.mark.parametrize("pattern", PATTERNS)
 @pytest.mark.parametrize("streams", [1, 4])
-def test_python_probe_pipeline(benchmark, models, streams, tmp_path):
+def test_python_probe_pipeline(benchmark, models, streams, pattern, tmp_path):
     det, cls = models
-    benchmark.group = f"detect, track, classify, publish: {streams} stream(s)"
-    description = " ".join(f"{source(FRAMES)} ! identity name=probe{k} ! fakesink sync=false" for k in range(streams))
+    benchmark.group = f"detect, track, classify, publish: {streams} stream(s), pattern={pattern}"
+    description = " ".join(f"{source(FRAMES, pattern)} ! identity name=probe{k} ! fakesink sync=false" for k in range(streams))
     files = []
 
     def setup():
