@@ -13,8 +13,8 @@ from gi.repository import Gst
 
 import ovfast
 import ovfast.gst
-from test_video import (assert_null_cycles_free_everything, bus_error, conv_net, frames_out, frames_while_gil_held,
-                        pipeline, playing, save, slow_to_post)
+from test_video import (assert_null_cycles_free_everything, bus_error, bus_error_of, conv_net, frames_out,
+                        frames_while_gil_held, pipeline, playing, save, slow_to_post)
 
 SRC = "videotestsrc num-buffers={n} ! video/x-raw,format=BGR,width=32,height=32,framerate=30/1"
 
@@ -360,3 +360,26 @@ def test_the_function_can_run_ovfast_models_on_its_frames(tmp_path, net):
     for pts, _, output in user.results:
         np.testing.assert_allclose(output, direct(pictures[pts][None])[0], rtol=1e-6, atol=1e-7)
     user.queues.clear()  # the user's module stays imported: its queue goes with this test
+
+
+def test_a_frame_refused_downstream_is_ovfastpythons_error_first(tmp_path):
+    """As the other elements: downstream refusing the third frame (not-negotiated) is ovfastpython's error on
+    the bus, before the source's, and no frame is sent after it."""
+    path = module(tmp_path, """
+        def process_frame(frame):
+            return True
+    """)
+    p = Gst.parse_launch(f"{SRC.format(n=50)} ! ovfastpython name=py module={path} ! "
+                         "appsink name=sink emit-signals=true sync=false")
+    seen = []
+
+    def refuse(sink):
+        sink.emit("pull-sample")
+        seen.append(1)
+        return Gst.FlowReturn.NOT_NEGOTIATED if len(seen) >= 3 else Gst.FlowReturn.OK
+
+    p.get_by_name("sink").connect("new-sample", refuse)
+    p.get_bus().set_sync_handler(slow_to_post("py"))
+    error = bus_error_of(p)
+    assert error == "ovfastpython: downstream refused a frame (not-negotiated)", error
+    assert len(seen) == 3

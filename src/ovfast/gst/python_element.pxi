@@ -142,10 +142,10 @@ cdef int _py_batch(GstElement* el, PyState* st, PyThreadState** tstate, PyGILSta
     g_free(keep)
     g_mutex_lock(&st.base.lock)
     st.base.in_batch = 0
-    if flow != GST_FLOW_OK and st.base.flow == GST_FLOW_OK:
-        st.base.flow = flow
     _wake_space(&st.base)
     g_mutex_unlock(&st.base.lock)
+    if flow != GST_FLOW_OK:
+        _frame_refused(el, &st.base, flow)      # as the other elements: ours on the bus before upstream's
     return 1
 
 
