@@ -16,7 +16,7 @@ import pytest
 
 
 SECONDS = 4
-ROUNDS = 3
+ROUNDS = 5
 MODES = [("async", "throughput"), ("async", "latency"), ("sync", "latency"), ("sync", "throughput")]
 
 
