@@ -185,9 +185,10 @@ def test_request_metrics_read_as_prometheus_clients_own():
 
 
 def test_cpu_threads_leave_the_event_loop_a_core():
-    cpus = len(os.sched_getaffinity(0))
-    assert _sized({}, "CPU") == {"INFERENCE_NUM_THREADS": str(max(1, cpus - 1))}
-    assert _sized({"X": "1"}, "cpu") == {"X": "1", "INFERENCE_NUM_THREADS": str(max(1, cpus - 1))}
+    threads = str(max(1, len(os.sched_getaffinity(0)) - 1))
+    assert _sized({}, "CPU") == {"INFERENCE_NUM_THREADS": threads, "ENABLE_CPU_PINNING": "NO"}
+    assert _sized({"X": "1", "ENABLE_CPU_PINNING": "YES"}, "cpu") == {"X": "1", "INFERENCE_NUM_THREADS": threads,
+                                                                    "ENABLE_CPU_PINNING": "YES"}
     for given in ({"INFERENCE_NUM_THREADS": "4"}, {"NUM_STREAMS": "2"}, {"PERFORMANCE_HINT": "THROUGHPUT"}):
         assert _sized(given, "CPU") == given   # the user's sizing stands
     assert _sized({}, "GPU") == {}

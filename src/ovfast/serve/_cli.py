@@ -31,7 +31,7 @@ def add_arguments(p):
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="an OpenVINO property for compile_model, e.g. PERFORMANCE_HINT=THROUGHPUT (repeatable); "
                         "on CPU, unless INFERENCE_NUM_THREADS, NUM_STREAMS or PERFORMANCE_HINT is given, "
-                        "INFERENCE_NUM_THREADS is the CPUs less one, which the event loop keeps")
+                        "INFERENCE_NUM_THREADS is the CPUs less one (the event loop keeps one), unpinned")
 
 
 def _config(pairs):
@@ -49,12 +49,14 @@ _THREAD_KEYS = ("INFERENCE_NUM_THREADS", "NUM_STREAMS", "PERFORMANCE_HINT")
 
 
 def _sized(config, device):
-    """config, with OpenVINO's CPU threads one fewer than this process's CPUs (at least 1) where it sizes
-    none of them. Under load the event loop keeps a core busy; OpenVINO's default, every core, has its idle
-    workers spin on that core between a small model's short runs."""
+    """config, with OpenVINO's CPU threads one fewer than this process's CPUs (at least 1) and not pinned,
+    where it sizes none of them. Under load the event loop keeps a core busy; OpenVINO's default, every
+    core, has its idle workers spin on that core between a small model's short runs, and a pinned worker
+    cannot move off it."""
     if device.upper() != "CPU" or any(k in config for k in _THREAD_KEYS):
         return config
-    return {**config, "INFERENCE_NUM_THREADS": str(max(1, len(os.sched_getaffinity(0)) - 1))}
+    return {"ENABLE_CPU_PINNING": "NO", **config,
+            "INFERENCE_NUM_THREADS": str(max(1, len(os.sched_getaffinity(0)) - 1))}
 
 
 def _serve(args):
