@@ -1,8 +1,8 @@
 """The HTTP protocol `ovfast serve` runs uvicorn with: uvicorn's httptools protocol over a transport that
 sends what one step of the event loop writes to a connection in one write(). uvicorn writes a response's
 status line and headers on http.response.start and its body on http.response.body, each straight to the
-socket: two send() calls and two TCP segments for every small answer, where the kernel's loopback or
-network path costs more than the rest of a small model's request."""
+socket: two send() calls and two TCP segments for every small answer, and the kernel's path for each is
+a large part of what a small model's request costs the event loop."""
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol

@@ -52,6 +52,10 @@ class _BatcherCollector:
         return [batches, items, sizes, wait, run]
 
 
+# upper bounds (le) of the request-time histogram, in seconds
+_BOUNDS = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
 class _Counts:
     """One model version's request figures, as plain numbers (Metrics.lock held to change them)."""
     __slots__ = ("success", "failure", "rows", "in_flight", "seconds", "buckets")
@@ -60,10 +64,6 @@ class _Counts:
         self.success = self.failure = self.rows = self.in_flight = 0
         self.seconds = 0.0
         self.buckets = [0] * (len(_BOUNDS) + 1)   # per bound (le), then past the last
-
-
-# upper bounds (le) of the request-time histogram, in seconds
-_BOUNDS = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class _RequestCollector:
@@ -93,14 +93,10 @@ class _RequestCollector:
             requests.add_metric(labels + ["failure"], failure)
             rows.add_metric(labels, n_rows)
             cumulative = list(itertools.accumulate(buckets))
-            duration.add_metric(labels, [(_le(b), n) for b, n in zip(_BOUNDS, cumulative)] +
+            duration.add_metric(labels, [(str(float(b)), n) for b, n in zip(_BOUNDS, cumulative)] +
                                 [("+Inf", cumulative[-1])], seconds)
             in_flight.add_metric(labels, flight)
         return [requests, rows, duration, in_flight]
-
-
-def _le(bound):
-    return str(float(bound))
 
 
 class Metrics:
