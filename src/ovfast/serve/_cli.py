@@ -29,7 +29,9 @@ def add_arguments(p):
     p.add_argument("--max-body-bytes", type=int, default=64 << 20,
                    help="largest request body taken, in bytes (default 64 MiB)")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                   help="an OpenVINO property for compile_model, e.g. PERFORMANCE_HINT=THROUGHPUT (repeatable)")
+                   help="an OpenVINO property for compile_model, e.g. PERFORMANCE_HINT=THROUGHPUT (repeatable); "
+                        "on CPU, unless INFERENCE_NUM_THREADS, NUM_STREAMS or PERFORMANCE_HINT is given, "
+                        "INFERENCE_NUM_THREADS is the CPUs less one (the event loop keeps one), unpinned")
 
 
 def _config(pairs):
@@ -42,6 +44,21 @@ def _config(pairs):
     return config
 
 
+# the properties that size OpenVINO's CPU threads: where one is given, the user sized them
+_THREAD_KEYS = ("INFERENCE_NUM_THREADS", "NUM_STREAMS", "PERFORMANCE_HINT")
+
+
+def _sized(config, device):
+    """config, with OpenVINO's CPU threads one fewer than this process's CPUs (at least 1) and not pinned,
+    where it sizes none of them. Under load the event loop keeps a core busy; OpenVINO's default, every
+    core, has its idle workers spin on that core between a small model's short runs, and a pinned worker
+    cannot move off it."""
+    if device.upper() != "CPU" or any(k in config for k in _THREAD_KEYS):
+        return config
+    return {"ENABLE_CPU_PINNING": "NO", **config,
+            "INFERENCE_NUM_THREADS": str(max(1, len(os.sched_getaffinity(0)) - 1))}
+
+
 def _serve(args):
     import uvicorn
 
@@ -50,8 +67,9 @@ def _serve(args):
     if args.name is not None and len(args.model) > 1:
         raise ValueError(f"--name names one model; {len(args.model)} were given")
     models = {args.name: args.model[0]} if args.name is not None else list(args.model)
-    app = create_app(models, device=args.device, config=_config(args.config), max_batch_size=args.max_batch_size,
-                     max_delay_us=args.max_delay_us, max_body_bytes=args.max_body_bytes)
+    app = create_app(models, device=args.device, config=_sized(_config(args.config), args.device),
+                     max_batch_size=args.max_batch_size, max_delay_us=args.max_delay_us,
+                     max_body_bytes=args.max_body_bytes)
     try:
         sock = socket.create_server((args.host, args.port), reuse_port=False)
     except OSError as e:
@@ -79,8 +97,11 @@ def _serve(args):
                 for s, handler in previous.items():
                     signal.signal(s, handler)
 
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=None)
+    from ovfast.serve._http import Protocol
+
+    # one write() per answer (_http.py); no "server" header, which uvicorn checks and writes per answer
+    config = uvicorn.Config(app, http=Protocol, lifespan="on", log_level="warning", access_log=False,
+                            server_header=False, timeout_graceful_shutdown=None)
     try:
         Server(config).run(sockets=[sock])
     finally:

@@ -68,10 +68,14 @@ async def _read_body(receive, headers, limit):
     return inflate(body, headers.get(b"content-encoding", b"identity").decode("latin-1"), limit)
 
 
-async def _send(send, status, body, content_type=b"application/json", header_length=None):
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+_JSON = (b"content-type", b"application/json")
+_BINARY = (b"content-type", b"application/octet-stream")
+
+
+async def _send(send, status, body, content_type=_JSON, header_length=None):
+    headers = [content_type, (b"content-length", b"%d" % len(body))]
     if header_length is not None:
-        headers.append((b"inference-header-content-length", str(header_length).encode()))
+        headers.append((b"inference-header-content-length", b"%d" % header_length))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -100,7 +104,7 @@ async def _answer(state, model, headers, receive, send):
     state.metrics.success(model, arrays[0].shape[0] if model.batched else 1, seconds)
     if header_length is None:
         return await _send(send, 200, body)
-    return await _send(send, 200, body, b"application/octet-stream", header_length)
+    return await _send(send, 200, body, _BINARY, header_length)
 
 
 async def infer(state, name, version, scope, receive, send):

@@ -1,8 +1,12 @@
 """Prometheus metrics of one app, in a registry of its own (several apps in one process never clash):
 requests by outcome and their time per model version, counted by the app; the batcher's batches, items,
-queue wait and batched inference time, read from its stats() when scraped."""
+queue wait and batched inference time, read from its stats(). Both are read when scraped."""
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import bisect
+import itertools
+import threading
+
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -48,46 +52,84 @@ class _BatcherCollector:
         return [batches, items, sizes, wait, run]
 
 
+# upper bounds (le) of the request-time histogram, in seconds
+_BOUNDS = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class _Counts:
+    """One model version's request figures, as plain numbers (Metrics.lock held to change them)."""
+    __slots__ = ("success", "failure", "rows", "in_flight", "seconds", "buckets")
+
+    def __init__(self):
+        self.success = self.failure = self.rows = self.in_flight = 0
+        self.seconds = 0.0
+        self.buckets = [0] * (len(_BOUNDS) + 1)   # per bound (le), then past the last
+
+
+class _RequestCollector:
+    """The counts as Prometheus families when scraped. A request adds to plain numbers under one lock:
+    prometheus_client's metric objects cost several calls and a lock of their own per update, a few
+    per cent of a small model's request."""
+
+    def __init__(self, metrics):
+        self.metrics = metrics
+
+    def collect(self):
+        requests = CounterMetricFamily("ovfast_inference_requests", "inference requests answered, by outcome "
+                                       "(success, failure: a 4xx or 5xx answer)", labels=_LABELS + ["outcome"])
+        rows = CounterMetricFamily("ovfast_inference_rows", "rows (first-axis items) of successful requests",
+                                   labels=_LABELS)
+        duration = HistogramMetricFamily("ovfast_inference_request_seconds", "time of a successful request's "
+                                         "inference, queue wait included (from its decoded body to its results)",
+                                         labels=_LABELS)
+        in_flight = GaugeMetricFamily("ovfast_inference_requests_in_flight", "inference requests taken and not "
+                                      "yet answered", labels=_LABELS)
+        with self.metrics.lock:
+            figures = [(m.name, str(m.version), c.success, c.failure, c.rows, c.in_flight, c.seconds, list(c.buckets))
+                       for m, c in self.metrics.counts.items()]
+        for name, version, success, failure, n_rows, flight, seconds, buckets in figures:
+            labels = [name, version]
+            requests.add_metric(labels + ["success"], success)
+            requests.add_metric(labels + ["failure"], failure)
+            rows.add_metric(labels, n_rows)
+            cumulative = list(itertools.accumulate(buckets))
+            duration.add_metric(labels, [(str(float(b)), n) for b, n in zip(_BOUNDS, cumulative)] +
+                                [("+Inf", cumulative[-1])], seconds)
+            in_flight.add_metric(labels, flight)
+        return [requests, rows, duration, in_flight]
+
+
 class Metrics:
+    """An app's metrics: taken/answered/success/failure(model) per request, on any thread; text() for
+    /metrics."""
+
     def __init__(self, models):
         self.registry = CollectorRegistry()
-        self.requests = Counter("ovfast_inference_requests", "inference requests answered, by outcome "
-                                "(success, failure: a 4xx or 5xx answer)", _LABELS + ["outcome"],
-                                registry=self.registry)
-        self.request_rows = Counter("ovfast_inference_rows", "rows (first-axis items) of successful requests",
-                                    _LABELS, registry=self.registry)
-        self.duration = Histogram("ovfast_inference_request_seconds", "time of a successful request's "
-                                  "inference, queue wait included (from its decoded body to its results)",
-                                  _LABELS, registry=self.registry,
-                                  buckets=(1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25,
-                                           0.5, 1, 2.5, 5, 10))
-        self.in_flight = Gauge("ovfast_inference_requests_in_flight", "inference requests taken and not yet "
-                               "answered", _LABELS, registry=self.registry)
+        self.lock = threading.Lock()
+        # every model shows its zero counts before its first request
+        self.counts = {m: _Counts() for m in models}
+        self.registry.register(_RequestCollector(self))
         self.registry.register(_BatcherCollector(models))
-        # children made up front: every model shows its zero counts before its first request
-        self._children = {}
-        for m in models:
-            key = (m.name, m.version)
-            v = str(m.version)
-            self._children[key] = (self.requests.labels(m.name, v, "success"),
-                                   self.requests.labels(m.name, v, "failure"),
-                                   self.request_rows.labels(m.name, v), self.duration.labels(m.name, v),
-                                   self.in_flight.labels(m.name, v))
 
     def taken(self, model):
-        self._children[model.name, model.version][4].inc()
+        with self.lock:
+            self.counts[model].in_flight += 1
 
     def answered(self, model):
-        self._children[model.name, model.version][4].dec()
+        with self.lock:
+            self.counts[model].in_flight -= 1
 
     def success(self, model, rows, seconds):
-        ok, _, r, d, _ = self._children[model.name, model.version]
-        ok.inc()
-        r.inc(rows)
-        d.observe(seconds)
+        c = self.counts[model]
+        with self.lock:
+            c.success += 1
+            c.rows += rows
+            c.seconds += seconds
+            c.buckets[bisect.bisect_left(_BOUNDS, seconds)] += 1
 
     def failure(self, model):
-        self._children[model.name, model.version][1].inc()
+        with self.lock:
+            self.counts[model].failure += 1
 
     def text(self):
         return generate_latest(self.registry)

@@ -72,12 +72,11 @@ class ServedModel:
         """The model's outputs for the inputs (in the model's order), as compiled(arrays) gives them."""
         if not self.batched:
             return list((await self.queue.infer_async(arrays)).to_tuple())
-        rows = {a.shape[0] for a in arrays}
-        if len(rows) > 1:
+        n = arrays[0].shape[0]
+        if len(arrays) > 1 and any(a.shape[0] != n for a in arrays):
             given = ", ".join(f"{s.name}: {a.shape[0]}" for s, a in zip(self.inputs, arrays))
             raise ProtocolError(f"the inputs' first dimensions differ ({given}); expected one batch size for all "
                                 f"inputs")
-        n = rows.pop()
         if n == 1:
             return list((await self.batcher.infer_async(arrays)).to_tuple())
         results = await asyncio.gather(*[self.batcher.infer_async([a[i:i + 1] for a in arrays]) for i in range(n)])

@@ -86,7 +86,22 @@ def split_body(body, header_length):
 
 
 def _shape_fits(shape, expected):
-    return len(shape) == len(expected) and all(e < 0 or s == e for s, e in zip(shape, expected))
+    if len(shape) != len(expected):
+        return False
+    for s, e in zip(shape, expected):
+        if s != e and e >= 0:
+            return False
+    return True
+
+
+def _is_shape(shape):
+    """A list of non-negative integers (bool, an int's subclass, is not one)."""
+    if type(shape) is not list:
+        return False
+    for d in shape:
+        if type(d) is not int or d < 0:
+            return False
+    return True
 
 
 def _from_json(spec, data, shape, count):
@@ -135,7 +150,7 @@ def decode_inputs(request, binary, specs, batched):
             extra = "; BYTES (string) tensors are not served" if datatype == "BYTES" else ""
             raise ProtocolError(f"input '{name}' has datatype {datatype!r}; expected {spec.datatype!r}{extra}")
         shape = tensor.get("shape")
-        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+        if not _is_shape(shape):
             raise ProtocolError(f"input '{name}': \"shape\" must be a list of non-negative integers, got {shape!r}")
         if not _shape_fits(shape, spec.shape) or (batched and shape[0] < 1):
             raise ProtocolError(f"input '{name}' has shape {shape}; expected {list(spec.shape)}"
@@ -213,9 +228,9 @@ def encode_response(model_name, version, request_id, outputs):
     for name, array, binary in outputs:
         tensor = {"name": name, "datatype": datatype_of(array.dtype), "shape": list(array.shape)}
         if binary:
-            raw = np.ascontiguousarray(array).tobytes()
-            tensor["parameters"] = {"binary_data_size": len(raw)}
-            chunks.append(raw)
+            raw = np.ascontiguousarray(array)
+            tensor["parameters"] = {"binary_data_size": raw.nbytes}
+            chunks.append(raw.data)   # copied once, by the join below
         else:
             tensor["data"] = np.ascontiguousarray(array).ravel()
             arrays.append(tensor["data"])
