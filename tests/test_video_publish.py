@@ -278,13 +278,14 @@ def free_port():
 class Broker:
     """Mosquitto on 127.0.0.1:port, persistent (a stopped and restarted broker keeps its sessions)."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, anonymous=True):
         self.port, self.folder, self.proc = free_port(), folder, None
         exe = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
         assert exe, "mosquitto not found: it is in the README's system packages"
         self.exe = exe
         self.config = folder / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\n"
+                               f"persistence true\n"
                                f"persistence_location {folder}/\nuser {getpass.getuser()}\n")
 
     def start(self):
@@ -416,3 +417,16 @@ def test_broker_stopped_and_restarted_mid_stream(broker, backlog):
     if backlog < 30:
         assert any(f"has not acknowledged max-backlog={backlog} messages" in w for w in warnings), warnings
         assert any(f"takes messages again; {30 - backlog} were dropped" in w for w in warnings), warnings
+
+
+def test_a_broker_that_refuses_the_client_is_an_error_naming_it(tmp_path):
+    """A broker that answers the connection with a refusal (here: no anonymous clients) is an error on the
+    bus at start, naming the address and the broker's code, not a backlog that never drains."""
+    b = Broker(tmp_path, anonymous=False)
+    b.start()
+    try:
+        error = bus_error(f"{SRC5} ! ovfastmetaconvert ! ovfastmetapublish method=mqtt "
+                          f"address=127.0.0.1:{b.port} topic=frames ! fakesink")
+    finally:
+        b.stop()
+    assert f"address=127.0.0.1:{b.port}: the MQTT broker refused the connection (CONNACK code 5)" in error, error

@@ -112,6 +112,7 @@ typedef struct {
     char* topic;
     char* address;
     gint connected;            /* atomics: the network thread writes them */
+    gint refused;              /* the broker's CONNACK code when it refused the connection */
     gint pending;              /* published, not yet acknowledged */
     gint dropped;              /* dropped since the backlog was last not full */
     guint max_backlog;
@@ -134,6 +135,7 @@ static void ovf_mqtt_on_connect(struct mosquitto* m, void* user, int rc) {
     OvfPublisher* p = (OvfPublisher*)user;
     (void)m;
     if (rc == 0) g_atomic_int_set(&p->connected, 1);
+    else g_atomic_int_set(&p->refused, rc);
 }
 
 static void ovf_mqtt_on_disconnect(struct mosquitto* m, void* user, int rc) {
@@ -194,6 +196,16 @@ static int ovf_publisher_connect(OvfPublisher* p, const char* address, const cha
                                 address, rc == OVF_MOSQ_ERR_ERRNO ? g_strerror(errno) : ovf_mosq.strerror(rc));
     if (ovf_mosq.loop_start(p->mosq) != OVF_MOSQ_ERR_SUCCESS)
         return ovf_publish_fail(p, GST_RESOURCE_ERROR_OPEN_WRITE, "cannot start the MQTT client's thread");
+    /* The broker's answer (CONNACK) before the first message: a broker that refuses the client is an error
+     * now, not a backlog that never drains; and no message is handed to libmosquitto while its thread
+     * handles the CONNACK, when it also sends again what it holds unacknowledged (a message published
+     * then can go out twice). A broker that has not answered in 5 s is treated as one that went away. */
+    for (int waited = 0; waited < 5000 && !g_atomic_int_get(&p->connected) && !g_atomic_int_get(&p->refused);
+         waited++)
+        g_usleep(1000);
+    if (g_atomic_int_get(&p->refused))
+        return ovf_publish_fail(p, GST_RESOURCE_ERROR_OPEN_WRITE, "address=%s: the MQTT broker refused the "
+                                "connection (CONNACK code %d)", address, g_atomic_int_get(&p->refused));
     return 0;
 }
 
@@ -215,6 +227,8 @@ static int ovf_publisher_open_mqtt(OvfPublisher* p, const char* address, const c
     }
     p->address = g_strdup(address);
     p->topic = g_strdup(topic);
+    g_atomic_int_set(&p->connected, 0);
+    g_atomic_int_set(&p->refused, 0);
     rc = ovf_publisher_connect(p, address, host, port, client_id);
     g_free(host);
     return rc;
