@@ -128,8 +128,17 @@ def pytest_terminal_summary(terminalreporter, config):
         if bench.stats is not None and "paired_c_ratio" in e and not e.get("fixed_duration"):
             name = bench.name.replace("test_", "")
             against = bench.extra_info.get("paired_against", "the C loop")
+            how = bench.extra_info.get("paired_how", "a round of it run just before each")
             terminalreporter.write_line(f"[{bench.group}] {name}: {bench.extra_info['paired_c_ratio']:.3f}x {against}, "
-                                        f"median of round-by-round ratios (a round of it run just before each)")
+                                        f"median of round-by-round ratios ({how})")
+    for bench in session.benchmarks:   # several baselines in each round: each one's ratio and median time
+        if bench.stats is not None and "paired_ratios" in bench.extra_info:
+            seconds = bench.extra_info.get("seconds", {})
+            terminalreporter.write_line(f"[{bench.group}] {bench.name.replace('test_', '')} against each, median of "
+                                        f"round-by-round time ratios (>1: ovfast faster):")
+            for other, ratio in bench.extra_info["paired_ratios"].items():
+                median = f" (median {seconds[other]:.2f} s)" if other in seconds else ""
+                terminalreporter.write_line(f"    {ratio:.2f}x {other}{median}")
     for bench in session.benchmarks:
         if bench.stats is not None and (bench.extra_info.get("errors") or bench.extra_info.get("wrong")):
             terminalreporter.write_line(f"[{bench.group}] {bench.name.replace('test_', '')}: "

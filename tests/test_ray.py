@@ -43,7 +43,7 @@ class RecordingPredictor(ovfast.ray.Predictor):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.given = []
-        queue, given = self._queue, self.given
+        queue, given = self._model.queue(), self.given
 
         class Recording:
             def map(self, inputs, outputs=None):
@@ -185,6 +185,13 @@ def test_rows_in_groups_or_one_by_one_the_same(models, rows):
     assert predictor({"id": np.arange(0), "image": images[:0]})["features"].shape == (0, 8)
 
 
+def test_a_compile_error_is_raised_by_every_batch(models):
+    predictor = ovfast.ray.Predictor(models["mlp"], config={"NOT_A_PROPERTY": "1"})   # compiles on a thread
+    for _ in range(2):
+        with pytest.raises(ovfast.exceptions.OVError, match="Unsupported property NOT_A_PROPERTY"):
+            predictor({"x": np.ones((4, 256), np.float32)})
+
+
 def test_a_model_that_cannot_take_a_batch_runs_row_by_row(tmp_path):
     path = str(tmp_path / "fixed.xml")
     openvino.save_model(fixed_reshape(), path)
@@ -255,13 +262,16 @@ def test_a_node_lost_mid_job_loses_no_row(cluster, models):
     check_every_row(columns, mlp(), got)
 
 
-@pytest.mark.parametrize("case", ["missing model", "missing column", "strings", "wrong row shape"])
+@pytest.mark.parametrize("case", ["missing model", "missing column", "strings", "wrong row shape", "bad config"])
 def test_bad_input_fails_the_job_with_our_message(cluster, models, case, tmp_path):
     columns = {"id": np.arange(100), "x": np.ones((100, 256), np.float32)}
-    model, message = models["mlp"], None
+    model, message, config = models["mlp"], None, None
     if case == "missing model":
         model = str(tmp_path / "nowhere.xml")
         message = re.escape(f"the model file '{model}' does not exist")
+    elif case == "bad config":   # the compile, on the actor's thread, fails: its first batch raises the error
+        config = {"NOT_A_PROPERTY": "1"}
+        message = "Unsupported property NOT_A_PROPERTY"
     elif case == "missing column":
         columns["features"] = columns.pop("x")
         message = re.escape("input 'x' needs the column 'x', and the batch has only ['features', 'id']")
@@ -272,5 +282,5 @@ def test_bad_input_fails_the_job_with_our_message(cluster, models, case, tmp_pat
         columns["x"] = np.ones((100, 255), np.float32)
         message = re.escape("column 'x' has rows of shape (255,), and input 'x' takes rows of shape (256,) or (1, 256)")
     with pytest.raises(Exception) as info:
-        collect(predict(dataset(columns, blocks=2), model=model, concurrency=1))
+        collect(predict(dataset(columns, blocks=2), model=model, concurrency=1, config=config))
     assert re.search(message, str(info.value))

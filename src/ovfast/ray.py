@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -47,8 +48,10 @@ def cpu_config(cpus, config=None):
 # A model whose rows have a batch axis of 1 runs this many rows per inference: OpenVINO's CPU kernels do
 # far more rows per second on a batch than on one row at a time, and a few dozen rows get most of it.
 ROWS_PER_INFERENCE = 64
-# ... but no more rows than fit this many bytes of inputs, so a large image model's activations stay small.
-MAX_INFERENCE_BYTES = 4 << 20
+# ... but no more rows than keep one inference's largest tensor (an input, or any op's output: a conv's
+# feature maps) within this many bytes: once a batch's activations outgrow a core's cache, a conv net runs
+# fewer rows per second than on a smaller batch.
+MAX_TENSOR_BYTES = 2 << 20
 
 
 def _batched(model, rows):
@@ -59,8 +62,7 @@ def _batched(model, rows):
     if any(s.is_dynamic or s.rank.get_length() == 0 or s[0].get_length() != 1 for s in shapes) or any(
             p.get_element_type().bitwidth < 8 or not p.get_element_type().is_static() for p in ports):
         return None, 1
-    row_bytes = sum(p.get_element_type().size * int(np.prod(list(p.get_shape()))) for p in model.inputs)
-    rows = max(1, min(rows, MAX_INFERENCE_BYTES // max(1, row_bytes)))
+    rows = max(1, min(rows, MAX_TENSOR_BYTES // max(1, _largest_tensor_bytes(model))))
     if rows == 1:
         return None, 1
     batched = model.clone()
@@ -73,6 +75,20 @@ def _batched(model, rows):
            for a, s in zip(after, shapes[len(model.inputs):])):
         return None, 1
     return batched, rows
+
+
+def _largest_tensor_bytes(model):
+    """The bytes of a one-row model's largest tensor: all its inputs together, or an op's output (weights
+    aside, which do not grow with the rows)."""
+    largest = sum(p.get_element_type().size * int(np.prod(list(p.get_shape()))) for p in model.inputs)
+    for op in model.get_ordered_ops():
+        if op.get_type_name() == "Constant":
+            continue
+        for out in op.outputs():
+            shape, kind = out.get_partial_shape(), out.get_element_type()
+            if shape.is_static and kind.is_static():
+                largest = max(largest, kind.size * int(np.prod(list(shape.to_shape()))))
+    return largest
 
 
 @contextlib.contextmanager
@@ -107,26 +123,58 @@ class _Compiled:
         batched, self.rows = None, 1
         if rows_per_inference > 1:
             batched, self.rows = _batched(_ov.Core().read_model(model), int(rows_per_inference))
-        with _cache_turn(config.get("CACHE_DIR")):
-            self.compiled = _ov.compile_model(model if batched is None else batched, device, config)
-        inputs, outputs = input_columns or {}, output_columns or {}
-        self._in = [(port, inputs.get(port.any_name, port.any_name)) for port in self.compiled.inputs]
+        self._columns = (input_columns or {}, output_columns or {})
         self._keep_inputs = keep_inputs
+        # Compiled on a thread: Ray counts the actor as started when __init__ returns and sends its first batch
+        # meanwhile. The first use of `compiled` waits for it (and raises its error).
+        self._compiled, self._error = None, None
+        self._compiling = threading.Thread(target=self._compile, args=(model if batched is None else batched,
+                                                                        device, config),
+                                           name="ovfast.ray compile", daemon=True)
+        self._compiling.start()
+
+    def _compile(self, model, device, config):
+        try:
+            with _cache_turn(config.get("CACHE_DIR")):
+                self._compiled = _ov.compile_model(model, device, config)
+        except BaseException as e:   # raised where the compiled model is asked for
+            self._error = e
+
+    @property
+    def compiled(self):
+        return self.wait()
+
+    def wait(self):
+        """The compiled model, once the compile that __init__ began is done and its ports are mapped."""
+        if self._compiling is not None:
+            self._compiling.join()
+            if self._error is None:
+                self._map_ports()
+                self._compiling = None
+        if self._error is not None:
+            raise self._error
+        return self._compiled
+
+    def _map_ports(self):
+        inputs, outputs = self._columns
+        self._in = [(port, inputs.get(port.any_name, port.any_name)) for port in self._compiled.inputs]
         self._out = [(port, outputs.get(port.any_name, port.any_name or f"output{i}"),
                       len(port.shape) > 0 and port.shape[0] == 1)
-                     for i, port in enumerate(self.compiled.outputs)]
-        # openvino's Type is asked here, on the actor's main thread, never on AsyncPredictor's threads:
-        # pybind11's first numpy lookup deadlocks when two threads make it at once
-        self._type_names = {port: port.element_type.get_type_name() for port in self.compiled.inputs}
-        self._in_shapes = {port: tuple(port.shape) for port in self.compiled.inputs}
+                     for i, port in enumerate(self._compiled.outputs)]
+        # openvino's Type is asked here, on the thread that first asks for the compiled model (the actor's
+        # main thread or event loop), never on AsyncPredictor's threads: pybind11's first numpy lookup
+        # deadlocks when two threads make it at once
+        self._type_names = {port: port.element_type.get_type_name() for port in self._compiled.inputs}
+        self._in_shapes = {port: tuple(port.shape) for port in self._compiled.inputs}
         self._out_types = {port: (tuple(port.shape), np.dtype(port.element_type.to_dtype()))
-                           for port in self.compiled.outputs}
+                           for port in self._compiled.outputs}
 
     def queue(self):
         return _ov.AsyncInferQueue(self.compiled, 0)   # 0: the model's optimal number of jobs
 
     def inputs(self, batch):
         """The model's inputs from the batch's columns, as they are (map converts types and reads rows)."""
+        self.wait()   # the ports are known once compiled
         arrays = {}
         for port, column in self._in:
             if column not in batch:
@@ -186,7 +234,9 @@ class _Compiled:
 
 class Predictor:
     """A callable class for ``Dataset.map_batches(..., batch_format="numpy")``: compiles `model` (a file's
-    path) on `device` in the actor and runs each batch through ``AsyncInferQueue.map``.
+    path) on `device` in the actor and runs each batch through ``AsyncInferQueue.map``. The compile runs on
+    a thread begun in ``__init__``, so Ray sends the actor its first batch meanwhile; the first batch (or
+    ``compiled``) waits for it and raises its error.
 
     On CPU, the compile config is :func:`cpu_config` of the CPUs Ray assigned to the actor, read at run
     time; `config` keys override it. `cache_dir` turns on OpenVINO's model cache (``CACHE_DIR``), so actors
@@ -200,8 +250,8 @@ class Predictor:
     one.
 
     Where every input and output has a leading 1 that the model can reshape, the actor compiles it for
-    `rows_per_inference` rows at once (fewer where 4 MiB of inputs come first; 1: the model as it is) and
-    runs a batch's rows in groups of that many, the last group padded; ``rows_per_inference`` tells what
+    `rows_per_inference` rows at once (fewer where its largest tensor would pass 2 MiB; 1: the model as it is)
+    and runs a batch's rows in groups of that many, the last group padded; ``rows_per_inference`` tells what
     was chosen. A row's outputs are ``compiled(row)``'s to float rounding (batched kernels add in another
     order). Ray batch sizes that are a multiple of it waste no padding. A model that mixes values along
     its leading axis (a norm over every axis) needs ``rows_per_inference=1``.
@@ -211,11 +261,17 @@ class Predictor:
                  output_columns=None, rows_per_inference=ROWS_PER_INFERENCE, keep_inputs=False):
         self._model = _Compiled(model, device, config, cache_dir, input_columns, output_columns,
                                 rows_per_inference, keep_inputs)
-        self.compiled = self._model.compiled
         self.rows_per_inference = self._model.rows
-        self._queue = self._model.queue()
+        self._queue = None   # made on the first batch, once the model is compiled
+
+    @property
+    def compiled(self):
+        """The compiled model (waits for the compile that __init__ began)."""
+        return self._model.compiled
 
     def __call__(self, batch):
+        if self._queue is None:
+            self._queue = self._model.queue()
         return self._model.run(self._queue, batch)
 
 
