@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import os
 import sys
-import threading
 
 import numpy as np
 
@@ -123,58 +122,26 @@ class _Compiled:
         batched, self.rows = None, 1
         if rows_per_inference > 1:
             batched, self.rows = _batched(_ov.Core().read_model(model), int(rows_per_inference))
-        self._columns = (input_columns or {}, output_columns or {})
+        with _cache_turn(config.get("CACHE_DIR")):
+            self.compiled = _ov.compile_model(model if batched is None else batched, device, config)
+        inputs, outputs = input_columns or {}, output_columns or {}
+        self._in = [(port, inputs.get(port.any_name, port.any_name)) for port in self.compiled.inputs]
         self._keep_inputs = keep_inputs
-        # Compiled on a thread: Ray counts the actor as started when __init__ returns and sends its first batch
-        # meanwhile. The first use of `compiled` waits for it (and raises its error).
-        self._compiled, self._error = None, None
-        self._compiling = threading.Thread(target=self._compile, args=(model if batched is None else batched,
-                                                                        device, config),
-                                           name="ovfast.ray compile", daemon=True)
-        self._compiling.start()
-
-    def _compile(self, model, device, config):
-        try:
-            with _cache_turn(config.get("CACHE_DIR")):
-                self._compiled = _ov.compile_model(model, device, config)
-        except BaseException as e:   # raised where the compiled model is asked for
-            self._error = e
-
-    @property
-    def compiled(self):
-        return self.wait()
-
-    def wait(self):
-        """The compiled model, once the compile that __init__ began is done and its ports are mapped."""
-        if self._compiling is not None:
-            self._compiling.join()
-            if self._error is None:
-                self._map_ports()
-                self._compiling = None
-        if self._error is not None:
-            raise self._error
-        return self._compiled
-
-    def _map_ports(self):
-        inputs, outputs = self._columns
-        self._in = [(port, inputs.get(port.any_name, port.any_name)) for port in self._compiled.inputs]
         self._out = [(port, outputs.get(port.any_name, port.any_name or f"output{i}"),
                       len(port.shape) > 0 and port.shape[0] == 1)
-                     for i, port in enumerate(self._compiled.outputs)]
-        # openvino's Type is asked here, on the thread that first asks for the compiled model (the actor's
-        # main thread or event loop), never on AsyncPredictor's threads: pybind11's first numpy lookup
-        # deadlocks when two threads make it at once
-        self._type_names = {port: port.element_type.get_type_name() for port in self._compiled.inputs}
-        self._in_shapes = {port: tuple(port.shape) for port in self._compiled.inputs}
+                     for i, port in enumerate(self.compiled.outputs)]
+        # openvino's Type is asked here, on the actor's main thread, never on AsyncPredictor's threads:
+        # pybind11's first numpy lookup deadlocks when two threads make it at once
+        self._type_names = {port: port.element_type.get_type_name() for port in self.compiled.inputs}
+        self._in_shapes = {port: tuple(port.shape) for port in self.compiled.inputs}
         self._out_types = {port: (tuple(port.shape), np.dtype(port.element_type.to_dtype()))
-                           for port in self._compiled.outputs}
+                           for port in self.compiled.outputs}
 
     def queue(self):
         return _ov.AsyncInferQueue(self.compiled, 0)   # 0: the model's optimal number of jobs
 
     def inputs(self, batch):
         """The model's inputs from the batch's columns, as they are (map converts types and reads rows)."""
-        self.wait()   # the ports are known once compiled
         arrays = {}
         for port, column in self._in:
             if column not in batch:
@@ -234,9 +201,7 @@ class _Compiled:
 
 class Predictor:
     """A callable class for ``Dataset.map_batches(..., batch_format="numpy")``: compiles `model` (a file's
-    path) on `device` in the actor and runs each batch through ``AsyncInferQueue.map``. The compile runs on
-    a thread begun in ``__init__``, so Ray sends the actor its first batch meanwhile; the first batch (or
-    ``compiled``) waits for it and raises its error.
+    path) on `device` in the actor and runs each batch through ``AsyncInferQueue.map``.
 
     On CPU, the compile config is :func:`cpu_config` of the CPUs Ray assigned to the actor, read at run
     time; `config` keys override it. `cache_dir` turns on OpenVINO's model cache (``CACHE_DIR``), so actors
@@ -261,17 +226,11 @@ class Predictor:
                  output_columns=None, rows_per_inference=ROWS_PER_INFERENCE, keep_inputs=False):
         self._model = _Compiled(model, device, config, cache_dir, input_columns, output_columns,
                                 rows_per_inference, keep_inputs)
+        self.compiled = self._model.compiled
         self.rows_per_inference = self._model.rows
-        self._queue = None   # made on the first batch, once the model is compiled
-
-    @property
-    def compiled(self):
-        """The compiled model (waits for the compile that __init__ began)."""
-        return self._model.compiled
+        self._queue = self._model.queue()
 
     def __call__(self, batch):
-        if self._queue is None:
-            self._queue = self._model.queue()
         return self._model.run(self._queue, batch)
 
 
