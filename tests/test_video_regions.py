@@ -26,11 +26,13 @@ LABELS = "face,car,dog"
 BOXES = [(0, 0.1, 0.2, 0.5, 0.7), (1, 0.0, 0.0, 1.0, 1.0), (2, 0.55, 0.1, 0.95, 0.45)]
 
 
-def detector(h, w):
-    """u8 NHWC [1,h,w,3] -> [1,1,4,7]: the three BOXES, confidences from the frame's channel means, and a last
-    row with image_id -1 (the end of the list)."""
+def detector(h, w, sample=1):
+    """u8 NHWC [1,h,w,3] -> [1,1,4,7]: the three BOXES, confidences from the frame's channel means (over every
+    sample-th row and column), and a last row with image_id -1 (the end of the list)."""
     x = ops.parameter([1, h, w, 3], openvino.Type.u8, name="image")
-    means = ops.divide(ops.reduce_mean(ops.convert(x, openvino.Type.f32), np.array([1, 2], np.int64), False),
+    pixels = x if sample == 1 else ops.strided_slice(x, np.zeros(4, np.int64), np.array([1, h, w, 3], np.int64),
+                                                     np.array([1, sample, sample, 1], np.int64), [], [])
+    means = ops.divide(ops.reduce_mean(ops.convert(pixels, openvino.Type.f32), np.array([1, 2], np.int64), False),
                        np.float32(255))
     conf = ops.reshape(means, np.array([3, 1], np.int64), False)
     ids = ops.constant(np.zeros((3, 1), np.float32))
