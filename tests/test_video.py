@@ -407,6 +407,23 @@ def bus_error_of(p, timeout=30):
     return msg.parse_error()[0].message if msg.type == Gst.MessageType.ERROR else None
 
 
+def refusing_downstream(head, element_prefix):
+    """Plays `head ! appsink` with the sink refusing the third frame (not-negotiated) and the errors of
+    elements named element_prefix* held back a little (slow_to_post). Returns the bus's first error and how
+    many frames reached the sink."""
+    p = pipeline(f"{head} ! appsink name=sink emit-signals=true sync=false")
+    seen = []
+
+    def refuse(sink):
+        sink.emit("pull-sample")
+        seen.append(1)
+        return Gst.FlowReturn.NOT_NEGOTIATED if len(seen) >= 3 else Gst.FlowReturn.OK
+
+    p.get_by_name("sink").connect("new-sample", refuse)
+    p.get_bus().set_sync_handler(slow_to_post(element_prefix))
+    return bus_error_of(p), len(seen)
+
+
 # --- bad input: an error on the bus that says what to do; no crash, no hang ----------------------------------
 SRC = "videotestsrc num-buffers=5 ! video/x-raw,format=BGR,width=32,height=32"
 
@@ -658,17 +675,7 @@ def test_a_failed_inference_is_an_error_on_the_bus_after_the_frames_before_it(tm
 def test_a_frame_refused_downstream_is_ovfastinfers_error_first(net32, jobs):
     """Downstream refuses the third frame (not-negotiated): the bus's first error names ovfastinfer and the
     flow, before the source's "Internal data stream error" that the same refusal causes upstream."""
-    p = pipeline(f"videotestsrc num-buffers=100 ! video/x-raw,format=BGR,width=32,height=32 ! "
-                 f"ovfastinfer model={net32[1]} jobs={jobs} ! appsink name=sink emit-signals=true sync=false")
-    seen = []
-
-    def refuse(sink):
-        sink.emit("pull-sample")
-        seen.append(1)
-        return Gst.FlowReturn.NOT_NEGOTIATED if len(seen) >= 3 else Gst.FlowReturn.OK
-
-    p.get_by_name("sink").connect("new-sample", refuse)
-    p.get_bus().set_sync_handler(slow_to_post("ovfastinfer"))
-    error = bus_error_of(p)
+    error, frames = refusing_downstream(f"videotestsrc num-buffers=100 ! video/x-raw,format=BGR,width=32,height=32 ! "
+                                        f"ovfastinfer model={net32[1]} jobs={jobs}", "ovfastinfer")
     assert error == "ovfastinfer: downstream refused a frame (not-negotiated)", error
-    assert len(seen) == 3
+    assert frames == 3

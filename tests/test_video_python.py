@@ -13,8 +13,8 @@ from gi.repository import Gst
 
 import ovfast
 import ovfast.gst
-from test_video import (assert_null_cycles_free_everything, bus_error, bus_error_of, conv_net, frames_out,
-                        frames_while_gil_held, pipeline, playing, save, slow_to_post)
+from test_video import (assert_null_cycles_free_everything, bus_error, conv_net, frames_out, frames_while_gil_held,
+                        pipeline, playing, refusing_downstream, save, slow_to_post)
 
 SRC = "videotestsrc num-buffers={n} ! video/x-raw,format=BGR,width=32,height=32,framerate=30/1"
 
@@ -369,17 +369,6 @@ def test_a_frame_refused_downstream_is_ovfastpythons_error_first(tmp_path):
         def process_frame(frame):
             return True
     """)
-    p = Gst.parse_launch(f"{SRC.format(n=50)} ! ovfastpython name=py module={path} ! "
-                         "appsink name=sink emit-signals=true sync=false")
-    seen = []
-
-    def refuse(sink):
-        sink.emit("pull-sample")
-        seen.append(1)
-        return Gst.FlowReturn.NOT_NEGOTIATED if len(seen) >= 3 else Gst.FlowReturn.OK
-
-    p.get_by_name("sink").connect("new-sample", refuse)
-    p.get_bus().set_sync_handler(slow_to_post("py"))
-    error = bus_error_of(p)
+    error, frames = refusing_downstream(f"{SRC.format(n=50)} ! ovfastpython name=py module={path}", "py")
     assert error == "ovfastpython: downstream refused a frame (not-negotiated)", error
-    assert len(seen) == 3
+    assert frames == 3

@@ -17,8 +17,8 @@ from gi.repository import GLib, Gst  # noqa: E402
 import ovfast.gst  # noqa: E402,F401  (registers the elements)
 from ovfast.gst import VideoFrame  # noqa: E402
 from test_gst_plugin import env, plugin_path, run, tool  # noqa: E402,F401  (fixtures)
-from test_video import (assert_null_cycles_free_everything, bus_error, bus_error_of,  # noqa: E402
-                        frames_while_gil_held, save, slow_to_post)
+from test_video import (assert_null_cycles_free_everything, bus_error, frames_while_gil_held,  # noqa: E402
+                        refusing_downstream, save)
 from test_video_regions import LABELS, classifier, detector  # noqa: E402
 
 W, H = 64, 48
@@ -159,21 +159,11 @@ def test_a_new_frame_size_starts_the_objects_over():
 def test_a_frame_refused_downstream_is_the_elements_error_first(element):
     """The elements that work in place: downstream refusing the third frame (not-negotiated) is their error
     on the bus, before the source's, and no frame is sent after it."""
-    p = Gst.parse_launch(f"videotestsrc num-buffers=50 ! video/x-raw,format=BGR,width=32,height=32 ! {element} ! "
-                         "appsink name=sink emit-signals=true sync=false")
-    seen = []
-
-    def refuse(sink):
-        sink.emit("pull-sample")
-        seen.append(1)
-        return Gst.FlowReturn.NOT_NEGOTIATED if len(seen) >= 3 else Gst.FlowReturn.OK
-
     name = element.split()[0]
-    p.get_by_name("sink").connect("new-sample", refuse)
-    p.get_bus().set_sync_handler(slow_to_post(name))
-    error = bus_error_of(p)
+    error, frames = refusing_downstream(f"videotestsrc num-buffers=50 ! video/x-raw,format=BGR,width=32,height=32 ! "
+                                        f"{element}", name)
     assert error == f"{name}: downstream refused a frame (not-negotiated)", error
-    assert len(seen) == 3
+    assert frames == 3
 
 
 def test_track_bad_properties_are_errors_on_the_bus():
