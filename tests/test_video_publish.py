@@ -161,6 +161,41 @@ def test_messages_added_from_python_are_published_too(tmp_path):
     assert [json.loads(line) for line in path.read_text().splitlines()] == [{"n": pts} for pts, _ in got]
 
 
+def integer_model(element_type, values):
+    """u8 NHWC frame -> `values` as an output of element_type (the frame adds 0 to them: a real run)."""
+    x = openvino.opset13.parameter([1, H, W, 3], openvino.Type.u8, name="image")
+    dtype = np.dtype(values.dtype)
+    zero = openvino.opset13.multiply(
+        openvino.opset13.convert(openvino.opset13.reduce_min(x, np.array([1, 2, 3], np.int64), True), element_type),
+        openvino.opset13.constant(np.array(0, dtype)))
+    out = openvino.opset13.add(openvino.opset13.constant(values.reshape(1, -1)),
+                               openvino.opset13.reshape(zero, np.array([1, 1], np.int64), False))
+    model = openvino.Model([out], [x], "ints")
+    model.outputs[0].tensor.set_names({"values"})
+    return model
+
+
+@pytest.mark.parametrize("element_type", ["i64", "i32", "i8", "u8"])
+def test_integer_tensor_data_is_each_value_in_decimal(element_type, tmp_path):
+    # the extremes of the type, zero, +-1, and random values of every magnitude; openvino's output is the oracle
+    # (OpenVINO's CPU plugin computes i64 in i32)
+    dtype = np.dtype({"i64": np.int64, "i32": np.int32, "i8": np.int8, "u8": np.uint8}[element_type])
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(11)
+    magnitudes = [int(rng.integers(0, 10 ** e)) for e in range(1, 19)]
+    values = np.array([info.min, info.max, 0, 1, min(info.max, 10), info.min + 1] +
+                      [int(np.clip(v * sign, info.min, info.max)) for v in magnitudes for sign in (1, -1)], dtype)
+    model = integer_model(getattr(openvino.Type, element_type), values)
+    path = save(model, tmp_path, "ints")
+    expected = openvino.compile_model(model, "CPU")(np.full((1, H, W, 3), 7, np.uint8))[0]
+    got = run_frames(f"ovfastinfer model={path} output=tensor ! ovfastmetaconvert add-tensor-data=true "
+                     f"add-empty-results=true", [frame_with_means(9, 9, 9)])
+    [(_, [m])] = got
+    [t] = m["tensors"]
+    assert (t["precision"], t["dims"]) == (element_type.upper(), list(expected.shape))
+    assert t["data"] == [int(v) for v in expected.ravel()]
+
+
 FRAME_RESULT = """
 def process_frame(frame):
     t = frame.add_tensor()

@@ -141,12 +141,15 @@ cdef void _start_task(GstElement* el) noexcept nogil:
         gst_pad_start_task(st.srcpad, st.kind.task, el, NULL)
 
 
-cdef void _enqueue(GstElement* el, Item* e) noexcept nogil:
+cdef void _enqueue(GstElement* el, Item* e, bint ready=True) noexcept nogil:
+    """Queues e. An entry that is not ready to go out yet (its work still runs: ready=False) wakes no one:
+    the task would only look and sleep again, and the work's end wakes it (a wake-up costs the streaming
+    thread a futex call and, on a busy machine, its core for a while)."""
     cdef ElementState* st = _state(el)
     _start_task(el)
     g_mutex_lock(&st.lock)
     g_queue_push_tail(st.fifo, e)
-    if st.fifo.length == 1:     # the task waits for a head only when there was none
+    if ready and st.fifo.length == 1:     # the task waits for a head only when there was none
         _wake(st)
     g_mutex_unlock(&st.lock)
 

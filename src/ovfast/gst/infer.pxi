@@ -336,7 +336,7 @@ cdef GstFlowReturn _start_runs(GstElement* el, InferState* st, Entry* e) noexcep
         runs[0].area.w, runs[0].area.h = st.info.width, st.info.height
     e.pending = n
     e.has_runs = True           # the task waits until it is done
-    _enqueue(el, &e.head)       # queued before any run starts: _done may come before job_start returns
+    _enqueue(el, &e.head, False)    # queued before any run starts: _done may come before job_start returns
     for i in range(n):
         pool = st.pool
         if st.big_pool != NULL and <guint64>runs[i].area.w * runs[i].area.h >= st.big_from:
@@ -394,7 +394,7 @@ cdef GstFlowReturn _start_batched(GstElement* el, InferState* st, Entry* e) noex
     run.entry = e
     e.pending = 1
     e.has_runs = True
-    _enqueue(el, &e.head)       # queued first: the answer may come before submit returns
+    _enqueue(el, &e.head, False)    # queued first: the answer may come before submit returns
     if _batch_submit(st.batch, e.frame.data[0], &st.out, e.head.buf, run, _batched_done) == 0:
         return GST_FLOW_OK
     g_free(run)

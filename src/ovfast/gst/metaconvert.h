@@ -33,6 +33,21 @@ static void ovf_js_string(GString* out, const char* s) {
     g_string_append_c(out, '"');
 }
 
+/* Integers in decimal without printf: a frame's JSON holds a few dozen (coordinates, ids, label ids), and
+ * printf's format parsing was most of their cost. */
+static void ovf_js_int(GString* out, gint64 v) {
+    char text[24];
+    char* end = text + sizeof text;
+    char* p = end;
+    guint64 u = v < 0 ? (guint64)0 - (guint64)v : (guint64)v;   /* no overflow at G_MININT64 */
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    g_string_append_len(out, p, end - p);
+}
+
 /* JSON has no NaN or infinity: they become null. */
 static void ovf_js_double(GString* out, double v) {
     char text[G_ASCII_DTOSTR_BUF_SIZE];
@@ -49,32 +64,40 @@ static void ovf_js_float(GString* out, float v) {   /* 9 digits: enough to read 
 /* --- objects: members `"key":value`, sorted ----------------------------------------------------------------- */
 static GPtrArray* ovf_js_object_new(void) { return g_ptr_array_new_with_free_func(g_free); }
 
-/* Adds key with value (taken). */
-static void ovf_js_member(GPtrArray* obj, const char* key, GString* value) {
-    GString* m = g_string_new(NULL);
+/* A member's text starts `"key":`; the value is written after it, then the member is added. */
+static GString* ovf_js_key(const char* key) {
+    GString* m = g_string_sized_new(48);
     ovf_js_string(m, key);
     g_string_append_c(m, ':');
+    return m;
+}
+
+static void ovf_js_add(GPtrArray* obj, GString* member) { g_ptr_array_add(obj, g_string_free(member, FALSE)); }
+
+/* Adds key with value (taken). */
+static void ovf_js_member(GPtrArray* obj, const char* key, GString* value) {
+    GString* m = ovf_js_key(key);
     g_string_append_len(m, value->str, value->len);
     g_string_free(value, TRUE);
-    g_ptr_array_add(obj, g_string_free(m, FALSE));
+    ovf_js_add(obj, m);
 }
 
 static void ovf_js_member_int(GPtrArray* obj, const char* key, gint64 v) {
-    GString* s = g_string_new(NULL);
-    g_string_append_printf(s, "%" G_GINT64_FORMAT, v);
-    ovf_js_member(obj, key, s);
+    GString* m = ovf_js_key(key);
+    ovf_js_int(m, v);
+    ovf_js_add(obj, m);
 }
 
 static void ovf_js_member_double(GPtrArray* obj, const char* key, double v) {
-    GString* s = g_string_new(NULL);
-    ovf_js_double(s, v);
-    ovf_js_member(obj, key, s);
+    GString* m = ovf_js_key(key);
+    ovf_js_double(m, v);
+    ovf_js_add(obj, m);
 }
 
 static void ovf_js_member_string(GPtrArray* obj, const char* key, const char* v) {
-    GString* s = g_string_new(NULL);
-    ovf_js_string(s, v);
-    ovf_js_member(obj, key, s);
+    GString* m = ovf_js_key(key);
+    ovf_js_string(m, v);
+    ovf_js_add(obj, m);
 }
 
 static gint ovf_js_member_cmp(gconstpointer a, gconstpointer b) {
@@ -83,8 +106,12 @@ static gint ovf_js_member_cmp(gconstpointer a, gconstpointer b) {
 
 /* The object's text (a GString); obj is freed. */
 static GString* ovf_js_object_end(GPtrArray* obj) {
-    GString* out = g_string_new("{");
+    gsize size = 2 + obj->len;
+    GString* out;
     guint i;
+    for (i = 0; i < obj->len; i++) size += strlen((const char*)g_ptr_array_index(obj, i));
+    out = g_string_sized_new(size);     /* one allocation for the object's text */
+    g_string_append_c(out, '{');
     g_ptr_array_sort(obj, ovf_js_member_cmp);
     for (i = 0; i < obj->len; i++) {
         if (i) g_string_append_c(out, ',');
@@ -125,10 +152,10 @@ static const char* ovf_precision_name(const char* t) {
 static GString* ovf_js_tensor_data(const OvfastTensor* t) {
     GString* a = g_string_new(NULL);
     size_t i, n;
-#define OVF_JS_INTS(type, fmt)                                                                                  \
+#define OVF_JS_INTS(type)                                                                                       \
     for (n = t->nbytes / sizeof(type), i = 0; i < n; i++) {                                                  \
         g_string_append_c(a, i ? ',' : '[');                                                                  \
-        g_string_append_printf(a, fmt, ((const type*)t->data)[i]);                                            \
+        ovf_js_int(a, ((const type*)t->data)[i]);                                                             \
     }
     if (strcmp(t->element_type, "f32") == 0) {
         for (n = t->nbytes / sizeof(float), i = 0; i < n; i++) {
@@ -141,13 +168,13 @@ static GString* ovf_js_tensor_data(const OvfastTensor* t) {
             ovf_js_double(a, ((const double*)t->data)[i]);
         }
     } else if (strcmp(t->element_type, "u8") == 0) {
-        OVF_JS_INTS(guint8, "%u")
+        OVF_JS_INTS(guint8)
     } else if (strcmp(t->element_type, "i8") == 0) {
-        OVF_JS_INTS(gint8, "%d")
+        OVF_JS_INTS(gint8)
     } else if (strcmp(t->element_type, "i32") == 0) {
-        OVF_JS_INTS(gint32, "%d")
+        OVF_JS_INTS(gint32)
     } else if (strcmp(t->element_type, "i64") == 0) {
-        OVF_JS_INTS(gint64, "%" G_GINT64_FORMAT)
+        OVF_JS_INTS(gint64)
     } else {
         g_string_free(a, TRUE);
         return NULL;
@@ -164,9 +191,8 @@ static GString* ovf_js_raw_tensor(const OvfastTensorMeta* m, const OvfastTensor*
     char* name = g_strconcat("inference_layer_name:", t->name, NULL);
     uint32_t k;
     for (k = 0; k < t->rank && k < OVFAST_TENSOR_MAX_RANK; k++) {
-        GString* d = g_string_new(NULL);
-        g_string_append_printf(d, "%" G_GINT64_FORMAT, t->dims[k]);
-        ovf_js_item(dims, d);
+        g_string_append_c(dims, k ? ',' : '[');
+        ovf_js_int(dims, t->dims[k]);
     }
     ovf_js_member(o, "dims", ovf_js_array_end(dims));
     ovf_js_member_string(o, "name", name);
