@@ -15,6 +15,7 @@ import time
 import gi
 import numpy as np
 import openvino
+import openvino.opset13 as ops
 import pytest
 
 gi.require_version("Gst", "1.0")
@@ -163,13 +164,10 @@ def test_messages_added_from_python_are_published_too(tmp_path):
 
 def integer_model(element_type, values):
     """u8 NHWC frame -> `values` as an output of element_type (the frame adds 0 to them: a real run)."""
-    x = openvino.opset13.parameter([1, H, W, 3], openvino.Type.u8, name="image")
-    dtype = np.dtype(values.dtype)
-    zero = openvino.opset13.multiply(
-        openvino.opset13.convert(openvino.opset13.reduce_min(x, np.array([1, 2, 3], np.int64), True), element_type),
-        openvino.opset13.constant(np.array(0, dtype)))
-    out = openvino.opset13.add(openvino.opset13.constant(values.reshape(1, -1)),
-                               openvino.opset13.reshape(zero, np.array([1, 1], np.int64), False))
+    x = ops.parameter([1, H, W, 3], openvino.Type.u8, name="image")
+    zero = ops.multiply(ops.convert(ops.reduce_min(x, np.array([1, 2, 3], np.int64), True), element_type),
+                        ops.constant(np.array(0, values.dtype)))
+    out = ops.add(ops.constant(values.reshape(1, -1)), ops.reshape(zero, np.array([1, 1], np.int64), False))
     model = openvino.Model([out], [x], "ints")
     model.outputs[0].tensor.set_names({"values"})
     return model

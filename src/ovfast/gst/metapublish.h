@@ -200,7 +200,7 @@ static int ovf_publisher_connect(OvfPublisher* p, const char* address, const cha
      * now, not a backlog that never drains; and no message is handed to libmosquitto while its thread
      * handles the CONNACK, when it also sends again what it holds unacknowledged (a message published
      * then can go out twice). A broker that has not answered in 5 s: the element starts, and messages wait
- * as they do while a broker is away. */
+     * as they do while a broker is away. */
     for (int waited = 0; waited < 5000 && !g_atomic_int_get(&p->connected) && !g_atomic_int_get(&p->refused);
          waited++)
         g_usleep(1000);
